@@ -1,0 +1,111 @@
+/**
+ * Builds the actors of a topology: a context and its home loop per AioContext (the main context
+ * always exists), a block node per node, an external client per client, host storage, and the
+ * QMP monitor on the main thread.
+ */
+import { aioContextMachine } from '../machines/aioContextMachine.ts';
+import { blockNodeMachine } from '../machines/blockNodeMachine.ts';
+import { eventLoopMachine } from '../machines/eventLoopMachine.ts';
+import { externalClientMachine, externalClientOffers, type ExternalClientContext } from '../machines/externalClientMachine.ts';
+import { hostStorageMachine, hostStorageOffers, type HostStorageContext } from '../machines/hostStorageMachine.ts';
+import { monitorMachine, type MonitorCommand } from '../machines/monitorMachine.ts';
+import type { ActorSpec } from '../runtime/engine/Engine.ts';
+import { ScenarioError } from '../runtime/errors.ts';
+import {
+  allProtections,
+  clientActor,
+  ctxActor,
+  HOST_ACTOR,
+  loopActor,
+  MAIN_CONTEXT,
+  MONITOR_ACTOR,
+  nodeActor,
+  type ScriptCommand,
+  type Topology,
+} from './topology.ts';
+
+export function createActorSpecs(topology: Topology): ActorSpec[] {
+  const protections = { ...allProtections, ...topology.protections };
+  const contexts = topology.contexts.some((c) => c.name === MAIN_CONTEXT)
+    ? topology.contexts
+    : [{ name: MAIN_CONTEXT }, ...topology.contexts];
+  const nodeCtx = new Map(topology.nodes.map((n) => [n.name, n.ctx]));
+  const specs: ActorSpec[] = [];
+
+  for (const ctx of contexts) {
+    specs.push({
+      name: ctxActor(ctx.name),
+      kind: 'aio-context',
+      logic: aioContextMachine,
+      input: { name: ctxActor(ctx.name), externalGating: protections.externalGating },
+    });
+  }
+  for (const ctx of contexts) {
+    specs.push({
+      name: loopActor(ctx.name),
+      kind: 'event-loop',
+      logic: eventLoopMachine,
+      input: { name: loopActor(ctx.name), ctx: ctxActor(ctx.name), thread: ctx.thread ?? ctx.name },
+    });
+  }
+  for (const node of topology.nodes) {
+    const parents = topology.nodes.filter((p) => p.file === node.name || p.backing === node.name).map((p) => nodeActor(p.name));
+    const children: Record<string, string> = {};
+    if (node.file) children.file = nodeActor(node.file);
+    if (node.backing) children.backing = nodeActor(node.backing);
+    specs.push({
+      name: nodeActor(node.name),
+      kind: 'block-node',
+      logic: blockNodeMachine,
+      input: { name: nodeActor(node.name), driver: node.driver, ctx: ctxActor(node.ctx), children, parents, host: HOST_ACTOR },
+    });
+  }
+  for (const client of topology.clients) {
+    const ctx = nodeCtx.get(client.node);
+    if (ctx === undefined) throw new ScenarioError(`client '${client.name}': no node named '${client.node}'`);
+    specs.push({
+      name: clientActor(client.name),
+      kind: 'external-client',
+      logic: externalClientMachine,
+      input: {
+        name: clientActor(client.name),
+        kind: client.kind,
+        node: nodeActor(client.node),
+        ctx: ctxActor(ctx),
+        external: client.kind === 'nbd' ? protections.nbdExternal : protections.dataplaneExternal,
+        workload: client.workload,
+      },
+      offers: (snapshot, view) => externalClientOffers(snapshot.context as ExternalClientContext, view.completedRequests()),
+    });
+  }
+  specs.push({
+    name: HOST_ACTOR,
+    kind: 'host-storage',
+    logic: hostStorageMachine,
+    input: { name: HOST_ACTOR },
+    offers: (snapshot) => hostStorageOffers(snapshot.context as HostStorageContext),
+  });
+  specs.push({
+    name: MONITOR_ACTOR,
+    kind: 'monitor',
+    logic: monitorMachine,
+    input: { name: MONITOR_ACTOR, mainCtx: ctxActor(MAIN_CONTEXT), script: (topology.script ?? []).map((c) => toMonitorCommand(c, topology)) },
+  });
+  return specs;
+}
+
+function toMonitorCommand(cmd: ScriptCommand, topology: Topology): MonitorCommand {
+  const ctxOf = (node: string) => {
+    const spec = topology.nodes.find((n) => n.name === node);
+    if (!spec) throw new ScenarioError(`script: no node named '${node}'`);
+    return ctxActor(spec.ctx);
+  };
+  switch (cmd.do) {
+    case 'drain_all':
+      return { do: 'drain_all', at: cmd.at, nodes: topology.nodes.map((n) => ({ node: nodeActor(n.name), ctx: ctxActor(n.ctx) })) };
+    case 'poll':
+      return { do: 'poll', ctx: ctxActor(cmd.ctx), blocking: cmd.blocking ?? false, at: cmd.at };
+    default:
+      return { do: cmd.do, node: nodeActor(cmd.node), ctx: ctxOf(cmd.node), at: cmd.at };
+  }
+}

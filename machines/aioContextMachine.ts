@@ -1,0 +1,483 @@
+/**
+ * AioContext: one QEMU event loop instance (include/block/aio.h, util/async.c, util/aio-posix.c).
+ *
+ * It owns fd/event-notifier handlers (flagged external or internal), bottom halves, a timer list
+ * per clock, the external-disable counter, and the recursive context lock. `aio.poll` runs one
+ * `aio_poll` iteration in QEMU's order: one BH pass, then ready handlers (external ones skipped
+ * while disabled), then expired timers. A callback runs synchronously inside `aio_poll`, so the
+ * context hands each one to its owner with `aio.dispatch` and waits for `aio.callback.done`
+ * before moving on; a poll that a callback starts is a nested `aio_poll` on the same thread.
+ */
+import { setup } from 'xstate';
+import { applyStep, Emitter, type ActorName, type AnyEvent, type ClockType, type ThreadName } from './effects.ts';
+
+export interface AioHandler {
+  owner: ActorName;
+  /** aio_set_fd_handler(..., is_external, ...): a source of new requests from outside the block layer. */
+  external: boolean;
+  /** The fd is readable / the event notifier is set. */
+  ready: boolean;
+}
+
+export interface BottomHalf {
+  owner: ActorName;
+  scheduled: boolean;
+  /** qemu_bh_schedule_idle: runs, but does not count as progress. */
+  idle: boolean;
+}
+
+export interface AioTimer {
+  owner: ActorName;
+  clock: ClockType;
+  /** Absolute deadline in ns on `clock`, or null when not armed. */
+  deadline: number | null;
+  /** The deadline passed (the engine said so); the next poll's timer phase runs it. */
+  expired: boolean;
+}
+
+export type PollPhase = 'bh' | 'handlers' | 'timers';
+
+/** One active aio_poll call; nested calls stack up, innermost last. */
+export interface PollFrame {
+  thread: ThreadName;
+  replyTo: ActorName;
+  blocking: boolean;
+  phase: PollPhase;
+  /** Candidates of the current phase not yet visited, in QEMU's list order. */
+  queue: readonly string[];
+  progress: boolean;
+  /** The callback running now; the frame waits for its `aio.callback.done`. */
+  awaiting: { kind: 'bh' | 'handler' | 'timer'; id: string } | null;
+}
+
+/** A poll or lock request that cannot run yet: another thread holds the context, or a blocking poll has nothing to do. */
+export interface ParkedRequest {
+  kind: 'poll' | 'acquire';
+  thread: ThreadName;
+  replyTo: ActorName;
+  blocking: boolean;
+}
+
+export interface AioContextContext {
+  name: ActorName;
+  /** Protection switch (series patches 1, 2, 5): when false, aio_node_check ignores the counter. */
+  externalGating: boolean;
+  externalDisableCount: number;
+  handlers: Readonly<Record<string, AioHandler>>;
+  /** QLIST_INSERT_HEAD in aio_set_fd_handler: the newest handler is visited first. */
+  handlerOrder: readonly string[];
+  bhs: Readonly<Record<string, BottomHalf>>;
+  /** aio_bh_new links the new BH at the head of ctx->first_bh. */
+  bhOrder: readonly string[];
+  timers: Readonly<Record<string, AioTimer>>;
+  lockOwner: ThreadName | null;
+  lockDepth: number;
+  frames: readonly PollFrame[];
+  parked: readonly ParkedRequest[];
+}
+
+export interface AioContextInput {
+  name: ActorName;
+  externalGating?: boolean;
+}
+
+export type AioContextEvent =
+  | { type: 'aio.handler.set'; id: string; owner: ActorName; external: boolean }
+  | { type: 'aio.handler.remove'; id: string }
+  | { type: 'aio.handler.notify'; id: string }
+  | { type: 'aio.bh.new'; id: string; owner: ActorName; idle?: boolean }
+  | { type: 'aio.bh.schedule'; id: string }
+  | { type: 'aio.bh.cancel'; id: string }
+  | { type: 'aio.bh.delete'; id: string }
+  | { type: 'aio.timer.new'; id: string; owner: ActorName; clock: ClockType }
+  | { type: 'aio.timer.mod'; id: string; deadline: number }
+  | { type: 'aio.timer.del'; id: string }
+  | { type: 'aio.timer.expired'; id: string; deadline: number }
+  | { type: 'aio.external.disable' }
+  | { type: 'aio.external.enable' }
+  | { type: 'aio.poll'; blocking: boolean; thread: ThreadName; replyTo: ActorName }
+  | { type: 'aio.callback.done' }
+  | { type: 'aio.acquire'; thread: ThreadName; replyTo: ActorName }
+  | { type: 'aio.release'; thread: ThreadName };
+
+type Ctx = AioContextContext;
+type Result = { context: Ctx; emitted: Emitter['emitted'] };
+
+// ---------------------------------------------------------------------------------------------
+// Pure helpers: the poll as a resumable loop over the innermost frame.
+
+/** aio_node_check: an external handler is dispatchable only while the disable counter is 0. */
+function gateAllows(ctx: Ctx, handler: AioHandler): boolean {
+  return !handler.external || !ctx.externalGating || ctx.externalDisableCount === 0;
+}
+
+/** What a blocking poll would find: a non-idle BH, a dispatchable ready handler, an expired timer (aio_compute_timeout == 0). */
+export function hasDispatchableWork(ctx: Ctx): boolean {
+  for (const id of ctx.bhOrder) {
+    const bh = ctx.bhs[id];
+    if (bh.scheduled && !bh.idle) return true;
+  }
+  for (const id of ctx.handlerOrder) {
+    const h = ctx.handlers[id];
+    if (h.ready && gateAllows(ctx, h)) return true;
+  }
+  for (const id in ctx.timers) if (ctx.timers[id].expired) return true;
+  return false;
+}
+
+function timerQueue(ctx: Ctx): string[] {
+  // timerlistgroup_run_timers: REALTIME list first, then VIRTUAL; each list in deadline order.
+  const clockRank: Record<ClockType, number> = { realtime: 0, virtual: 1 };
+  return Object.keys(ctx.timers)
+    .filter((id) => ctx.timers[id].expired)
+    .sort((a, b) => {
+      const ta = ctx.timers[a];
+      const tb = ctx.timers[b];
+      return clockRank[ta.clock] - clockRank[tb.clock] || (ta.deadline ?? 0) - (tb.deadline ?? 0) || (a < b ? -1 : 1);
+    });
+}
+
+function replaceTop(ctx: Ctx, frame: PollFrame): Ctx {
+  return { ...ctx, frames: [...ctx.frames.slice(0, -1), frame] };
+}
+
+/** Runs the innermost frame until it dispatches a callback (and waits) or finishes. */
+function resumePoll(ctx: Ctx, out: Emitter): Ctx {
+  while (ctx.frames.length > 0) {
+    const frame = ctx.frames[ctx.frames.length - 1];
+    if (frame.awaiting) return ctx;
+    const [next, ...rest] = frame.queue;
+    if (next === undefined) {
+      if (frame.phase === 'bh') {
+        // aio_dispatch: handlers after the BH pass; readiness is re-read now.
+        ctx = replaceTop(ctx, { ...frame, phase: 'handlers', queue: ctx.handlerOrder.filter((id) => ctx.handlers[id].ready) });
+      } else if (frame.phase === 'handlers') {
+        ctx = replaceTop(ctx, { ...frame, phase: 'timers', queue: timerQueue(ctx) });
+      } else {
+        ctx = { ...ctx, frames: ctx.frames.slice(0, -1) };
+        out.observe({ type: 'obs.poll.end', thread: frame.thread, progress: frame.progress, depth: ctx.frames.length });
+        out.send(frame.replyTo, { type: 'aio.poll.done', ctx: ctx.name, progress: frame.progress });
+      }
+      continue;
+    }
+    ctx = replaceTop(ctx, { ...frame, queue: rest });
+    if (frame.phase === 'bh') {
+      const bh = ctx.bhs[next];
+      if (!bh || !bh.scheduled) continue;
+      // aio_bh_poll clears `scheduled` before calling the callback, so a BH that
+      // reschedules itself runs again only in the next pass (test_bh_schedule10).
+      ctx = { ...ctx, bhs: { ...ctx.bhs, [next]: { ...bh, scheduled: false } } };
+      ctx = dispatch(ctx, out, 'bh', next, bh.owner, false, !bh.idle);
+      return ctx;
+    }
+    if (frame.phase === 'handlers') {
+      const h = ctx.handlers[next];
+      if (!h || !h.ready) continue;
+      // The external check is repeated at dispatch time (aio_dispatch -> aio_node_check):
+      // a BH of this very poll may have disabled external clients.
+      if (!gateAllows(ctx, h)) continue;
+      ctx = { ...ctx, handlers: { ...ctx.handlers, [next]: { ...h, ready: false } } };
+      ctx = dispatch(ctx, out, 'handler', next, h.owner, h.external, true);
+      return ctx;
+    }
+    const t = ctx.timers[next];
+    if (!t || !t.expired) continue;
+    // timerlist_run_timers: the timer is disarmed before its callback runs.
+    ctx = { ...ctx, timers: { ...ctx.timers, [next]: { ...t, expired: false, deadline: null } } };
+    ctx = dispatch(ctx, out, 'timer', next, t.owner, false, true);
+    return ctx;
+  }
+  return ctx;
+}
+
+function dispatch(
+  ctx: Ctx,
+  out: Emitter,
+  kind: 'bh' | 'handler' | 'timer',
+  id: string,
+  owner: ActorName,
+  external: boolean,
+  progress: boolean,
+): Ctx {
+  const frame = ctx.frames[ctx.frames.length - 1];
+  out.observe({ type: 'obs.dispatch', kind, id, owner, external, thread: frame.thread });
+  out.send(owner, { type: 'aio.dispatch', ctx: ctx.name, kind, id, thread: frame.thread });
+  return replaceTop(ctx, { ...frame, progress: frame.progress || progress, awaiting: { kind, id } });
+}
+
+/** The context lock (aio_context_acquire) and the running poll both belong to one thread at a time. */
+function threadMayEnter(ctx: Ctx, thread: ThreadName): boolean {
+  if (ctx.lockOwner !== null && ctx.lockOwner !== thread) return false;
+  const top = ctx.frames[ctx.frames.length - 1];
+  return !top || top.thread === thread;
+}
+
+function startPoll(ctx: Ctx, out: Emitter, req: ParkedRequest): Ctx {
+  out.observe({ type: 'obs.poll.begin', thread: req.thread, blocking: req.blocking, depth: ctx.frames.length });
+  const frame: PollFrame = {
+    thread: req.thread,
+    replyTo: req.replyTo,
+    blocking: req.blocking,
+    phase: 'bh',
+    queue: ctx.bhOrder.filter((id) => ctx.bhs[id].scheduled),
+    progress: false,
+    awaiting: null,
+  };
+  return resumePoll({ ...ctx, frames: [...ctx.frames, frame] }, out);
+}
+
+function grantLock(ctx: Ctx, out: Emitter, req: ParkedRequest): Ctx {
+  out.send(req.replyTo, { type: 'aio.acquired', ctx: ctx.name });
+  return { ...ctx, lockOwner: req.thread, lockDepth: ctx.lockOwner === req.thread ? ctx.lockDepth + 1 : 1 };
+}
+
+/** Whether a request can be served now; a blocking poll also needs something to dispatch. */
+function canServe(ctx: Ctx, req: ParkedRequest): boolean {
+  if (!threadMayEnter(ctx, req.thread)) return false;
+  if (req.kind === 'acquire') return true;
+  return !req.blocking || hasDispatchableWork(ctx);
+}
+
+function serve(ctx: Ctx, out: Emitter, req: ParkedRequest): Ctx {
+  return req.kind === 'acquire' ? grantLock(ctx, out, req) : startPoll(ctx, out, req);
+}
+
+/**
+ * Wakes parked requests that can now run, oldest first: the aio_notify that ends a blocked
+ * ppoll, or the lock that another thread released. Only one poll runs at a time, so waking
+ * stops at the first poll started that waits for a callback.
+ */
+function wakeParked(ctx: Ctx, out: Emitter): Ctx {
+  let progressed = true;
+  while (progressed) {
+    progressed = false;
+    for (let i = 0; i < ctx.parked.length; i++) {
+      const req = ctx.parked[i];
+      if (!canServe(ctx, req)) continue;
+      ctx = { ...ctx, parked: [...ctx.parked.slice(0, i), ...ctx.parked.slice(i + 1)] };
+      ctx = serve(ctx, out, req);
+      progressed = true;
+      break;
+    }
+  }
+  return ctx;
+}
+
+function request(ctx: Ctx, out: Emitter, req: ParkedRequest): Ctx {
+  if (canServe(ctx, req)) return serve(ctx, out, req);
+  return { ...ctx, parked: [...ctx.parked, req] };
+}
+
+/** The whole transition function of the context's data; the statechart adds named states around it. */
+export function aioContextStep(ctx: Ctx, event: AnyEvent): Result {
+  const out = new Emitter();
+  const e = event as AioContextEvent;
+  switch (e.type) {
+    case 'aio.handler.set':
+      ctx = {
+        ...ctx,
+        handlers: { ...ctx.handlers, [e.id]: { owner: e.owner, external: e.external, ready: ctx.handlers[e.id]?.ready ?? false } },
+        handlerOrder: ctx.handlers[e.id] ? ctx.handlerOrder : [e.id, ...ctx.handlerOrder],
+      };
+      break;
+    case 'aio.handler.remove': {
+      const { [e.id]: _removed, ...handlers } = ctx.handlers;
+      ctx = { ...ctx, handlers, handlerOrder: ctx.handlerOrder.filter((id) => id !== e.id) };
+      break;
+    }
+    case 'aio.handler.notify': {
+      const h = ctx.handlers[e.id];
+      if (!h) {
+        out.observe({ type: 'obs.error', message: `${ctx.name}: notify for unknown handler '${e.id}'` });
+        break;
+      }
+      out.observe({ type: 'obs.ready', handler: e.id, external: h.external });
+      ctx = { ...ctx, handlers: { ...ctx.handlers, [e.id]: { ...h, ready: true } } };
+      break;
+    }
+    case 'aio.bh.new':
+      ctx = {
+        ...ctx,
+        bhs: { ...ctx.bhs, [e.id]: { owner: e.owner, scheduled: false, idle: e.idle ?? false } },
+        bhOrder: ctx.bhs[e.id] ? ctx.bhOrder : [e.id, ...ctx.bhOrder],
+      };
+      break;
+    case 'aio.bh.schedule':
+    case 'aio.bh.cancel': {
+      const bh = ctx.bhs[e.id];
+      if (!bh) {
+        out.observe({ type: 'obs.error', message: `${ctx.name}: ${e.type} for unknown bottom half '${e.id}'` });
+        break;
+      }
+      ctx = { ...ctx, bhs: { ...ctx.bhs, [e.id]: { ...bh, scheduled: e.type === 'aio.bh.schedule' } } };
+      break;
+    }
+    case 'aio.bh.delete': {
+      const { [e.id]: _deleted, ...bhs } = ctx.bhs;
+      ctx = { ...ctx, bhs, bhOrder: ctx.bhOrder.filter((id) => id !== e.id) };
+      break;
+    }
+    case 'aio.timer.new':
+      ctx = { ...ctx, timers: { ...ctx.timers, [e.id]: { owner: e.owner, clock: e.clock, deadline: null, expired: false } } };
+      break;
+    case 'aio.timer.mod': {
+      const t = ctx.timers[e.id];
+      if (!t) {
+        out.observe({ type: 'obs.error', message: `${ctx.name}: timer_mod on unknown timer '${e.id}'` });
+        break;
+      }
+      ctx = { ...ctx, timers: { ...ctx.timers, [e.id]: { ...t, deadline: e.deadline, expired: false } } };
+      out.alarm(`${ctx.name}/${e.id}`, t.clock, e.deadline, { type: 'aio.timer.expired', id: e.id, deadline: e.deadline });
+      break;
+    }
+    case 'aio.timer.del': {
+      const t = ctx.timers[e.id];
+      if (!t) break;
+      ctx = { ...ctx, timers: { ...ctx.timers, [e.id]: { ...t, deadline: null, expired: false } } };
+      out.clearAlarm(`${ctx.name}/${e.id}`);
+      break;
+    }
+    case 'aio.timer.expired': {
+      const t = ctx.timers[e.id];
+      // A stale alarm (the timer was re-armed or deleted after it went off) is ignored.
+      if (!t || t.deadline !== e.deadline) break;
+      ctx = { ...ctx, timers: { ...ctx.timers, [e.id]: { ...t, expired: true } } };
+      break;
+    }
+    case 'aio.external.disable':
+      // aio_disable_external: atomic_inc(&ctx->external_disable_cnt)
+      ctx = { ...ctx, externalDisableCount: ctx.externalDisableCount + 1 };
+      out.observe({ type: 'obs.counter', counter: 'externalDisableCount', value: ctx.externalDisableCount });
+      break;
+    case 'aio.external.enable':
+      // aio_enable_external asserts the counter is positive; the model reports instead of aborting.
+      if (ctx.externalDisableCount === 0) {
+        out.observe({ type: 'obs.error', message: `${ctx.name}: aio_enable_external with externalDisableCount=0` });
+        break;
+      }
+      ctx = { ...ctx, externalDisableCount: ctx.externalDisableCount - 1 };
+      out.observe({ type: 'obs.counter', counter: 'externalDisableCount', value: ctx.externalDisableCount });
+      break;
+    case 'aio.poll':
+      ctx = request(ctx, out, { kind: 'poll', thread: e.thread, replyTo: e.replyTo, blocking: e.blocking });
+      break;
+    case 'aio.callback.done': {
+      const top = ctx.frames[ctx.frames.length - 1];
+      if (!top || !top.awaiting) {
+        out.observe({ type: 'obs.error', message: `${ctx.name}: aio.callback.done with no callback running` });
+        break;
+      }
+      ctx = resumePoll(replaceTop(ctx, { ...top, awaiting: null }), out);
+      break;
+    }
+    case 'aio.acquire':
+      ctx = request(ctx, out, { kind: 'acquire', thread: e.thread, replyTo: e.replyTo, blocking: false });
+      break;
+    case 'aio.release':
+      if (ctx.lockOwner !== e.thread) {
+        out.observe({ type: 'obs.error', message: `${ctx.name}: aio_context_release by ${e.thread}, lock held by ${ctx.lockOwner ?? 'nobody'}` });
+        break;
+      }
+      ctx = ctx.lockDepth > 1 ? { ...ctx, lockDepth: ctx.lockDepth - 1 } : { ...ctx, lockOwner: null, lockDepth: 0 };
+      break;
+  }
+  // Anything above may have made a parked request runnable (aio_notify / lock release).
+  if (ctx.parked.length > 0) ctx = wakeParked(ctx, out);
+  return { context: ctx, emitted: out.emitted };
+}
+
+const ALL_EVENTS = [
+  'aio.handler.set',
+  'aio.handler.remove',
+  'aio.handler.notify',
+  'aio.bh.new',
+  'aio.bh.schedule',
+  'aio.bh.cancel',
+  'aio.bh.delete',
+  'aio.timer.new',
+  'aio.timer.mod',
+  'aio.timer.del',
+  'aio.timer.expired',
+  'aio.poll',
+  'aio.callback.done',
+  'aio.acquire',
+  'aio.release',
+] as const;
+
+const applyEvent = { actions: 'applyEvent' } as const;
+
+export const aioContextMachine = setup({
+  types: {
+    context: {} as AioContextContext,
+    input: {} as AioContextInput,
+    events: {} as AioContextEvent,
+  },
+  actions: {
+    applyEvent: applyStep(aioContextStep) as any,
+  },
+  guards: {
+    isLastDisable: ({ context }) => context.externalDisableCount === 1,
+    isPolling: ({ context }) => context.frames.length > 0,
+    isIdle: ({ context }) => context.frames.length === 0,
+  },
+}).createMachine({
+  id: 'aioContext',
+  description: 'AioContext (util/async.c, util/aio-posix.c): handlers, BHs, timers, aio_poll, external gate',
+  type: 'parallel',
+  context: ({ input }) => ({
+    name: input.name,
+    externalGating: input.externalGating ?? true,
+    externalDisableCount: 0,
+    handlers: {},
+    handlerOrder: [],
+    bhs: {},
+    bhOrder: [],
+    timers: {},
+    lockOwner: null,
+    lockDepth: 0,
+    frames: [],
+    parked: [],
+  }),
+  states: {
+    external: {
+      description: 'The external-client gate: aio_disable_external / aio_enable_external with a nesting counter',
+      initial: 'enabled',
+      states: {
+        enabled: {
+          on: {
+            'aio.external.disable': { target: 'disabled', actions: 'applyEvent' },
+            // Not drained: applyEvent reports the unbalanced enable as an error observation.
+            'aio.external.enable': applyEvent,
+          },
+        },
+        disabled: {
+          on: {
+            'aio.external.disable': applyEvent,
+            'aio.external.enable': [
+              { guard: 'isLastDisable', target: 'enabled', actions: 'applyEvent' },
+              { actions: 'applyEvent' },
+            ],
+          },
+        },
+      },
+    },
+    loop: {
+      description: 'aio_poll: idle, or running an iteration (BH pass, handlers, timers) of one or more nested calls',
+      initial: 'idle',
+      states: {
+        idle: {
+          always: [{ guard: 'isPolling', target: 'polling' }],
+        },
+        polling: {
+          always: [{ guard: 'isIdle', target: 'idle' }],
+        },
+      },
+      on: Object.fromEntries(ALL_EVENTS.map((type) => [type, applyEvent])),
+    },
+  },
+});
+
+/** Named counters a trace reports for this machine. */
+export function aioContextCounters(ctx: AioContextContext): Record<string, number> {
+  return { externalDisableCount: ctx.externalDisableCount };
+}

@@ -1,0 +1,372 @@
+/**
+ * Block node (BlockDriverState, block.c / block/io.c, 2015).
+ *
+ * A node has a driver, optional children (file, backing), one AioContext, a list of tracked
+ * requests and a quiesce counter. Requests from a device or export use the AIO interface
+ * (bdrv_aio_*), so their completion reaches the submitter through a bottom half
+ * (bdrv_co_em_bh); requests between nodes complete directly. A protocol node (`file`) hands
+ * its requests to host storage and reaps completions from its linux-aio event notifier, an
+ * internal handler (block/linux-aio.c).
+ *
+ * Drained sections are the explicit states `running -> draining -> drained`:
+ * `drain.begin` is bdrv_drained_begin (0->1 disables external clients of the context, then
+ * bdrv_drain), `drain.end` is bdrv_drained_end (1->0 re-enables), `drain.run` is the one-shot
+ * bdrv_drain: run the driver hook on the node and its children (bdrv_drain_recurse), then poll
+ * while requests are pending or a poll made progress.
+ */
+import { setup } from 'xstate';
+import { applyStep, Emitter, type ActorName, type AnyEvent, type RequestOrigin, type ThreadName } from './effects.ts';
+
+export type DriverName = 'file' | 'raw' | 'qcow2' | 'qed' | 'iscsi' | 'curl' | 'nbd';
+
+export interface TrackedRequest {
+  origin: RequestOrigin;
+  op: 'read' | 'write' | 'flush';
+  replyTo: ActorName;
+  /** Submitted through bdrv_aio_*: completion goes through a BH of the node's context. */
+  aio: boolean;
+}
+
+export interface DrainRun {
+  kind: 'begin' | 'run';
+  thread: ThreadName;
+  replyTo: ActorName;
+  stage: 'hooks' | 'polling';
+  /** Children whose drain hook has not answered yet. */
+  hooksOutstanding: number;
+  /** bdrv_requests_pending(bs) read before the poll that is running now. */
+  busyBeforePoll: boolean;
+}
+
+/** A child asked to run its drain hook (bdrv_drain_recurse), waiting for its own children. */
+export interface HookCall {
+  replyTo: ActorName;
+  outstanding: number;
+}
+
+export interface BlockNodeContext {
+  name: ActorName;
+  driver: DriverName;
+  ctx: ActorName;
+  children: Readonly<Partial<Record<'file' | 'backing', ActorName>>>;
+  parents: readonly ActorName[];
+  host: ActorName;
+  tracked: Readonly<Record<string, TrackedRequest>>;
+  trackedOrder: readonly string[];
+  /** Completions reaped from the host, waiting for the linux-aio handler to be dispatched. */
+  reaped: readonly string[];
+  /** Completions waiting for the completion BH (bdrv_co_em_bh), with the submitter to call back. */
+  completionQueue: readonly { id: string; replyTo: ActorName; origin: RequestOrigin }[];
+  quiesceCounter: number;
+  /** Per child: the child (or one of its descendants) has requests pending. */
+  childBusy: Readonly<Record<ActorName, boolean>>;
+  drain: DrainRun | null;
+  hookCalls: readonly HookCall[];
+}
+
+export interface BlockNodeInput {
+  name: ActorName;
+  driver: DriverName;
+  ctx: ActorName;
+  children?: Partial<Record<'file' | 'backing', ActorName>>;
+  parents?: readonly ActorName[];
+  host?: ActorName;
+}
+
+export type BlockNodeEvent =
+  | { type: 'io.submit'; id: string; origin: RequestOrigin; op: 'read' | 'write' | 'flush'; replyTo: ActorName; aio: boolean }
+  | { type: 'io.complete'; id: string; node: ActorName; origin: RequestOrigin }
+  | { type: 'host.completion'; id: string; origin: RequestOrigin }
+  | { type: 'aio.dispatch'; ctx: ActorName; kind: 'bh' | 'handler' | 'timer'; id: string; thread: ThreadName }
+  | { type: 'aio.poll.done'; ctx: ActorName; progress: boolean }
+  | { type: 'node.busy'; child: ActorName; busy: boolean }
+  | { type: 'drain.begin'; thread: ThreadName; replyTo: ActorName }
+  | { type: 'drain.end'; thread: ThreadName; replyTo: ActorName }
+  | { type: 'drain.run'; thread: ThreadName; replyTo: ActorName }
+  | { type: 'drain.hook'; replyTo: ActorName }
+  | { type: 'drain.hook.done'; node: ActorName };
+
+type Ctx = BlockNodeContext;
+
+export const laioHandlerId = (node: ActorName) => `laio:${node}`;
+export const completionBhId = (node: ActorName) => `bh:complete:${node}`;
+
+const isProtocolDriver = (driver: DriverName) => driver === 'file' || driver === 'iscsi' || driver === 'curl' || driver === 'nbd';
+
+function isBusy(ctx: Ctx): boolean {
+  if (ctx.trackedOrder.length > 0) return true;
+  for (const child in ctx.childBusy) if (ctx.childBusy[child]) return true;
+  return false;
+}
+
+/** Keeps the parents' view of this subtree's pending requests current (bdrv_requests_pending recurses into children). */
+function reportBusyChange(before: boolean, ctx: Ctx, out: Emitter): void {
+  const after = isBusy(ctx);
+  if (before === after) return;
+  for (const parent of ctx.parents) out.send(parent, { type: 'node.busy', child: ctx.name, busy: after });
+}
+
+function track(ctx: Ctx, id: string, req: TrackedRequest): Ctx {
+  return { ...ctx, tracked: { ...ctx.tracked, [id]: req }, trackedOrder: [...ctx.trackedOrder, id] };
+}
+
+function untrack(ctx: Ctx, id: string): Ctx {
+  const { [id]: _done, ...tracked } = ctx.tracked;
+  return { ...ctx, tracked, trackedOrder: ctx.trackedOrder.filter((t) => t !== id) };
+}
+
+/** tracked_request_end, then the completion: directly to a parent node, or through the completion BH. */
+function completeRequest(ctx: Ctx, out: Emitter, id: string): Ctx {
+  const req = ctx.tracked[id];
+  if (!req) {
+    out.observe({ type: 'obs.error', message: `${ctx.name}: completion for unknown request '${id}'` });
+    return ctx;
+  }
+  ctx = untrack(ctx, id);
+  out.observe({ type: 'obs.io.complete', node: ctx.name, id, origin: req.origin });
+  out.observe({ type: 'obs.counter', counter: 'inFlight', value: ctx.trackedOrder.length });
+  if (!req.aio) {
+    out.send(req.replyTo, { type: 'io.complete', id, node: ctx.name, origin: req.origin });
+    return ctx;
+  }
+  if (ctx.completionQueue.length === 0) out.send(ctx.ctx, { type: 'aio.bh.schedule', id: completionBhId(ctx.name) });
+  return { ...ctx, completionQueue: [...ctx.completionQueue, { id, replyTo: req.replyTo, origin: req.origin }] };
+}
+
+function startPoll(ctx: Ctx, out: Emitter): Ctx {
+  const drain = ctx.drain!;
+  const busy = isBusy(ctx);
+  out.send(ctx.ctx, { type: 'aio.poll', blocking: busy, thread: drain.thread, replyTo: ctx.name });
+  return { ...ctx, drain: { ...drain, stage: 'polling', busyBeforePoll: busy } };
+}
+
+/** bdrv_drain: hook on this node and (bdrv_drain_recurse) on every child, then the poll loop. */
+function startDrain(ctx: Ctx, out: Emitter, kind: DrainRun['kind'], thread: ThreadName, replyTo: ActorName): Ctx {
+  const children = Object.values(ctx.children) as ActorName[];
+  runDriverHook(ctx, out);
+  for (const child of children) out.send(child, { type: 'drain.hook', replyTo: ctx.name });
+  ctx = { ...ctx, drain: { kind, thread, replyTo, stage: 'hooks', hooksOutstanding: children.length, busyBeforePoll: false } };
+  return children.length === 0 ? startPoll(ctx, out) : ctx;
+}
+
+/** BlockDriver.bdrv_drain (patch 11): no 2015 driver but qed implements it; qed arrives with the driver-timer work. */
+function runDriverHook(_ctx: Ctx, _out: Emitter): void {}
+
+function finishDrain(ctx: Ctx, out: Emitter): Ctx {
+  const drain = ctx.drain!;
+  if (drain.kind === 'begin') {
+    out.observe({ type: 'obs.drain', phase: 'begin.returned', node: ctx.name, quiesce: ctx.quiesceCounter });
+    out.send(drain.replyTo, { type: 'drain.begin.done', node: ctx.name });
+  } else {
+    out.observe({ type: 'obs.drain', phase: 'run.returned', node: ctx.name, quiesce: ctx.quiesceCounter });
+    out.send(drain.replyTo, { type: 'drain.done', node: ctx.name });
+  }
+  return { ...ctx, drain: null };
+}
+
+export function blockNodeStep(ctx: Ctx, event: AnyEvent): { context: Ctx; emitted: Emitter['emitted'] } {
+  const out = new Emitter();
+  const e = event as BlockNodeEvent;
+  const busyBefore = isBusy(ctx);
+  switch (e.type) {
+    case 'io.submit': {
+      // tracked_request_begin, then the driver's request function.
+      ctx = track(ctx, e.id, { origin: e.origin, op: e.op, replyTo: e.replyTo, aio: e.aio });
+      out.observe({ type: 'obs.io.submit', node: ctx.name, id: e.id, origin: e.origin, op: e.op, via: e.replyTo });
+      out.observe({ type: 'obs.counter', counter: 'inFlight', value: ctx.trackedOrder.length });
+      const child = ctx.children.file;
+      if (child) {
+        out.send(child, { type: 'io.submit', id: e.id, origin: e.origin, op: e.op, replyTo: ctx.name, aio: false });
+      } else {
+        // laio_submit: the request goes to the host; the kernel signals the event notifier when it completes.
+        out.send(ctx.host, { type: 'host.submit', id: e.id, node: ctx.name, op: e.op, origin: e.origin, ctx: ctx.ctx, handler: laioHandlerId(ctx.name) });
+      }
+      break;
+    }
+    case 'io.complete':
+      ctx = completeRequest(ctx, out, e.id);
+      break;
+    case 'host.completion':
+      ctx = { ...ctx, reaped: [...ctx.reaped, e.id] };
+      break;
+    case 'aio.dispatch': {
+      if (e.kind === 'handler' && e.id === laioHandlerId(ctx.name)) {
+        // qemu_laio_completion_cb: reap every finished request.
+        const reaped = ctx.reaped;
+        ctx = { ...ctx, reaped: [] };
+        for (const id of reaped) ctx = completeRequest(ctx, out, id);
+      } else if (e.kind === 'bh' && e.id === completionBhId(ctx.name)) {
+        // bdrv_co_em_bh: the AIO completion callback of each finished request.
+        for (const { id, replyTo, origin } of ctx.completionQueue) out.send(replyTo, { type: 'io.complete', id, node: ctx.name, origin });
+        ctx = { ...ctx, completionQueue: [] };
+      }
+      out.send(e.ctx, { type: 'aio.callback.done' });
+      break;
+    }
+    case 'node.busy':
+      ctx = { ...ctx, childBusy: { ...ctx.childBusy, [e.child]: e.busy } };
+      break;
+    case 'drain.begin':
+      // bdrv_drained_begin: quiesce_counter++, and on 0->1 aio_disable_external(ctx).
+      ctx = { ...ctx, quiesceCounter: ctx.quiesceCounter + 1 };
+      out.observe({ type: 'obs.drain', phase: 'begin', node: ctx.name, quiesce: ctx.quiesceCounter });
+      out.observe({ type: 'obs.counter', counter: 'quiesceCounter', value: ctx.quiesceCounter });
+      if (ctx.quiesceCounter === 1) out.send(ctx.ctx, { type: 'aio.external.disable' });
+      ctx = startDrain(ctx, out, 'begin', e.thread, e.replyTo);
+      break;
+    case 'drain.run':
+      out.observe({ type: 'obs.drain', phase: 'run', node: ctx.name, quiesce: ctx.quiesceCounter });
+      ctx = startDrain(ctx, out, 'run', e.thread, e.replyTo);
+      break;
+    case 'drain.end':
+      if (ctx.quiesceCounter === 0) {
+        out.observe({ type: 'obs.error', message: `Cannot end drain on ${ctx.name}: not drained (quiesceCounter=0)` });
+        out.send(e.replyTo, { type: 'drain.end.done', node: ctx.name, error: 'not drained' });
+        break;
+      }
+      // bdrv_drained_end: quiesce_counter--, and on 1->0 aio_enable_external(ctx). No polling.
+      ctx = { ...ctx, quiesceCounter: ctx.quiesceCounter - 1 };
+      out.observe({ type: 'obs.drain', phase: 'end', node: ctx.name, quiesce: ctx.quiesceCounter });
+      out.observe({ type: 'obs.counter', counter: 'quiesceCounter', value: ctx.quiesceCounter });
+      if (ctx.quiesceCounter === 0) out.send(ctx.ctx, { type: 'aio.external.enable' });
+      out.send(e.replyTo, { type: 'drain.end.done', node: ctx.name });
+      break;
+    case 'drain.hook': {
+      runDriverHook(ctx, out);
+      const children = Object.values(ctx.children) as ActorName[];
+      if (children.length === 0) {
+        out.send(e.replyTo, { type: 'drain.hook.done', node: ctx.name });
+      } else {
+        for (const child of children) out.send(child, { type: 'drain.hook', replyTo: ctx.name });
+        ctx = { ...ctx, hookCalls: [...ctx.hookCalls, { replyTo: e.replyTo, outstanding: children.length }] };
+      }
+      break;
+    }
+    case 'drain.hook.done': {
+      // Answers go first to a hook call this node forwarded, then to its own drain.
+      const call = ctx.hookCalls[0];
+      if (call) {
+        const outstanding = call.outstanding - 1;
+        if (outstanding === 0) {
+          out.send(call.replyTo, { type: 'drain.hook.done', node: ctx.name });
+          ctx = { ...ctx, hookCalls: ctx.hookCalls.slice(1) };
+        } else {
+          ctx = { ...ctx, hookCalls: [{ ...call, outstanding }, ...ctx.hookCalls.slice(1)] };
+        }
+      } else if (ctx.drain && ctx.drain.stage === 'hooks') {
+        const hooksOutstanding = ctx.drain.hooksOutstanding - 1;
+        ctx = { ...ctx, drain: { ...ctx.drain, hooksOutstanding } };
+        if (hooksOutstanding === 0) ctx = startPoll(ctx, out);
+      }
+      break;
+    }
+    case 'aio.poll.done': {
+      const drain = ctx.drain;
+      if (!drain || drain.stage !== 'polling') {
+        out.observe({ type: 'obs.error', message: `${ctx.name}: aio.poll.done while not draining` });
+        break;
+      }
+      // bdrv_drain: while (busy) { busy = bdrv_requests_pending(bs); busy |= aio_poll(ctx, busy); }
+      if (drain.busyBeforePoll || e.progress) ctx = startPoll(ctx, out);
+      else ctx = finishDrain(ctx, out);
+      break;
+    }
+  }
+  reportBusyChange(busyBefore, ctx, out);
+  return { context: ctx, emitted: out.emitted };
+}
+
+const always = [
+  'io.submit',
+  'io.complete',
+  'host.completion',
+  'aio.dispatch',
+  'node.busy',
+  'drain.hook',
+  'drain.hook.done',
+  'drain.end',
+] as const;
+
+const applyEvent = { actions: 'applyEvent' } as const;
+
+export const blockNodeMachine = setup({
+  types: {
+    context: {} as BlockNodeContext,
+    input: {} as BlockNodeInput,
+    events: {} as BlockNodeEvent,
+  },
+  actions: {
+    applyEvent: applyStep(blockNodeStep) as any,
+    registerCompletionPath: applyStep(registerCompletionPath) as any,
+  },
+  guards: {
+    isDraining: ({ context }) => context.drain !== null,
+    isQuiesced: ({ context }) => context.quiesceCounter > 0 && context.drain === null,
+    isRunning: ({ context }) => context.quiesceCounter === 0 && context.drain === null,
+  },
+}).createMachine({
+  id: 'blockNode',
+  description: 'BlockDriverState (block/io.c): tracked requests, quiesce counter, bdrv_drained_begin/end, bdrv_drain',
+  context: ({ input }) => ({
+    name: input.name,
+    driver: input.driver,
+    ctx: input.ctx,
+    children: input.children ?? {},
+    parents: input.parents ?? [],
+    host: input.host ?? 'host:storage',
+    tracked: {},
+    trackedOrder: [],
+    reaped: [],
+    completionQueue: [],
+    quiesceCounter: 0,
+    childBusy: {},
+    drain: null,
+    hookCalls: [],
+  }),
+  entry: 'registerCompletionPath',
+  initial: 'running',
+  on: Object.fromEntries(always.map((type) => [type, applyEvent])),
+  states: {
+    running: {
+      description: 'quiesce_counter == 0: requests flow; a one-shot bdrv_drain may run here',
+      always: [{ guard: 'isDraining', target: 'draining' }],
+      on: {
+        'drain.begin': { target: 'draining', actions: 'applyEvent' },
+        'drain.run': { target: 'draining', actions: 'applyEvent' },
+      },
+    },
+    draining: {
+      description: 'bdrv_drain: driver hooks, then aio_poll until nothing is pending and a poll makes no progress',
+      on: { 'aio.poll.done': applyEvent },
+      always: [
+        { guard: 'isQuiesced', target: 'drained' },
+        { guard: 'isRunning', target: 'running' },
+      ],
+    },
+    drained: {
+      description: 'Between bdrv_drained_begin returning and the matching bdrv_drained_end',
+      always: [
+        { guard: 'isDraining', target: 'draining' },
+        { guard: 'isRunning', target: 'running' },
+      ],
+      on: {
+        'drain.begin': { target: 'draining', actions: 'applyEvent' },
+        'drain.run': { target: 'draining', actions: 'applyEvent' },
+      },
+    },
+  },
+});
+
+/** At creation: the protocol node's linux-aio notifier (internal) and every node's completion BH. */
+function registerCompletionPath(ctx: Ctx): { context: Ctx; emitted: Emitter['emitted'] } {
+  const out = new Emitter();
+  if (isProtocolDriver(ctx.driver) && !ctx.children.file) {
+    out.send(ctx.ctx, { type: 'aio.handler.set', id: laioHandlerId(ctx.name), owner: ctx.name, external: false });
+  }
+  out.send(ctx.ctx, { type: 'aio.bh.new', id: completionBhId(ctx.name), owner: ctx.name });
+  return { context: ctx, emitted: out.emitted };
+}
+
+export function blockNodeCounters(ctx: BlockNodeContext): Record<string, number> {
+  return { quiesceCounter: ctx.quiesceCounter, inFlight: ctx.trackedOrder.length };
+}

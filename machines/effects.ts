@@ -1,0 +1,103 @@
+/**
+ * The effect and observation vocabulary shared by every machine.
+ *
+ * Machines never deliver into another actor's mailbox. They `emit` effects, and the
+ * runtime carries them out at the end of the step: `fx.send` enqueues an event for a
+ * named actor, `fx.alarm.*` arms or clears an entry of the engine's timer heap. They
+ * also `emit` observations (`obs.*`), which the runtime turns into trace events. The
+ * `fx.` and `obs.` prefixes are reserved for this, the way xstate reserves `xstate.`.
+ */
+import { emit, enqueueActions } from 'xstate';
+
+/** An actor's stable name, as it appears in traces: `ctx:iothread0`, `node:drive0`. */
+export type ActorName = string;
+
+/** A thread of QEMU: the main loop thread or an IOThread. Polls and locks are per thread. */
+export type ThreadName = string;
+
+export type ClockType = 'realtime' | 'virtual';
+
+/** Where an I/O request came from (DOMAIN.md section 4). */
+export type RequestOrigin =
+  | 'external-nbd'
+  | 'external-virtio'
+  | 'job'
+  | 'driver-timer'
+  | 'txn'
+  | 'internal';
+
+export type AnyEvent = { type: string; [key: string]: unknown };
+
+export interface SendEffect {
+  type: 'fx.send';
+  to: ActorName;
+  event: AnyEvent;
+}
+
+/** Arm one entry of the engine's timer heap; when `deadline` passes on `clock`, `event` is delivered to the emitter. */
+export interface AlarmSetEffect {
+  type: 'fx.alarm.set';
+  id: string;
+  clock: ClockType;
+  deadline: number;
+  event: AnyEvent;
+}
+
+export interface AlarmClearEffect {
+  type: 'fx.alarm.clear';
+  id: string;
+}
+
+export type Effect = SendEffect | AlarmSetEffect | AlarmClearEffect;
+
+/** Observations: the semantic facts a machine reports; the runtime stamps them with step and time. */
+export type Observation =
+  | { type: 'obs.counter'; counter: string; value: number; subject?: string }
+  | { type: 'obs.dispatch'; kind: 'bh' | 'handler' | 'timer'; id: string; owner: ActorName; external: boolean; thread: ThreadName }
+  | { type: 'obs.poll.begin'; thread: ThreadName; blocking: boolean; depth: number }
+  | { type: 'obs.poll.end'; thread: ThreadName; progress: boolean; depth: number }
+  | { type: 'obs.ready'; handler: string; external: boolean }
+  | { type: 'obs.io.submit'; node: ActorName; id: string; origin: RequestOrigin; op: 'read' | 'write' | 'flush'; via: string }
+  | { type: 'obs.io.complete'; node: ActorName; id: string; origin: RequestOrigin }
+  | { type: 'obs.drain'; phase: 'begin' | 'begin.returned' | 'end' | 'run' | 'run.returned'; node: ActorName; quiesce: number }
+  | { type: 'obs.command'; phase: 'start' | 'end'; command: string; index: number }
+  | { type: 'obs.error'; message: string };
+
+export type Emitted = Effect | Observation;
+
+/** `send(to, event)` as an effect; used inside `enqueueActions`. */
+export function sendEffect(to: ActorName, event: AnyEvent): SendEffect {
+  return { type: 'fx.send', to, event };
+}
+
+/**
+ * Emits a list of effects and observations computed from a pure step function.
+ * Machines with data-heavy transitions compute `{ context, emitted }` once and hand both over
+ * through this one action, so the update and its effects cannot disagree.
+ */
+export function applyStep<TContext extends object>(
+  step: (context: TContext, event: AnyEvent) => { context: TContext; emitted: readonly Emitted[] },
+) {
+  return enqueueActions(({ context, event, enqueue }: { context: TContext; event: AnyEvent; enqueue: any }) => {
+    const result = step(context, event);
+    if (result.context !== context) enqueue.assign(() => result.context);
+    for (const item of result.emitted) enqueue(emit(item as any));
+  });
+}
+
+/** Collects what a step emits, for pure step functions. */
+export class Emitter {
+  readonly emitted: Emitted[] = [];
+  send(to: ActorName, event: AnyEvent): void {
+    this.emitted.push({ type: 'fx.send', to, event });
+  }
+  alarm(id: string, clock: ClockType, deadline: number, event: AnyEvent): void {
+    this.emitted.push({ type: 'fx.alarm.set', id, clock, deadline, event });
+  }
+  clearAlarm(id: string): void {
+    this.emitted.push({ type: 'fx.alarm.clear', id });
+  }
+  observe(observation: Observation): void {
+    this.emitted.push(observation);
+  }
+}

@@ -1,0 +1,77 @@
+/**
+ * Host storage: the kernel and disk below a protocol node (block/linux-aio.c's io_submit and
+ * the eventfd it signals).
+ *
+ * A submitted request stays pending until the environment completes it; *when* is a choice the
+ * scheduler makes (`host.complete` is offered for every pending request), which is how the
+ * model covers every latency ordering without wall-clock time. Completing a request puts it in
+ * the node's completion ring and sets the node's event notifier, an internal handler: the
+ * completion itself waits for the next poll of the node's context.
+ */
+import { setup } from 'xstate';
+import { applyStep, Emitter, type ActorName, type AnyEvent, type RequestOrigin } from './effects.ts';
+
+export interface HostRequest {
+  id: string;
+  node: ActorName;
+  op: 'read' | 'write' | 'flush';
+  origin: RequestOrigin;
+  ctx: ActorName;
+  handler: string;
+}
+
+export interface HostStorageContext {
+  name: ActorName;
+  pending: readonly HostRequest[];
+  completed: number;
+}
+
+export type HostStorageEvent =
+  | { type: 'host.submit'; id: string; node: ActorName; op: 'read' | 'write' | 'flush'; origin: RequestOrigin; ctx: ActorName; handler: string }
+  | { type: 'host.complete'; id: string; node: ActorName };
+
+export function hostStorageStep(ctx: HostStorageContext, event: AnyEvent) {
+  const out = new Emitter();
+  const e = event as HostStorageEvent;
+  if (e.type === 'host.submit') {
+    ctx = { ...ctx, pending: [...ctx.pending, { id: e.id, node: e.node, op: e.op, origin: e.origin, ctx: e.ctx, handler: e.handler }] };
+  } else {
+    const req = ctx.pending.find((r) => r.id === e.id && r.node === e.node);
+    if (!req) {
+      out.observe({ type: 'obs.error', message: `${ctx.name}: host.complete for request '${e.id}' on ${e.node}, which is not pending` });
+    } else {
+      ctx = { ...ctx, pending: ctx.pending.filter((r) => r !== req), completed: ctx.completed + 1 };
+      out.send(req.node, { type: 'host.completion', id: req.id, origin: req.origin });
+      // event_notifier_set on the linux-aio eventfd: an internal handler of the node's context.
+      out.send(req.ctx, { type: 'aio.handler.notify', id: req.handler });
+    }
+  }
+  return { context: ctx, emitted: out.emitted };
+}
+
+export const hostStorageMachine = setup({
+  types: {
+    context: {} as HostStorageContext,
+    input: {} as { name: ActorName },
+    events: {} as HostStorageEvent,
+  },
+  actions: { applyEvent: applyStep(hostStorageStep) as any },
+}).createMachine({
+  id: 'hostStorage',
+  description: 'Host storage under protocol nodes: completes requests in an order the scheduler chooses',
+  context: ({ input }) => ({ name: input.name, pending: [], completed: 0 }),
+  initial: 'serving',
+  states: {
+    serving: {
+      on: {
+        'host.submit': { actions: 'applyEvent' },
+        'host.complete': { actions: 'applyEvent' },
+      },
+    },
+  },
+});
+
+/** The environment's choices: any pending request may complete next. */
+export function hostStorageOffers(ctx: HostStorageContext): AnyEvent[] {
+  return ctx.pending.map((r) => ({ type: 'host.complete', id: r.id, node: r.node }));
+}

@@ -1,0 +1,202 @@
+/**
+ * The QMP monitor on the main thread, running a script of commands.
+ *
+ * A command arrives on the monitor's socket, an internal handler of the main context, so it
+ * runs *inside* a main-loop aio_poll dispatch: every poll it causes is a nested aio_poll on
+ * the main thread, which is exactly where the series' bug lived. Like a QMP handler, each
+ * command takes the lock of the context it works on (aio_context_acquire) and releases it
+ * when done, so the IOThread can run its own loop between commands.
+ */
+import { setup } from 'xstate';
+import { applyStep, Emitter, type ActorName, type AnyEvent, type ThreadName } from './effects.ts';
+
+export type MonitorCommand =
+  | { do: 'drained_begin'; node: ActorName; ctx: ActorName; at?: number }
+  | { do: 'drained_end'; node: ActorName; ctx: ActorName; at?: number }
+  | { do: 'drain'; node: ActorName; ctx: ActorName; at?: number }
+  | { do: 'drain_all'; nodes: readonly { node: ActorName; ctx: ActorName }[]; at?: number }
+  | { do: 'poll'; ctx: ActorName; blocking: boolean; at?: number };
+
+/** One call the running command makes and the reply it waits for. */
+export interface MonitorOp {
+  to: ActorName;
+  event: AnyEvent;
+  awaits: string;
+}
+
+export interface MonitorContext {
+  name: ActorName;
+  mainCtx: ActorName;
+  thread: ThreadName;
+  script: readonly MonitorCommand[];
+  pc: number;
+  ops: readonly MonitorOp[];
+  /** The main-loop poll that dispatched the running command, to answer when it ends. */
+  dispatchedBy: ActorName | null;
+  errors: number;
+}
+
+export type MonitorEvent =
+  | { type: 'script.wake' }
+  | { type: 'aio.dispatch'; ctx: ActorName; kind: 'bh' | 'handler' | 'timer'; id: string; thread: ThreadName }
+  | { type: 'aio.acquired'; ctx: ActorName }
+  | { type: 'aio.poll.done'; ctx: ActorName; progress: boolean }
+  | { type: 'drain.begin.done'; node: ActorName }
+  | { type: 'drain.end.done'; node: ActorName; error?: string }
+  | { type: 'drain.done'; node: ActorName };
+
+export const monitorHandlerId = (monitor: ActorName) => `qmp:${monitor}`;
+
+/** A command as the calls it makes, each inside aio_context_acquire/release of its context. */
+export function commandOps(cmd: MonitorCommand, self: ActorName, thread: ThreadName): MonitorOp[] {
+  const locked = (ctx: ActorName, call: MonitorOp): MonitorOp[] => [
+    { to: ctx, event: { type: 'aio.acquire', thread, replyTo: self }, awaits: 'aio.acquired' },
+    call,
+    { to: ctx, event: { type: 'aio.release', thread }, awaits: '' },
+  ];
+  switch (cmd.do) {
+    case 'drained_begin':
+      return locked(cmd.ctx, { to: cmd.node, event: { type: 'drain.begin', thread, replyTo: self }, awaits: 'drain.begin.done' });
+    case 'drained_end':
+      return locked(cmd.ctx, { to: cmd.node, event: { type: 'drain.end', thread, replyTo: self }, awaits: 'drain.end.done' });
+    case 'drain':
+      return locked(cmd.ctx, { to: cmd.node, event: { type: 'drain.run', thread, replyTo: self }, awaits: 'drain.done' });
+    case 'drain_all':
+      // bdrv_drain_all (2015): every node in turn, each under its own context's lock.
+      return cmd.nodes.flatMap(({ node, ctx }) =>
+        locked(ctx, { to: node, event: { type: 'drain.run', thread, replyTo: self }, awaits: 'drain.done' }),
+      );
+    case 'poll':
+      return locked(cmd.ctx, { to: cmd.ctx, event: { type: 'aio.poll', blocking: cmd.blocking, thread, replyTo: self }, awaits: 'aio.poll.done' });
+  }
+}
+
+export function describeCommand(cmd: MonitorCommand): string {
+  switch (cmd.do) {
+    case 'drain_all':
+      return 'bdrv_drain_all';
+    case 'poll':
+      return `aio_poll(${cmd.ctx}, blocking=${cmd.blocking})`;
+    case 'drained_begin':
+      return `bdrv_drained_begin(${cmd.node})`;
+    case 'drained_end':
+      return `bdrv_drained_end(${cmd.node})`;
+    case 'drain':
+      return `bdrv_drain(${cmd.node})`;
+  }
+}
+
+/** Issue calls until one needs an answer. */
+function runOps(ctx: MonitorContext, out: Emitter): MonitorContext {
+  let ops = ctx.ops;
+  while (ops.length > 0) {
+    const [op, ...rest] = ops;
+    out.send(op.to, op.event);
+    if (op.awaits) return { ...ctx, ops };
+    ops = rest;
+  }
+  // The command is over: the main loop's dispatch of the monitor handler returns.
+  out.send(ctx.mainCtx, { type: 'aio.callback.done' });
+  const pc = ctx.pc + 1;
+  ctx = { ...ctx, ops: [], pc, dispatchedBy: null };
+  armNext(ctx, out);
+  return ctx;
+}
+
+/** The next command arrives at its time (`at`, REALTIME ns); without one, at once. */
+function armNext(ctx: MonitorContext, out: Emitter): void {
+  const cmd = ctx.script[ctx.pc];
+  if (!cmd) return;
+  out.alarm(`${ctx.name}/cmd${ctx.pc}`, 'realtime', cmd.at ?? 0, { type: 'script.wake' });
+}
+
+export function monitorStep(ctx: MonitorContext, event: AnyEvent) {
+  const out = new Emitter();
+  const e = event as MonitorEvent;
+  switch (e.type) {
+    case 'script.wake':
+      // The command's bytes reach the QMP socket: the monitor's handler becomes ready.
+      out.send(ctx.mainCtx, { type: 'aio.handler.notify', id: monitorHandlerId(ctx.name) });
+      break;
+    case 'aio.dispatch': {
+      const cmd = ctx.script[ctx.pc];
+      out.observe({ type: 'obs.command', phase: 'start', command: describeCommand(cmd), index: ctx.pc });
+      ctx = { ...ctx, ops: commandOps(cmd, ctx.name, e.thread), dispatchedBy: e.ctx };
+      ctx = runOps(ctx, out);
+      break;
+    }
+    default: {
+      const [op, ...rest] = ctx.ops;
+      if (!op || op.awaits !== e.type) {
+        out.observe({ type: 'obs.error', message: `${ctx.name}: unexpected ${e.type} while running command ${ctx.pc}` });
+        break;
+      }
+      if (e.type === 'drain.end.done' && e.error) ctx = { ...ctx, errors: ctx.errors + 1 };
+      if (rest.length === 0 || rest.every((r) => !r.awaits)) {
+        out.observe({ type: 'obs.command', phase: 'end', command: describeCommand(ctx.script[ctx.pc]), index: ctx.pc });
+      }
+      ctx = runOps({ ...ctx, ops: rest }, out);
+    }
+  }
+  return { context: ctx, emitted: out.emitted };
+}
+
+export const monitorMachine = setup({
+  types: {
+    context: {} as MonitorContext,
+    input: {} as { name: ActorName; mainCtx: ActorName; script: readonly MonitorCommand[] },
+    events: {} as MonitorEvent,
+  },
+  actions: {
+    applyEvent: applyStep(monitorStep) as any,
+    registerMonitor: applyStep((ctx: MonitorContext) => {
+      const out = new Emitter();
+      out.send(ctx.mainCtx, { type: 'aio.handler.set', id: monitorHandlerId(ctx.name), owner: ctx.name, external: false });
+      armNext(ctx, out);
+      return { context: ctx, emitted: out.emitted };
+    }) as any,
+  },
+  guards: {
+    isRunningCommand: ({ context }) => context.dispatchedBy !== null,
+    isScriptOver: ({ context }) => context.pc >= context.script.length,
+    isCommandOver: ({ context }) => context.dispatchedBy === null,
+  },
+}).createMachine({
+  id: 'monitor',
+  description: 'QMP monitor (main thread): runs each scripted command inside a main-loop dispatch',
+  context: ({ input }) => ({
+    name: input.name,
+    mainCtx: input.mainCtx,
+    thread: 'main',
+    script: input.script,
+    pc: 0,
+    ops: [],
+    dispatchedBy: null,
+    errors: 0,
+  }),
+  entry: 'registerMonitor',
+  initial: 'waiting',
+  states: {
+    waiting: {
+      description: 'No command running; the next one arrives at its time',
+      always: [{ guard: 'isScriptOver', target: 'finished' }],
+      on: {
+        'script.wake': { actions: 'applyEvent' },
+        'aio.dispatch': { target: 'running', actions: 'applyEvent' },
+      },
+    },
+    running: {
+      description: 'A command runs inside the main loop dispatch, waiting for the answer to its current call',
+      always: [{ guard: 'isCommandOver', target: 'waiting' }],
+      on: {
+        'script.wake': { actions: 'applyEvent' },
+        'aio.acquired': { actions: 'applyEvent' },
+        'aio.poll.done': { actions: 'applyEvent' },
+        'drain.begin.done': { actions: 'applyEvent' },
+        'drain.end.done': { actions: 'applyEvent' },
+        'drain.done': { actions: 'applyEvent' },
+      },
+    },
+    finished: { description: 'Every scripted command ran' },
+  },
+});

@@ -1,0 +1,516 @@
+/**
+ * The engine: one world value, one step at a time.
+ *
+ * Machines are driven as pure functions: `logic.transition(snapshot, event, scope)` with one
+ * reused actor scope whose `actionExecutor` collects what the machine emits instead of running
+ * it. The engine then carries the effects out itself: `fx.send` goes onto the wire (an RxJS
+ * Subject) whose mailbox sink appends to the target's mailbox; `fx.alarm.*` edits the timer
+ * heap; observations become trace events. Nothing else moves the world.
+ *
+ * At every world the engine lists the enabled steps in a canonical order (oldest deliverable
+ * message first, then the environment's offers, then advancing the clock to the next alarm)
+ * and a strategy picks one.
+ */
+import { Subject } from 'rxjs';
+import type { AnyActorScope, AnyMachineSnapshot, AnyStateMachine } from 'xstate';
+import type { ActorName, AnyEvent, Emitted } from '../../machines/effects.ts';
+import { InternalError } from '../errors.ts';
+import { seedRng } from '../scheduler/rng.ts';
+import { encodeReplayPath } from '../scheduler/ReplayPath.ts';
+import type { Strategy } from '../scheduler/strategies.ts';
+import type { TraceEvent } from '../trace/TraceEvent.ts';
+import type { Alarm, Envelope, Step, World } from './World.ts';
+
+/** What the environment may do next at an actor (guest kicks, host completions); read-only view of the world. */
+export type OfferFunction = (snapshot: AnyMachineSnapshot, view: WorldView) => readonly AnyEvent[];
+
+export interface ActorSpec {
+  name: ActorName;
+  /** What the actor is, for people and tools: `aio-context`, `block-node`, `external-client`, ... */
+  kind: string;
+  logic: AnyStateMachine;
+  input: unknown;
+  offers?: OfferFunction;
+}
+
+/** A message on the wire between actors; the mailbox sink and the I/O streams read it. */
+export interface Routed {
+  step: number;
+  from: ActorName;
+  to: ActorName;
+  event: AnyEvent;
+}
+
+export interface WorldView {
+  readonly world: World;
+  snapshot(actor: ActorName): AnyMachineSnapshot;
+  /** Memoized per view: every request id any external client has seen complete. */
+  completedRequests(): ReadonlySet<string>;
+}
+
+export interface EngineOptions {
+  seed?: number;
+  /** Receives every trace event; absent means tracing is off and no trace event is built. */
+  onTrace?: (event: TraceEvent) => void;
+}
+
+export type EndReason = 'quiescent' | 'max-steps';
+
+export interface RunResult {
+  world: World;
+  steps: number;
+  endReason: EndReason;
+  replayPath: string;
+}
+
+/** Mutable draft of the parts of the world one step changes. */
+interface Draft {
+  step: number;
+  seq: number;
+  mailboxes: Record<ActorName, readonly Envelope[]>;
+  touched: Set<ActorName>;
+  alarms: Alarm[];
+  time: World['time'];
+}
+
+const acceptedCache = new WeakMap<AnyMachineSnapshot, ReadonlySet<string>>();
+const stateNameCache = new WeakMap<AnyMachineSnapshot, string>();
+
+/** The event types the snapshot's active states have transitions for (selective receive). */
+export function acceptedEvents(snapshot: AnyMachineSnapshot): ReadonlySet<string> {
+  let accepted = acceptedCache.get(snapshot);
+  if (!accepted) {
+    const types = new Set<string>();
+    for (const node of snapshot._nodes) for (const type of node.ownEvents) types.add(type);
+    accepted = types;
+    acceptedCache.set(snapshot, accepted);
+  }
+  return accepted;
+}
+
+/** `running`, or `external.enabled|loop.idle` for parallel states. */
+export function stateName(snapshot: AnyMachineSnapshot): string {
+  let name = stateNameCache.get(snapshot);
+  if (name === undefined) {
+    name = flattenStateValue(snapshot.value);
+    stateNameCache.set(snapshot, name);
+  }
+  return name;
+}
+
+function flattenStateValue(value: unknown): string {
+  if (typeof value === 'string') return value;
+  const parts: string[] = [];
+  for (const [key, sub] of Object.entries(value as Record<string, unknown>)) {
+    const inner = flattenStateValue(sub);
+    parts.push(inner === '' ? key : `${key}.${inner}`);
+  }
+  return parts.join('|');
+}
+
+/** `aio.poll(blocking=true, thread=main)`: an event as one short, stable line. */
+export function describeEvent(event: AnyEvent): string {
+  const fields: string[] = [];
+  for (const [key, value] of Object.entries(event)) {
+    if (key === 'type' || key === 'replyTo') continue;
+    if (value === null || typeof value === 'object') continue;
+    fields.push(`${key}=${value}`);
+  }
+  return fields.length ? `${event.type}(${fields.join(', ')})` : event.type;
+}
+
+export function describeStep(step: Step): string {
+  switch (step.kind) {
+    case 'deliver':
+      return `${step.actor} <- ${describeEvent(step.envelope.event)} from ${step.envelope.from}`;
+    case 'offer':
+      return `${step.actor} <- ${describeEvent(step.event)} (environment)`;
+    case 'advance':
+      return `clock -> ${formatNs(step.realtime)}`;
+  }
+}
+
+export function formatNs(ns: number): string {
+  return `${(ns / 1e6).toFixed(3)}ms`;
+}
+
+export class Engine {
+  readonly specs: ReadonlyMap<ActorName, ActorSpec>;
+  readonly actorNames: readonly ActorName[];
+  /** Every message between actors passes here; the mailbox sink and the I/O streams subscribe. */
+  readonly wire = new Subject<Routed>();
+  private readonly onTrace?: (event: TraceEvent) => void;
+  private readonly collected: Emitted[] = [];
+  private readonly scope: AnyActorScope;
+  private draft: Draft | null = null;
+  private initialWorld: World;
+
+  constructor(specs: readonly ActorSpec[], options: EngineOptions = {}) {
+    const byName = new Map<ActorName, ActorSpec>();
+    for (const spec of specs) {
+      if (byName.has(spec.name)) throw new InternalError(`two actors are named '${spec.name}'`);
+      byName.set(spec.name, spec);
+    }
+    this.specs = byName;
+    this.actorNames = specs.map((s) => s.name);
+    this.onTrace = options.onTrace;
+    this.scope = this.createCollectingScope();
+    this.wire.subscribe((routed) => this.enqueue(routed));
+    this.initialWorld = this.createInitialWorld(options.seed ?? 0);
+  }
+
+  get initial(): World {
+    return this.initialWorld;
+  }
+
+  // -------------------------------------------------------------------------------------------
+  // The step function
+
+  /** The steps the scheduler may take from `world`, in canonical order. */
+  enabledSteps(world: World): Step[] {
+    const deliveries: Step[] = [];
+    for (const actor of this.actorNames) {
+      const mailbox = world.mailboxes[actor];
+      if (!mailbox || mailbox.length === 0) continue;
+      const accepted = acceptedEvents(world.snapshots[actor]);
+      for (const envelope of mailbox) {
+        if (accepted.has(envelope.event.type)) {
+          deliveries.push({ kind: 'deliver', actor, envelope });
+          break;
+        }
+      }
+    }
+    if (deliveries.length > 1) {
+      deliveries.sort((a, b) => (a as { envelope: Envelope }).envelope.seq - (b as { envelope: Envelope }).envelope.seq);
+    }
+    const view = this.view(world);
+    for (const actor of this.actorNames) {
+      const offers = this.specs.get(actor)!.offers;
+      if (!offers) continue;
+      for (const event of offers(world.snapshots[actor], view)) deliveries.push({ kind: 'offer', actor, event });
+    }
+    const advance = nextAdvance(world);
+    if (advance) deliveries.push(advance);
+    return deliveries;
+  }
+
+  /** The world after `step`. Pure in the world; trace events go to the sink as they happen. */
+  apply(world: World, step: Step): World {
+    const draft: Draft = {
+      step: world.step + 1,
+      seq: world.seq,
+      mailboxes: world.mailboxes as Record<ActorName, readonly Envelope[]>,
+      touched: new Set(),
+      alarms: world.alarms as Alarm[],
+      time: world.time,
+    };
+    this.draft = draft;
+    let snapshots = world.snapshots;
+    try {
+      if (step.kind === 'advance') {
+        this.advanceClock(draft, step);
+      } else {
+        const actor = step.actor;
+        let event: AnyEvent;
+        let from: string;
+        if (step.kind === 'deliver') {
+          this.removeEnvelope(draft, actor, step.envelope.seq);
+          event = step.envelope.event;
+          from = step.envelope.from;
+        } else {
+          event = step.event;
+          from = 'env';
+        }
+        const before = world.snapshots[actor];
+        this.trace(draft, actor, () => ({ type: '@trace.deliver', event: event.type, from, detail: describeEvent(event) }));
+        const after = this.transition(actor, before, event);
+        snapshots = { ...snapshots, [actor]: after };
+        this.traceStateChange(draft, actor, before, after);
+        this.carryOut(draft, actor, this.collected);
+      }
+    } finally {
+      this.draft = null;
+    }
+    return {
+      step: draft.step,
+      seq: draft.seq,
+      time: draft.time,
+      snapshots,
+      mailboxes: draft.mailboxes,
+      alarms: draft.alarms,
+      rng: world.rng,
+      choices: world.choices,
+    };
+  }
+
+  /** Runs from `world` with `strategy` until nothing is enabled or `maxSteps` steps were taken. */
+  run(strategy: Strategy, options: { from?: World; maxSteps?: number } = {}): RunResult {
+    let world = options.from ?? this.initialWorld;
+    const maxSteps = options.maxSteps ?? 1_000_000;
+    const choices = [...world.choices];
+    let rng = world.rng;
+    let taken = 0;
+    for (;;) {
+      if (taken >= maxSteps) {
+        world = { ...world, rng, choices };
+        return { world, steps: taken, endReason: 'max-steps', replayPath: encodeReplayPath(choices) };
+      }
+      const enabled = this.enabledSteps(world);
+      if (enabled.length === 0) break;
+      let index = 0;
+      if (enabled.length > 1) {
+        [index, rng] = strategy.choose(enabled.length, rng, choices.length);
+        choices.push(index);
+      }
+      world = this.apply(world, enabled[index]);
+      taken++;
+    }
+    world = { ...world, rng, choices };
+    return { world, steps: taken, endReason: 'quiescent', replayPath: encodeReplayPath(choices) };
+  }
+
+  /** Puts an event in an actor's mailbox from outside the model (a test, a script), as one step. */
+  inject(world: World, to: ActorName, event: AnyEvent, from = 'script'): World {
+    if (!this.specs.has(to)) throw new InternalError(`inject: no actor named '${to}'`);
+    const envelope: Envelope = { seq: world.seq, from, event };
+    return {
+      ...world,
+      seq: world.seq + 1,
+      mailboxes: { ...world.mailboxes, [to]: [...(world.mailboxes[to] ?? []), envelope] },
+    };
+  }
+
+  view(world: World): WorldView {
+    let completed: Set<string> | null = null;
+    return {
+      world,
+      snapshot: (actor) => world.snapshots[actor],
+      completedRequests: () => {
+        if (!completed) {
+          completed = new Set();
+          for (const actor of this.actorNames) {
+            const done = (world.snapshots[actor].context as { completed?: readonly string[] }).completed;
+            if (Array.isArray(done)) for (const id of done) completed.add(id);
+          }
+        }
+        return completed;
+      },
+    };
+  }
+
+  // -------------------------------------------------------------------------------------------
+  // Carrying out effects
+
+  private createInitialWorld(seed: number): World {
+    const draft: Draft = {
+      step: 0,
+      seq: 0,
+      mailboxes: {},
+      touched: new Set(),
+      alarms: [],
+      time: { realtime: 0, virtual: 0, vmRunning: true },
+    };
+    const snapshots: Record<ActorName, AnyMachineSnapshot> = {};
+    this.draft = draft;
+    try {
+      for (const name of this.actorNames) {
+        const spec = this.specs.get(name)!;
+        this.collected.length = 0;
+        const snapshot = spec.logic.getInitialSnapshot(this.scope, spec.input) as AnyMachineSnapshot;
+        this.assertHealthy(name, snapshot, { type: 'xstate.init' });
+        snapshots[name] = snapshot;
+        this.trace(draft, name, () => ({ type: '@trace.state', from: '', to: stateName(snapshot) }));
+        this.carryOut(draft, name, this.collected);
+      }
+    } finally {
+      this.draft = null;
+    }
+    return {
+      step: 0,
+      seq: draft.seq,
+      time: draft.time,
+      snapshots,
+      mailboxes: draft.mailboxes,
+      alarms: draft.alarms,
+      rng: seedRng(seed),
+      choices: [],
+    };
+  }
+
+  private transition(actor: ActorName, snapshot: AnyMachineSnapshot, event: AnyEvent): AnyMachineSnapshot {
+    this.collected.length = 0;
+    const logic = this.specs.get(actor)!.logic;
+    const next = logic.transition(snapshot, event as never, this.scope) as AnyMachineSnapshot;
+    this.assertHealthy(actor, next, event);
+    return next;
+  }
+
+  private assertHealthy(actor: ActorName, snapshot: AnyMachineSnapshot, event: AnyEvent): void {
+    if (snapshot.status === 'error') {
+      const error = snapshot.error as Error | undefined;
+      throw new InternalError(`${actor} failed on ${describeEvent(event)}: ${error?.message ?? String(snapshot.error)}`);
+    }
+  }
+
+  private carryOut(draft: Draft, actor: ActorName, emitted: readonly Emitted[]): void {
+    for (const item of emitted) {
+      switch (item.type) {
+        case 'fx.send':
+          if (!this.specs.has(item.to)) {
+            throw new InternalError(`${actor} sent ${describeEvent(item.event)} to '${item.to}', which does not exist`);
+          }
+          this.wire.next({ step: draft.step, from: actor, to: item.to, event: item.event });
+          break;
+        case 'fx.alarm.set':
+          this.setAlarm(draft, actor, item.id, item.clock, item.deadline, item.event);
+          break;
+        case 'fx.alarm.clear':
+          this.clearAlarm(draft, actor, item.id);
+          break;
+        default: {
+          const { type, ...rest } = item;
+          this.trace(draft, actor, () => ({ type: `@trace.${type.slice(4)}`, ...rest }) as never);
+        }
+      }
+    }
+  }
+
+  /** The wire's mailbox sink. */
+  private enqueue(routed: Routed): void {
+    const draft = this.draft;
+    if (!draft) throw new InternalError(`a message to ${routed.to} arrived outside a step`);
+    const envelope: Envelope = { seq: draft.seq++, from: routed.from, event: routed.event };
+    this.appendToMailbox(draft, routed.to, envelope);
+  }
+
+  private appendToMailbox(draft: Draft, to: ActorName, envelope: Envelope): void {
+    this.ownMailboxes(draft);
+    const current = draft.mailboxes[to];
+    draft.mailboxes[to] = current ? [...current, envelope] : [envelope];
+  }
+
+  private removeEnvelope(draft: Draft, actor: ActorName, seq: number): void {
+    this.ownMailboxes(draft);
+    const mailbox = draft.mailboxes[actor];
+    draft.mailboxes[actor] = mailbox[0].seq === seq ? mailbox.slice(1) : mailbox.filter((e) => e.seq !== seq);
+  }
+
+  /** Copy-on-write: the first change in a step copies the mailbox table once. */
+  private ownMailboxes(draft: Draft): void {
+    if (!draft.touched.has('*')) {
+      draft.mailboxes = { ...draft.mailboxes };
+      draft.touched.add('*');
+    }
+  }
+
+  private setAlarm(draft: Draft, actor: ActorName, id: string, clock: Alarm['clock'], deadline: number, event: AnyEvent): void {
+    const alarms = draft.alarms.filter((a) => a.id !== id);
+    const now = clock === 'realtime' ? draft.time.realtime : draft.time.virtual;
+    this.trace(draft, actor, () => ({ type: '@trace.alarm', phase: 'set', id, clock, deadline }));
+    if (deadline <= now) {
+      // Already due: the alarm goes off at once.
+      draft.alarms = alarms;
+      this.trace(draft, actor, () => ({ type: '@trace.alarm', phase: 'fire', id, clock, deadline }));
+      this.appendToMailbox(draft, actor, { seq: draft.seq++, from: 'clock', event });
+      return;
+    }
+    const alarm: Alarm = { id, clock, deadline, target: actor, event, seq: draft.seq++ };
+    alarms.push(alarm);
+    alarms.sort(compareAlarms);
+    draft.alarms = alarms;
+  }
+
+  private clearAlarm(draft: Draft, actor: ActorName, id: string): void {
+    const existing = draft.alarms.find((a) => a.id === id);
+    if (!existing) return;
+    draft.alarms = draft.alarms.filter((a) => a.id !== id);
+    this.trace(draft, actor, () => ({ type: '@trace.alarm', phase: 'clear', id, clock: existing.clock, deadline: existing.deadline }));
+  }
+
+  private advanceClock(draft: Draft, step: Extract<Step, { kind: 'advance' }>): void {
+    draft.time = { ...draft.time, realtime: step.realtime, virtual: step.virtual };
+    this.trace(draft, 'clock', () => ({ type: '@trace.clock', realtime: step.realtime, virtual: step.virtual }));
+    const due: Alarm[] = [];
+    const rest: Alarm[] = [];
+    for (const alarm of draft.alarms) (isDue(alarm, draft.time) ? due : rest).push(alarm);
+    draft.alarms = rest;
+    for (const alarm of due) {
+      this.trace(draft, alarm.target, () => ({ type: '@trace.alarm', phase: 'fire', id: alarm.id, clock: alarm.clock, deadline: alarm.deadline }));
+      this.appendToMailbox(draft, alarm.target, { seq: draft.seq++, from: 'clock', event: alarm.event });
+    }
+  }
+
+  // -------------------------------------------------------------------------------------------
+  // Trace
+
+  private trace(draft: Draft, actor: ActorName, build: () => Omit<TraceEvent, 'step' | 'time' | 'vtime' | 'actor'>): void {
+    if (!this.onTrace) return;
+    this.onTrace({ step: draft.step, time: draft.time.realtime, vtime: draft.time.virtual, actor, ...build() } as TraceEvent);
+  }
+
+  private traceStateChange(draft: Draft, actor: ActorName, before: AnyMachineSnapshot, after: AnyMachineSnapshot): void {
+    if (!this.onTrace || before === after) return;
+    const from = stateName(before);
+    const to = stateName(after);
+    if (from !== to) this.trace(draft, actor, () => ({ type: '@trace.state', from, to }));
+  }
+
+  private createCollectingScope(): AnyActorScope {
+    const collected = this.collected;
+    const system = {
+      _sendInspectionEvent: () => {},
+      _bookId: () => 'x:0',
+      _register: () => {},
+      _unregister: () => {},
+      _set: () => {},
+      get: () => undefined,
+      getAll: () => ({}),
+      inspect: () => ({ unsubscribe() {} }),
+      scheduler: { schedule() {}, cancel() {}, cancelAll() {} },
+      _clock: { setTimeout: () => 0, clearTimeout: () => {} },
+      _logger: () => {},
+    };
+    const self = { id: 'engine', sessionId: 'engine', system, send: () => {}, getSnapshot: () => undefined };
+    return {
+      self,
+      id: 'engine',
+      sessionId: 'engine',
+      logger: () => {},
+      defer: () => {},
+      emit: () => {},
+      stopChild: () => {},
+      system,
+      actionExecutor: (action: { type: string; params?: { event?: Emitted } }) => {
+        if (action.type === 'xstate.emit' && action.params?.event) collected.push(action.params.event);
+      },
+    } as unknown as AnyActorScope;
+  }
+}
+
+function compareAlarms(a: Alarm, b: Alarm): number {
+  return a.deadline - b.deadline || a.seq - b.seq;
+}
+
+function isDue(alarm: Alarm, time: World['time']): boolean {
+  return alarm.deadline <= (alarm.clock === 'realtime' ? time.realtime : time.virtual);
+}
+
+/**
+ * Advancing the clock: both clocks move together while the VM runs; only REALTIME moves while
+ * it is stopped, so a VIRTUAL alarm is then out of reach.
+ */
+function nextAdvance(world: World): Step | null {
+  let best: number | null = null;
+  for (const alarm of world.alarms) {
+    if (alarm.clock === 'virtual' && !world.time.vmRunning) continue;
+    const now = alarm.clock === 'realtime' ? world.time.realtime : world.time.virtual;
+    const delta = alarm.deadline - now;
+    if (best === null || delta < best) best = delta;
+  }
+  if (best === null) return null;
+  return {
+    kind: 'advance',
+    realtime: world.time.realtime + best,
+    virtual: world.time.virtual + (world.time.vmRunning ? best : 0),
+  };
+}
