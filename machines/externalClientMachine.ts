@@ -23,6 +23,8 @@ export interface WorkloadRequest {
   op: 'read' | 'write' | 'flush';
   /** Issue only after these requests (of any client) completed: a causal dependency seen by the guest. */
   after: readonly string[];
+  /** Issue no earlier than this REALTIME instant, ns. */
+  at?: number;
 }
 
 export interface ExternalClientContext {
@@ -39,6 +41,8 @@ export interface ExternalClientContext {
   ring: readonly string[];
   submitted: readonly string[];
   completed: readonly string[];
+  /** The latest workload instant (`at`) the clock has reached. */
+  reachedAt: number;
 }
 
 export interface ExternalClientInput {
@@ -52,6 +56,7 @@ export interface ExternalClientInput {
 
 export type ExternalClientEvent =
   | { type: 'far.issue'; id: string }
+  | { type: 'far.tick'; at: number }
   | { type: 'aio.dispatch'; ctx: ActorName; kind: 'bh' | 'handler' | 'timer'; id: string; thread: ThreadName }
   | { type: 'io.complete'; id: string; node: ActorName; origin: RequestOrigin };
 
@@ -88,6 +93,9 @@ export function externalClientStep(ctx: ExternalClientContext, event: AnyEvent) 
       out.send(e.ctx, { type: 'aio.callback.done' });
       break;
     }
+    case 'far.tick':
+      ctx = { ...ctx, reachedAt: Math.max(ctx.reachedAt, e.at) };
+      break;
     case 'io.complete':
       // The completion reaches the far side (virtio interrupt / NBD reply); dependants may now be issued.
       ctx = { ...ctx, completed: [...ctx.completed, e.id] };
@@ -108,6 +116,9 @@ export const externalClientMachine = setup({
       const out = new Emitter();
       // aio_set_event_notifier / aio_set_fd_handler with is_external (patches 3 and 4).
       out.send(ctx.ctx, { type: 'aio.handler.set', id: clientHandlerId(ctx.name), owner: ctx.name, external: ctx.external });
+      // The far side's own schedule: one alarm per distinct instant of the workload.
+      const instants = [...new Set(ctx.workload.map((r) => r.at).filter((at): at is number => at !== undefined && at > 0))];
+      for (const at of instants.sort((a, b) => a - b)) out.alarm(`${ctx.name}/at${at}`, 'realtime', at, { type: 'far.tick', at });
       return { context: ctx, emitted: out.emitted };
     }) as any,
   },
@@ -125,6 +136,7 @@ export const externalClientMachine = setup({
     ring: [],
     submitted: [],
     completed: [],
+    reachedAt: 0,
   }),
   entry: 'registerHandler',
   initial: 'attached',
@@ -132,6 +144,7 @@ export const externalClientMachine = setup({
     attached: {
       on: {
         'far.issue': { actions: 'applyEvent' },
+        'far.tick': { actions: 'applyEvent' },
         'aio.dispatch': { actions: 'applyEvent' },
         'io.complete': { actions: 'applyEvent' },
       },
@@ -146,6 +159,7 @@ export const externalClientMachine = setup({
 export function externalClientOffers(ctx: ExternalClientContext, completedEverywhere: ReadonlySet<string>): AnyEvent[] {
   const req = ctx.workload[ctx.nextIndex];
   if (!req) return [];
+  if (req.at !== undefined && req.at > ctx.reachedAt) return [];
   for (const dep of req.after) if (!completedEverywhere.has(dep)) return [];
   return [{ type: 'far.issue', id: req.id }];
 }

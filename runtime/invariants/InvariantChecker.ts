@@ -1,0 +1,69 @@
+/**
+ * Runs every invariant monitor over a trace, one event at a time, and keeps the violations with
+ * the few events that led to each. Also usable as an RxJS operator over a trace stream.
+ */
+import { Observable, type OperatorFunction } from 'rxjs';
+import type { TraceEvent } from '../trace/TraceEvent.ts';
+import { defaultMonitors, TraceState, type InvariantId, type InvariantMonitor, type ModelMap, type Violation } from './monitors.ts';
+
+export interface ReportedViolation extends Violation {
+  /** The trace events just before the violation, oldest first. */
+  leadingEvents: TraceEvent[];
+}
+
+const LEADING_EVENTS = 12;
+
+export class InvariantChecker {
+  readonly violations: ReportedViolation[] = [];
+  private readonly state: TraceState;
+  private readonly recent: TraceEvent[] = [];
+  private last: { step: number; time: number } = { step: 0, time: 0 };
+
+  constructor(
+    model: ModelMap,
+    readonly monitors: readonly InvariantMonitor[] = defaultMonitors(),
+    private readonly onViolation?: (v: ReportedViolation) => void,
+  ) {
+    this.state = new TraceState(model);
+  }
+
+  observe(e: TraceEvent): void {
+    this.recent.push(e);
+    if (this.recent.length > LEADING_EVENTS) this.recent.shift();
+    this.last = { step: e.step, time: e.time };
+    for (const monitor of this.monitors) monitor.observe(e, this.state, (v) => this.record(monitor.id, v));
+    this.state.observe(e);
+  }
+
+  /** End-of-run checks (lost requests, handlers never dispatched); call once, after a quiet end. */
+  finish(): void {
+    for (const monitor of this.monitors) monitor.finish?.(this.state, (v) => this.record(monitor.id, v), this.last);
+  }
+
+  /** Per invariant: held (no violation) or the first violation. */
+  verdicts(): { id: InvariantId; title: string; first: ReportedViolation | null }[] {
+    return this.monitors.map((m) => ({ id: m.id, title: m.title, first: this.violations.find((v) => v.invariant === m.id) ?? null }));
+  }
+
+  private record(invariant: InvariantId, v: Omit<Violation, 'invariant'>): void {
+    const reported = { invariant, ...v, leadingEvents: [...this.recent] };
+    this.violations.push(reported);
+    this.onViolation?.(reported);
+  }
+}
+
+/** `trace$.pipe(checkInvariants(model))`: emits each violation as the trace reveals it, the end-of-run ones on complete. */
+export function checkInvariants(model: ModelMap): OperatorFunction<TraceEvent, ReportedViolation> {
+  return (source) =>
+    new Observable<ReportedViolation>((subscriber) => {
+      const checker = new InvariantChecker(model, defaultMonitors(), (v) => subscriber.next(v));
+      return source.subscribe({
+        next: (e) => checker.observe(e),
+        error: (err) => subscriber.error(err),
+        complete: () => {
+          checker.finish();
+          subscriber.complete();
+        },
+      });
+    });
+}

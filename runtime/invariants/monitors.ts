@@ -1,0 +1,332 @@
+/**
+ * Invariant monitors: DOMAIN.md section 4, checked over the trace as it is produced.
+ *
+ * Each monitor reads trace events one at a time (no look-ahead, no access to actors) and keeps
+ * only the little state it needs, so checking costs the same on a trace of any length. A
+ * violation names the invariant, the step, the actors involved, and explains itself in words.
+ */
+import type { ActorName } from '../../machines/effects.ts';
+import type { TraceEvent, TraceEventOf } from '../trace/TraceEvent.ts';
+
+export type InvariantId = 'I1' | 'I2' | 'I3' | 'I5' | 'I7' | 'conservation';
+
+export interface Violation {
+  invariant: InvariantId;
+  step: number;
+  time: number;
+  actors: ActorName[];
+  /** One line: what happened. */
+  message: string;
+  /** A paragraph a reader can follow: what the invariant protects and how this step broke it. */
+  explanation: string;
+}
+
+/** What the monitors must know about the model that the trace does not repeat. */
+export interface ModelMap {
+  /** node actor -> its AioContext actor. */
+  nodeContext: Readonly<Record<ActorName, ActorName>>;
+}
+
+/** Counters as the trace reports them, shared by the monitors. */
+export class TraceState {
+  readonly disableCount = new Map<ActorName, number>();
+  readonly quiesce = new Map<ActorName, number>();
+
+  constructor(readonly model: ModelMap) {}
+
+  observe(e: TraceEvent): void {
+    if (e.type === '@trace.counter') {
+      if (e.counter === 'externalDisableCount') this.disableCount.set(e.actor, e.value);
+      else if (e.counter === 'quiesceCounter') this.quiesce.set(e.actor, e.value);
+    }
+  }
+
+  nodesOf(ctx: ActorName): ActorName[] {
+    return Object.keys(this.model.nodeContext).filter((node) => this.model.nodeContext[node] === ctx);
+  }
+
+  countOf(ctx: ActorName): number {
+    return this.disableCount.get(ctx) ?? 0;
+  }
+}
+
+export interface InvariantMonitor {
+  readonly id: InvariantId;
+  readonly title: string;
+  /** Called before the shared state takes `e` into account. */
+  observe(e: TraceEvent, state: TraceState, report: (v: Omit<Violation, 'invariant'>) => void): void;
+  /** Called once when the run has ended quietly: checks that need the whole run. */
+  finish?(state: TraceState, report: (v: Omit<Violation, 'invariant'>) => void, at: { step: number; time: number }): void;
+}
+
+/** I1 gating: every dispatch of an external handler happens while its context's disable counter is 0. */
+export class GatingMonitor implements InvariantMonitor {
+  readonly id = 'I1' as const;
+  readonly title = 'external handlers are dispatched only while external clients are enabled';
+  observe(e: TraceEvent, state: TraceState, report: Parameters<InvariantMonitor['observe']>[2]): void {
+    if (e.type !== '@trace.dispatch' || !e.external) return;
+    const count = state.countOf(e.actor);
+    if (count === 0) return;
+    report({
+      step: e.step,
+      time: e.time,
+      actors: [e.actor, e.owner],
+      message: `${e.actor} dispatched external handler ${e.id} (owner ${e.owner}) with externalDisableCount=${count}`,
+      explanation:
+        `aio_disable_external(${e.actor}) had been called ${count} time(s) without a matching aio_enable_external, ` +
+        `so aio_poll must skip every handler registered with is_external=true (aio_node_check). ` +
+        `Instead thread ${e.thread} ran ${e.id}, which lets ${e.owner} read a new request from outside the block layer ` +
+        `while a drained section believes the context is closed to new I/O.`,
+    });
+  }
+}
+
+/**
+ * I2 counter sanity: counters never go negative, an enable never happens at 0, and every
+ * quiesce 0->1 of a node is followed by exactly one disable of its context (1->0: one enable).
+ */
+export class CounterSanityMonitor implements InvariantMonitor {
+  readonly id = 'I2' as const;
+  readonly title = 'disable and quiesce counters stay non-negative and move together';
+  private readonly owedDisables = new Map<ActorName, number>();
+  private readonly owedEnables = new Map<ActorName, number>();
+
+  observe(e: TraceEvent, state: TraceState, report: Parameters<InvariantMonitor['observe']>[2]): void {
+    if (e.type === '@trace.error' && /aio_enable_external|not drained/.test(e.message)) {
+      report({
+        step: e.step,
+        time: e.time,
+        actors: [e.actor],
+        message: e.message,
+        explanation:
+          'Each bdrv_drained_end must match an earlier bdrv_drained_begin, and each aio_enable_external an earlier ' +
+          'aio_disable_external; QEMU asserts on the counter. An unmatched end would re-enable external clients ' +
+          'under another drained section.',
+      });
+      return;
+    }
+    if (e.type !== '@trace.counter') return;
+    if (e.value < 0) {
+      report({
+        step: e.step,
+        time: e.time,
+        actors: [e.actor],
+        message: `${e.actor}: ${e.counter} went negative (${e.value})`,
+        explanation: 'Counters count nested sections; a negative value means more ends than begins.',
+      });
+    }
+    if (e.counter === 'quiesceCounter') {
+      const ctx = state.model.nodeContext[e.actor];
+      const previous = state.quiesce.get(e.actor) ?? 0;
+      if (ctx && previous === 0 && e.value === 1) this.owedDisables.set(ctx, (this.owedDisables.get(ctx) ?? 0) + 1);
+      if (ctx && previous === 1 && e.value === 0) this.owedEnables.set(ctx, (this.owedEnables.get(ctx) ?? 0) + 1);
+    } else if (e.counter === 'externalDisableCount') {
+      const previous = state.countOf(e.actor);
+      const owed = e.value > previous ? this.owedDisables : this.owedEnables;
+      const what = e.value > previous ? 'disable' : 'enable';
+      const due = owed.get(e.actor) ?? 0;
+      if (due === 0) {
+        report({
+          step: e.step,
+          time: e.time,
+          actors: [e.actor],
+          message: `${e.actor}: external ${what} (count ${previous} -> ${e.value}) without a node of this context changing quiesce ${what === 'disable' ? '0->1' : '1->0'}`,
+          explanation:
+            'In the series only bdrv_drained_begin (quiesce 0->1) disables external clients and only bdrv_drained_end ' +
+            '(quiesce 1->0) enables them, once each; any other change leaves the counter out of step with the nodes.',
+        });
+      } else {
+        owed.set(e.actor, due - 1);
+      }
+    }
+  }
+
+  finish(state: TraceState, report: Parameters<InvariantMonitor['observe']>[2], at: { step: number; time: number }): void {
+    for (const [ctx, owed] of [...this.owedDisables, ...this.owedEnables]) {
+      if (owed === 0) continue;
+      report({
+        ...at,
+        actors: [ctx],
+        message: `${ctx}: ${owed} quiesce transition(s) of its nodes never reached the context's disable counter`,
+        explanation: 'Every quiesce 0->1 must be followed by one aio_disable_external and every 1->0 by one aio_enable_external.',
+      });
+    }
+  }
+}
+
+/**
+ * I3 nesting: quiesce(bs) = #drainBegin(bs) - #drainEnd(bs), and external stays disabled on a
+ * context while any of its nodes has quiesce > 0.
+ */
+export class NestingMonitor implements InvariantMonitor {
+  readonly id = 'I3' as const;
+  readonly title = 'nested drained sections keep external clients disabled until the last end';
+  private readonly depth = new Map<ActorName, number>();
+
+  observe(e: TraceEvent, state: TraceState, report: Parameters<InvariantMonitor['observe']>[2]): void {
+    if (e.type === '@trace.drain' && (e.phase === 'begin' || e.phase === 'end')) {
+      const depth = (this.depth.get(e.node) ?? 0) + (e.phase === 'begin' ? 1 : -1);
+      this.depth.set(e.node, depth);
+      if (depth !== e.quiesce) {
+        report({
+          step: e.step,
+          time: e.time,
+          actors: [e.node],
+          message: `${e.node}: quiesce=${e.quiesce} after ${e.phase}, but begins minus ends = ${depth}`,
+          explanation: 'The quiesce counter must count open drained sections exactly, so that only the last end re-enables.',
+        });
+      }
+      return;
+    }
+    const closedEarly = (ctx: ActorName, what: string) => {
+      const open = state.nodesOf(ctx).filter((node) => (state.quiesce.get(node) ?? 0) > 0);
+      if (open.length === 0) return;
+      report({
+        step: e.step,
+        time: e.time,
+        actors: [ctx, ...open],
+        message: `${ctx}: ${what} while ${open.join(', ')} still has quiesce > 0`,
+        explanation:
+          `External clients of ${ctx} must stay disabled for as long as any node in it is inside a drained section; ` +
+          `the counter is per context, so an inner bdrv_drained_end may not reopen the context under an outer one.`,
+      });
+    };
+    if (e.type === '@trace.counter' && e.counter === 'externalDisableCount' && e.value === 0) {
+      closedEarly(e.actor, 'external clients re-enabled');
+    } else if (e.type === '@trace.dispatch' && e.external && state.countOf(e.actor) === 0) {
+      closedEarly(e.actor, `external handler ${e.id} dispatched`);
+    }
+  }
+}
+
+/**
+ * I5 no external admission in a section: no external request is submitted on a node between its
+ * drainBegin (the call, since the disable comes before the drain's own polling) and the matching
+ * drainEnd.
+ */
+export class AdmissionMonitor implements InvariantMonitor {
+  readonly id = 'I5' as const;
+  readonly title = 'no external request is admitted on a node inside its drained section';
+  private readonly openSince = new Map<ActorName, number>();
+
+  observe(e: TraceEvent, _state: TraceState, report: Parameters<InvariantMonitor['observe']>[2]): void {
+    if (e.type === '@trace.drain') {
+      if (e.phase === 'begin' && e.quiesce === 1) this.openSince.set(e.node, e.step);
+      if (e.phase === 'end' && e.quiesce === 0) this.openSince.delete(e.node);
+      return;
+    }
+    if (e.type !== '@trace.io.submit' || !e.origin.startsWith('external')) return;
+    const since = this.openSince.get(e.node);
+    if (since === undefined) return;
+    report({
+      step: e.step,
+      time: e.time,
+      actors: [e.node, e.via],
+      message: `${e.node}: external request ${e.id} (${e.origin}, ${e.op}) from ${e.via} admitted inside the drained section opened at step ${since}`,
+      explanation:
+        `bdrv_drained_begin(${e.node}) at step ${since} promised that no new request from outside the block layer reaches the node ` +
+        `until bdrv_drained_end. ${e.id} came from ${e.via}, an external client, so something let its handler run inside the ` +
+        `section: either the context's external gate is off, or the client registered its handler as internal.`,
+    });
+  }
+}
+
+/**
+ * I7 liveness and deferral: an external handler that became ready while disabled is neither run
+ * early (before the counter is back to 0) nor lost (still ready at the end with the gate open).
+ */
+export class DeferralMonitor implements InvariantMonitor {
+  readonly id = 'I7' as const;
+  readonly title = 'a ready external handler is dispatched after the last enable: never lost, never early';
+  /** handler -> its context, and whether it became ready while disabled. */
+  private readonly ready = new Map<string, { ctx: ActorName; deferred: boolean; step: number }>();
+
+  observe(e: TraceEvent, state: TraceState, report: Parameters<InvariantMonitor['observe']>[2]): void {
+    if (e.type === '@trace.ready' && e.external) {
+      const known = this.ready.get(e.handler);
+      const disabled = state.countOf(e.actor) > 0;
+      this.ready.set(e.handler, { ctx: e.actor, deferred: (known?.deferred ?? false) || disabled, step: known?.step ?? e.step });
+      return;
+    }
+    if (e.type === '@trace.counter' && e.counter === 'externalDisableCount' && e.value > 0) {
+      for (const entry of this.ready.values()) if (entry.ctx === e.actor) entry.deferred = true;
+      return;
+    }
+    if (e.type !== '@trace.dispatch' || e.kind !== 'handler' || !e.external) return;
+    const entry = this.ready.get(e.id);
+    this.ready.delete(e.id);
+    const count = state.countOf(e.actor);
+    if (entry?.deferred && count > 0) {
+      report({
+        step: e.step,
+        time: e.time,
+        actors: [e.actor, e.owner],
+        message: `${e.actor}: deferred external handler ${e.id} ran early, with externalDisableCount=${count}`,
+        explanation:
+          `${e.id} became ready at step ${entry.step} while external clients were disabled; it must wait until the ` +
+          `last aio_enable_external brings the counter back to 0.`,
+      });
+    }
+  }
+
+  finish(state: TraceState, report: Parameters<InvariantMonitor['observe']>[2], at: { step: number; time: number }): void {
+    for (const [handler, entry] of this.ready) {
+      if (state.countOf(entry.ctx) > 0) continue;
+      report({
+        ...at,
+        actors: [entry.ctx],
+        message: `${entry.ctx}: external handler ${handler}, ready since step ${entry.step}, was never dispatched although external clients are enabled`,
+        explanation:
+          'An external event that arrives while the context is disabled must stay ready and run at the first poll after ' +
+          'the last enable (test-aio test_aio_external_client); here it was lost.',
+      });
+    }
+  }
+}
+
+/** No request is lost or duplicated: per node, each id is submitted once and completed once, after its submit. */
+export class ConservationMonitor implements InvariantMonitor {
+  readonly id = 'conservation' as const;
+  readonly title = 'every request submitted completes exactly once';
+  private readonly open = new Map<string, { step: number; node: ActorName; id: string }>();
+  private readonly closed = new Set<string>();
+
+  observe(e: TraceEvent, _state: TraceState, report: Parameters<InvariantMonitor['observe']>[2]): void {
+    if (e.type !== '@trace.io.submit' && e.type !== '@trace.io.complete') return;
+    const key = `${e.node}\u0000${e.id}`;
+    if (e.type === '@trace.io.submit') {
+      if (this.open.has(key) || this.closed.has(key)) {
+        report({ step: e.step, time: e.time, actors: [e.node], message: `${e.node}: request ${e.id} submitted twice`, explanation: 'A request id names one request; a second submit duplicates it.' });
+      }
+      this.open.set(key, { step: e.step, node: e.node, id: e.id });
+      return;
+    }
+    if (!this.open.has(key)) {
+      report({
+        step: e.step,
+        time: e.time,
+        actors: [e.node],
+        message: `${e.node}: request ${e.id} completed ${this.closed.has(key) ? 'twice' : 'without being submitted'}`,
+        explanation: 'Each request completes exactly once, after it was submitted.',
+      });
+      return;
+    }
+    this.open.delete(key);
+    this.closed.add(key);
+  }
+
+  finish(_state: TraceState, report: Parameters<InvariantMonitor['observe']>[2], at: { step: number; time: number }): void {
+    for (const { step, node, id } of this.open.values()) {
+      report({ ...at, actors: [node], message: `${node}: request ${id}, submitted at step ${step}, never completed`, explanation: 'The run ended with the request still in flight: it was lost.' });
+    }
+  }
+}
+
+export function defaultMonitors(): InvariantMonitor[] {
+  return [new GatingMonitor(), new CounterSanityMonitor(), new NestingMonitor(), new AdmissionMonitor(), new DeferralMonitor(), new ConservationMonitor()];
+}
+
+/** Type guard used by consumers that only care about one kind of event. */
+export function isTrace<T extends TraceEvent['type']>(e: TraceEvent, type: T): e is TraceEventOf<T> {
+  return e.type === type;
+}

@@ -1,0 +1,103 @@
+/**
+ * Runs a topology with a strategy and a seed: the engine, the trace stream, the invariant
+ * monitors and the end-of-run checks, in one call.
+ */
+import { Subject } from 'rxjs';
+import { createActorSpecs } from '../actors/createSystem.ts';
+import { clientActor, ctxActor, MONITOR_ACTOR, nodeActor, type Topology } from '../actors/topology.ts';
+import type { ExternalClientContext } from '../machines/externalClientMachine.ts';
+import type { MonitorContext } from '../machines/monitorMachine.ts';
+import { Engine, type EndReason } from './engine/Engine.ts';
+import type { World } from './engine/World.ts';
+import { InvariantChecker, type ReportedViolation } from './invariants/InvariantChecker.ts';
+import type { ModelMap } from './invariants/monitors.ts';
+import { fifo, random, replay, type Strategy } from './scheduler/strategies.ts';
+import type { TraceEvent } from './trace/TraceEvent.ts';
+
+export interface SimulateOptions {
+  seed?: number;
+  /** `fifo` (default), `random` (seeded), or a replay path string. */
+  strategy?: 'fifo' | 'random' | { replay: string };
+  maxSteps?: number;
+  /** Keep every trace event in memory in `result.trace` (tests, small runs). */
+  collectTrace?: boolean;
+  /** Extra consumers of the trace stream (an NDJSON writer, a live timeline). */
+  sinks?: readonly ((e: TraceEvent) => void)[];
+  /** Run the invariant monitors (default true). */
+  checkInvariants?: boolean;
+}
+
+export interface SimulationResult {
+  world: World;
+  engine: Engine;
+  seed: number;
+  strategy: string;
+  steps: number;
+  endReason: EndReason;
+  replayPath: string;
+  violations: ReportedViolation[];
+  checker: InvariantChecker | null;
+  /** Errors the machines reported (`@trace.error`), e.g. drained_end on a node that is not drained. */
+  errors: Extract<TraceEvent, { type: '@trace.error' }>[];
+  /** Why the run did not reach its natural end: script unfinished, workload unissued or incomplete. */
+  unfinished: string[];
+  trace: TraceEvent[] | null;
+}
+
+export function modelMapOf(topology: Topology): ModelMap {
+  return { nodeContext: Object.fromEntries(topology.nodes.map((n) => [nodeActor(n.name), ctxActor(n.ctx)])) };
+}
+
+function pickStrategy(option: SimulateOptions['strategy']): Strategy {
+  if (option === undefined || option === 'fifo') return fifo;
+  if (option === 'random') return random;
+  return replay(option.replay);
+}
+
+export function simulate(topology: Topology, options: SimulateOptions = {}): SimulationResult {
+  const seed = options.seed ?? 0;
+  const trace$ = new Subject<TraceEvent>();
+  const collected: TraceEvent[] | null = options.collectTrace ? [] : null;
+  const errors: SimulationResult['errors'] = [];
+  const checker = options.checkInvariants === false ? null : new InvariantChecker(modelMapOf(topology));
+  if (collected) trace$.subscribe((e) => collected.push(e));
+  if (checker) trace$.subscribe((e) => checker.observe(e));
+  trace$.subscribe((e) => {
+    if (e.type === '@trace.error') errors.push(e);
+  });
+  for (const sink of options.sinks ?? []) trace$.subscribe(sink);
+
+  const engine = new Engine(createActorSpecs(topology), { seed, onTrace: (e) => trace$.next(e) });
+  const strategy = pickStrategy(options.strategy);
+  const run = engine.run(strategy, { maxSteps: options.maxSteps ?? 200_000 });
+  const unfinished = unfinishedWork(topology, run.world);
+  if (run.endReason === 'max-steps') unfinished.unshift(`stopped after ${run.steps} steps (maxSteps) before the model went quiet`);
+  else checker?.finish();
+  trace$.complete();
+  return {
+    world: run.world,
+    engine,
+    seed,
+    strategy: strategy.name,
+    steps: run.steps,
+    endReason: run.endReason,
+    replayPath: run.replayPath,
+    violations: checker?.violations ?? [],
+    checker,
+    errors,
+    unfinished,
+    trace: collected,
+  };
+}
+
+function unfinishedWork(topology: Topology, world: World): string[] {
+  const problems: string[] = [];
+  const monitor = world.snapshots[MONITOR_ACTOR].context as MonitorContext;
+  if (monitor.pc < monitor.script.length) problems.push(`${MONITOR_ACTOR}: script stopped at command ${monitor.pc + 1} of ${monitor.script.length}`);
+  for (const client of topology.clients) {
+    const ctx = world.snapshots[clientActor(client.name)].context as ExternalClientContext;
+    const missing = ctx.workload.filter((r) => !ctx.completed.includes(r.id)).map((r) => r.id);
+    if (missing.length > 0) problems.push(`${clientActor(client.name)}: ${missing.join(', ')} never completed`);
+  }
+  return problems;
+}

@@ -1,0 +1,44 @@
+/**
+ * Streams trace events to a file, one JSON object a line, as they are produced: memory stays
+ * flat however long the run. Writes are synchronous and batched, so the file is complete when
+ * `close()` returns and the bytes do not depend on timing.
+ */
+import { closeSync, openSync, writeSync } from 'node:fs';
+import type { TraceEvent } from './TraceEvent.ts';
+
+const FLUSH_AT = 1 << 16;
+
+export class NdjsonWriter {
+  private readonly fd: number;
+  private buffer = '';
+  lines = 0;
+
+  constructor(readonly path: string) {
+    this.fd = openSync(path, 'w');
+  }
+
+  /** A trace sink: `simulate(t, { sinks: [writer.write] })`. */
+  readonly write = (event: TraceEvent): void => {
+    this.buffer += JSON.stringify(event) + '\n';
+    this.lines++;
+    if (this.buffer.length >= FLUSH_AT) this.flush();
+  };
+
+  flush(): void {
+    if (this.buffer.length === 0) return;
+    writeSync(this.fd, this.buffer);
+    this.buffer = '';
+  }
+
+  close(): void {
+    this.flush();
+    closeSync(this.fd);
+  }
+}
+
+/** Serializes a whole trace to NDJSON text (tests and small traces). */
+export function toNdjson(events: readonly TraceEvent[]): string {
+  let text = '';
+  for (const e of events) text += JSON.stringify(e) + '\n';
+  return text;
+}

@@ -1,0 +1,68 @@
+/**
+ * A readable timeline of a trace for an 80-column terminal: commands, drained-section phases,
+ * counter changes, external readiness and dispatch, requests of external clients, errors.
+ * Deliveries and internal plumbing are left out; the NDJSON trace has them all.
+ */
+import type { TraceEvent } from './TraceEvent.ts';
+
+export interface TimelineLine {
+  step: number;
+  time: number;
+  actor: string;
+  text: string;
+}
+
+/** The timeline lines one event contributes (zero or one). */
+export function timelineLine(e: TraceEvent): TimelineLine | null {
+  const line = (text: string): TimelineLine => ({ step: e.step, time: e.time, actor: e.actor, text });
+  switch (e.type) {
+    case '@trace.command':
+      return line(e.phase === 'start' ? `QMP ${e.command}` : `QMP ${e.command} returned`);
+    case '@trace.drain':
+      return e.phase === 'begin.returned' || e.phase === 'run.returned'
+        ? line(`drain ${e.phase === 'begin.returned' ? 'begin' : 'run'} returned: quiet`)
+        : line(`drain ${e.phase} (quiesce=${e.quiesce})`);
+    case '@trace.counter':
+      return e.counter === 'externalDisableCount' ? line(`external clients ${e.value === 0 ? 'enabled' : 'disabled'} (count=${e.value})`) : null;
+    case '@trace.ready':
+      return e.external ? line(`${e.handler} ready (external)`) : null;
+    case '@trace.dispatch':
+      return e.external ? line(`dispatch ${e.id} [external]`) : null;
+    case '@trace.io.submit':
+      return e.via.startsWith('client:') ? line(`${e.op} ${e.id} submitted by ${e.via}`) : null;
+    case '@trace.io.complete':
+      return e.origin.startsWith('external') && e.actor === e.node && isTopLevel(e.node) ? line(`${e.id} completed`) : null;
+    case '@trace.error':
+      return line(`ERROR ${e.message}`);
+    default:
+      return null;
+  }
+}
+
+// Protocol nodes are named after their format node with a `-file` suffix in the built-in scenarios.
+const isTopLevel = (node: string) => !node.endsWith('-file');
+
+export function formatTimelineLine(l: TimelineLine, width = 80): string {
+  const head = `${String(l.step).padStart(5)} ${(l.time / 1e6).toFixed(3).padStart(8)}ms  ${l.actor.padEnd(16)} `;
+  const text = head + l.text;
+  return text.length > width ? text.slice(0, width - 1) + '…' : text;
+}
+
+/** Wraps a long message to `width` columns, continuation lines indented by `indent`. */
+export function wrap(text: string, width = 80, indent = '     '): string[] {
+  const lines: string[] = [];
+  let current = '';
+  for (const word of text.split(' ')) {
+    const candidate = current === '' ? word : `${current} ${word}`;
+    if (candidate.length > width && current !== '') {
+      lines.push(current);
+      current = indent + word;
+    } else {
+      current = candidate;
+    }
+  }
+  if (current !== '') lines.push(current);
+  return lines;
+}
+
+export const timelineHeader = ` step     time  actor            what`;
