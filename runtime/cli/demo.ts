@@ -67,7 +67,7 @@ export function runDemo(options: DemoOptions): number {
   const bugShown = unprotected.violations.some((v) => v.invariant === 'I1' || v.invariant === 'I5');
   out(
     seriesClean && bugShown
-      ? 'Expected: the series keeps W2 out of the drained section; without gating it is admitted inside it.'
+      ? 'As expected: the series keeps W2 out of the drained section;\nwithout external gating W2 is admitted inside it.'
       : 'UNEXPECTED: the demo did not show what it should (see the timelines above).',
   );
   return seriesClean && bugShown ? 0 : 1;
