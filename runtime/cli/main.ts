@@ -3,7 +3,7 @@
  * exit codes (0 expectations met, 1 not met, 2 bad input, 3 internal error). Commands are plain
  * functions taking typed options, so tests call them directly.
  */
-import { parseArgs } from 'node:util';
+import { parseArgs, type ParseArgsConfig } from 'node:util';
 import { InternalError, ScenarioError } from '../errors.ts';
 import { runDemo } from './demo.ts';
 
@@ -69,7 +69,7 @@ export async function main(argv: readonly string[], out = (l: string) => process
   }
 }
 
-function parse(args: readonly string[], options: Parameters<typeof parseArgs>[0]['options'], command: string): Record<string, string | boolean | undefined> {
+function parse(args: readonly string[], options: NonNullable<ParseArgsConfig['options']>, command: string): Record<string, string | boolean | undefined> {
   try {
     return parseArgs({ args: [...args], options, strict: true, allowPositionals: false }).values as Record<string, string | boolean | undefined>;
   } catch (error) {

@@ -20,6 +20,20 @@ import { encodeReplayPath } from '../scheduler/ReplayPath.ts';
 import type { Strategy } from '../scheduler/strategies.ts';
 import type { TraceEvent } from '../trace/TraceEvent.ts';
 import type { Alarm, Envelope, Step, World } from './World.ts';
+import { hashWorld } from './worldHash.ts';
+
+/** A world as plain JSON: persisted XState snapshots plus the engine's own parts. */
+export interface SerializedWorld {
+  format: 'drainlab.world/1';
+  step: number;
+  seq: number;
+  time: World['time'];
+  rng: number;
+  choices: number[];
+  snapshots: Record<ActorName, unknown>;
+  mailboxes: Record<ActorName, Envelope[]>;
+  alarms: Alarm[];
+}
 
 /** What the environment may do next at an actor (guest kicks, host completions); read-only view of the world. */
 export type OfferFunction = (snapshot: AnyMachineSnapshot, view: WorldView) => readonly AnyEvent[];
@@ -68,7 +82,8 @@ interface Draft {
   step: number;
   seq: number;
   mailboxes: Record<ActorName, readonly Envelope[]>;
-  touched: Set<ActorName>;
+  /** The mailbox table was copied in this step and may be edited in place. */
+  mailboxesOwned: boolean;
   alarms: Alarm[];
   time: World['time'];
 }
@@ -200,7 +215,7 @@ export class Engine {
       step: world.step + 1,
       seq: world.seq,
       mailboxes: world.mailboxes as Record<ActorName, readonly Envelope[]>,
-      touched: new Set(),
+      mailboxesOwned: false,
       alarms: world.alarms as Alarm[],
       time: world.time,
     };
@@ -298,6 +313,50 @@ export class Engine {
     };
   }
 
+  /** See `hashWorld`: equal for worlds that behave the same, whatever the path to them. */
+  hash(world: World): string {
+    return hashWorld(world, this.actorNames);
+  }
+
+  /** The world as JSON-safe data (XState's persisted snapshots; the engine owns every timer, so none is lost). */
+  serialize(world: World): SerializedWorld {
+    const snapshots: Record<ActorName, unknown> = {};
+    for (const actor of this.actorNames) {
+      snapshots[actor] = this.specs.get(actor)!.logic.getPersistedSnapshot(world.snapshots[actor]);
+    }
+    return {
+      format: 'drainlab.world/1',
+      step: world.step,
+      seq: world.seq,
+      time: world.time,
+      rng: world.rng,
+      choices: [...world.choices],
+      snapshots,
+      mailboxes: Object.fromEntries(Object.entries(world.mailboxes).map(([k, v]) => [k, [...v]])),
+      alarms: [...world.alarms],
+    };
+  }
+
+  /** The exact world `serialize` saw; continuing from it gives the same steps and trace. */
+  restore(data: SerializedWorld): World {
+    const snapshots: Record<ActorName, AnyMachineSnapshot> = {};
+    for (const actor of this.actorNames) {
+      const persisted = data.snapshots[actor];
+      if (persisted === undefined) throw new InternalError(`restore: the saved world has no actor '${actor}'`);
+      snapshots[actor] = this.specs.get(actor)!.logic.restoreSnapshot!(persisted as never, this.scope) as AnyMachineSnapshot;
+    }
+    return {
+      step: data.step,
+      seq: data.seq,
+      time: data.time,
+      snapshots,
+      mailboxes: data.mailboxes,
+      alarms: data.alarms,
+      rng: data.rng,
+      choices: data.choices,
+    };
+  }
+
   // -------------------------------------------------------------------------------------------
   // Carrying out effects
 
@@ -306,7 +365,7 @@ export class Engine {
       step: 0,
       seq: 0,
       mailboxes: {},
-      touched: new Set(),
+      mailboxesOwned: false,
       alarms: [],
       time: { realtime: 0, virtual: 0, vmRunning: true },
     };
@@ -397,9 +456,9 @@ export class Engine {
 
   /** Copy-on-write: the first change in a step copies the mailbox table once. */
   private ownMailboxes(draft: Draft): void {
-    if (!draft.touched.has('*')) {
+    if (!draft.mailboxesOwned) {
       draft.mailboxes = { ...draft.mailboxes };
-      draft.touched.add('*');
+      draft.mailboxesOwned = true;
     }
   }
 

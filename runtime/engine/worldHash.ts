@@ -1,0 +1,65 @@
+/**
+ * Hashing the world: two worlds that would behave the same get the same hash, whatever path led
+ * to them. Counted: every actor's state and context, each mailbox's events in order (not their
+ * global sequence numbers), the alarms, and the clocks. Not counted: the step number, the
+ * PRNG, the choices so far. Each snapshot's share is computed once and memoized, so hashing a
+ * world after a step re-serializes only the actors that step changed.
+ */
+import type { AnyMachineSnapshot } from 'xstate';
+import type { World } from './World.ts';
+
+const snapshotKeys = new WeakMap<AnyMachineSnapshot, string>();
+
+/** JSON with object keys sorted, so equal values give equal text. */
+export function canonicalJson(value: unknown): string {
+  if (value === null || typeof value !== 'object') return JSON.stringify(value) ?? 'null';
+  if (Array.isArray(value)) return `[${value.map(canonicalJson).join(',')}]`;
+  const keys = Object.keys(value as Record<string, unknown>).sort();
+  const parts: string[] = [];
+  for (const key of keys) {
+    const v = (value as Record<string, unknown>)[key];
+    if (v === undefined) continue;
+    parts.push(`${JSON.stringify(key)}:${canonicalJson(v)}`);
+  }
+  return `{${parts.join(',')}}`;
+}
+
+export function snapshotKey(snapshot: AnyMachineSnapshot): string {
+  let key = snapshotKeys.get(snapshot);
+  if (key === undefined) {
+    key = `${canonicalJson(snapshot.value)}#${canonicalJson(snapshot.context)}`;
+    snapshotKeys.set(snapshot, key);
+  }
+  return key;
+}
+
+/** cyrb53: a fast 53-bit string hash. */
+export function hash53(text: string, seed = 0): number {
+  let h1 = 0xdeadbeef ^ seed;
+  let h2 = 0x41c6ce57 ^ seed;
+  for (let i = 0; i < text.length; i++) {
+    const ch = text.charCodeAt(i);
+    h1 = Math.imul(h1 ^ ch, 2654435761);
+    h2 = Math.imul(h2 ^ ch, 1597334677);
+  }
+  h1 = Math.imul(h1 ^ (h1 >>> 16), 2246822507) ^ Math.imul(h2 ^ (h2 >>> 13), 3266489909);
+  h2 = Math.imul(h2 ^ (h2 >>> 16), 2246822507) ^ Math.imul(h1 ^ (h1 >>> 13), 3266489909);
+  return 4294967296 * (2097151 & h2) + (h1 >>> 0);
+}
+
+/** The world's behaviour-relevant content as one canonical string (the input of `hashWorld`). */
+export function worldKey(world: World, actorNames: readonly string[]): string {
+  const parts: string[] = [`t${world.time.realtime}/${world.time.virtual}/${world.time.vmRunning ? 1 : 0}`];
+  for (const actor of actorNames) {
+    parts.push(`${actor}=${hash53(snapshotKey(world.snapshots[actor])).toString(36)}`);
+    const mailbox = world.mailboxes[actor];
+    if (mailbox && mailbox.length > 0) parts.push(`>${mailbox.map((e) => `${e.from}:${canonicalJson(e.event)}`).join(';')}`);
+  }
+  for (const a of world.alarms) parts.push(`@${a.id}/${a.clock}/${a.deadline}/${a.target}/${canonicalJson(a.event)}`);
+  return parts.join('\n');
+}
+
+/** A 53-bit hash of the world, as 11 base-36 digits. */
+export function hashWorld(world: World, actorNames: readonly string[]): string {
+  return hash53(worldKey(world, actorNames)).toString(36).padStart(11, '0');
+}
