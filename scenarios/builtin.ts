@@ -3,6 +3,7 @@
  * are typed values).
  */
 import type { Topology } from '../actors/topology.ts';
+import type { ClientKind } from '../machines/externalClientMachine.ts';
 
 const ms = (n: number) => n * 1_000_000;
 
@@ -12,7 +13,7 @@ const ms = (n: number) => n * 1_000_000;
  * inside the section: with the series it waits, ready, for the end; without external gating it
  * is dispatched at once and reaches a node that is supposed to be quiet.
  */
-export function guestWritesDuringDrainedSection(protections: Topology['protections'] = {}): Topology {
+export function guestWritesDuringDrainedSection(protections: Topology['protections'] = {}, kind: ClientKind = 'virtio-blk'): Topology {
   return {
     contexts: [{ name: 'iothread0' }],
     nodes: [
@@ -21,8 +22,8 @@ export function guestWritesDuringDrainedSection(protections: Topology['protectio
     ],
     clients: [
       {
-        name: 'vblk0',
-        kind: 'virtio-blk',
+        name: kind === 'nbd' ? 'nbd0' : kind === 'virtio-scsi' ? 'vscsi0' : 'vblk0',
+        kind,
         node: 'drive0',
         workload: [
           { id: 'W1', op: 'write', after: [], at: ms(0.5) },

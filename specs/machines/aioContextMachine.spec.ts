@@ -1,0 +1,135 @@
+import { describe, expect, it } from 'vitest';
+import { ContextRig, CTX, PROBE } from '../helpers/rig.ts';
+
+/** The series' own unit test (tests/test-aio.c, test_aio_external_client), as a timeline. */
+const externalClientTimeline = [
+  { do: 'disable', count: 1, pollProgress: false, ran: [] },
+  { do: 'disable', count: 2, pollProgress: false, ran: [] },
+  { do: 'enable', count: 1, pollProgress: false, ran: [] },
+  { do: 'enable', count: 0, pollProgress: true, ran: ['handler:e'] },
+] as const;
+
+describe('aioContextMachine: external clients (test_aio_external_client)', () => {
+  it('should keep a ready external notifier ready through nested disables and run it after the last enable', () => {
+    const rig = new ContextRig().handler('e', true).send(CTX, { type: 'aio.handler.notify', id: 'e' });
+    for (const row of externalClientTimeline) {
+      const ranBefore = rig.probe().ran.length;
+      rig.send(CTX, { type: row.do === 'disable' ? 'aio.external.disable' : 'aio.external.enable' });
+      expect(rig.ctx().externalDisableCount).toBe(row.count);
+      expect(rig.poll(false)).toBe(row.pollProgress);
+      expect(rig.ranSince(ranBefore)).toEqual(row.ran);
+      expect(rig.ctx().handlers.e.ready).toBe(row.ran.length === 0);
+    }
+    expect(rig.checker.violations).toEqual([]);
+  });
+
+  it('should show the states external.disabled and external.enabled as the counter moves', () => {
+    const rig = new ContextRig();
+    const seen: string[] = [];
+    for (const type of ['aio.external.disable', 'aio.external.disable', 'aio.external.enable', 'aio.external.enable']) {
+      rig.send(CTX, { type });
+      seen.push((rig.state(CTX) as { external: string }).external);
+    }
+    expect(seen).toEqual(['disabled', 'disabled', 'disabled', 'enabled']);
+  });
+
+  it('should dispatch the notifier under the first disable when gating is switched off, violating I1', () => {
+    const rig = new ContextRig({ externalGating: false }).handler('e', true).send(CTX, { type: 'aio.handler.notify', id: 'e' });
+    rig.send(CTX, { type: 'aio.external.disable' });
+    expect(rig.poll(false)).toBe(true);
+    expect(rig.probe().ran).toEqual(['handler:e']);
+    expect(rig.checker.violations.map((v) => v.invariant)).toContain('I1');
+  });
+
+  it('should run internal handlers while external clients are disabled', () => {
+    const rig = new ContextRig().handler('i', false).send(CTX, { type: 'aio.external.disable' });
+    rig.send(CTX, { type: 'aio.handler.notify', id: 'i' });
+    expect(rig.poll(false)).toBe(true);
+    expect(rig.probe().ran).toEqual(['handler:i']);
+  });
+
+  it('should report aio_enable_external at count 0 as an error, not a crash', () => {
+    const rig = new ContextRig().send(CTX, { type: 'aio.external.enable' });
+    expect(rig.events('@trace.error').map((e) => e.message)).toEqual([`${CTX}: aio_enable_external with externalDisableCount=0`]);
+    expect(rig.ctx().externalDisableCount).toBe(0);
+    expect(rig.checker.violations.map((v) => v.invariant)).toEqual(['I2']);
+  });
+});
+
+describe('aioContextMachine: order within one aio_poll', () => {
+  it('should run BHs, then ready handlers, then expired timers', () => {
+    const rig = new ContextRig().bh('a').handler('h', false).send(CTX, { type: 'aio.timer.new', id: 't', owner: PROBE, clock: 'realtime' });
+    rig.send(CTX, { type: 'aio.timer.mod', id: 't', deadline: 1_000 }).advance();
+    rig.send(CTX, { type: 'aio.handler.notify', id: 'h' }).send(CTX, { type: 'aio.bh.schedule', id: 'a' });
+    expect(rig.poll(false)).toBe(true);
+    expect(rig.probe().ran).toEqual(['bh:a', 'handler:h', 'timer:t']);
+  });
+
+  it('should run a BH scheduled by a handler in the next poll, not the current one', () => {
+    const rig = new ContextRig({ reactions: { h: [{ to: CTX, event: { type: 'aio.bh.schedule', id: 'b' } }] } }).bh('b').handler('h', false);
+    rig.send(CTX, { type: 'aio.handler.notify', id: 'h' });
+    expect(rig.poll(false)).toBe(true);
+    expect(rig.probe().ran).toEqual(['handler:h']);
+    expect(rig.poll(false)).toBe(true);
+    expect(rig.probe().ran).toEqual(['handler:h', 'bh:b']);
+  });
+
+  it('should run a self-rescheduling BH once per poll (test_bh_schedule10)', () => {
+    const rig = new ContextRig({ reactions: { r: [{ to: CTX, event: { type: 'aio.bh.schedule', id: 'r' } }] } }).bh('r');
+    rig.send(CTX, { type: 'aio.bh.schedule', id: 'r' });
+    const progress = [rig.poll(false), rig.poll(false), rig.poll(false)];
+    expect(progress).toEqual([true, true, true]);
+    expect(rig.probe().ran).toEqual(['bh:r', 'bh:r', 'bh:r']);
+  });
+
+  it('should return no progress at once from a non-blocking poll with nothing to do', () => {
+    const rig = new ContextRig().bh('idle-bh').handler('quiet', false);
+    expect(rig.poll(false)).toBe(false);
+    expect(rig.probe().ran).toEqual([]);
+  });
+
+  it('should not run a cancelled BH', () => {
+    const rig = new ContextRig().bh('c');
+    rig.send(CTX, { type: 'aio.bh.schedule', id: 'c' }).send(CTX, { type: 'aio.bh.cancel', id: 'c' });
+    expect(rig.poll(false)).toBe(false);
+  });
+
+  it('should not run a timer before its deadline, nor one deleted after it was armed', () => {
+    const rig = new ContextRig().send(CTX, { type: 'aio.timer.new', id: 't', owner: PROBE, clock: 'virtual' });
+    rig.send(CTX, { type: 'aio.timer.mod', id: 't', deadline: 5_000_000_000 });
+    expect(rig.poll(false)).toBe(false);
+    rig.send(CTX, { type: 'aio.timer.del', id: 't' });
+    expect(rig.engine.enabledSteps(rig.world).some((s) => s.kind === 'advance')).toBe(false);
+    expect(rig.poll(false)).toBe(false);
+  });
+});
+
+describe('aioContextMachine: blocking polls and the context lock', () => {
+  it('should park a blocking poll with nothing to do and run it when a handler becomes ready', () => {
+    const rig = new ContextRig().handler('h', false);
+    expect(rig.poll(true)).toBeNull();
+    expect(rig.state(CTX)).toEqual({ external: 'enabled', loop: 'idle' });
+    rig.send(CTX, { type: 'aio.handler.notify', id: 'h' });
+    expect(rig.probe().pollResults).toEqual([true]);
+    expect(rig.probe().ran).toEqual(['handler:h']);
+  });
+
+  it('should not wake a blocking poll for an external handler that is ready while disabled', () => {
+    const rig = new ContextRig().handler('e', true).send(CTX, { type: 'aio.external.disable' });
+    expect(rig.poll(true)).toBeNull();
+    rig.send(CTX, { type: 'aio.handler.notify', id: 'e' });
+    expect(rig.probe().pollResults).toEqual([]);
+    rig.send(CTX, { type: 'aio.external.enable' });
+    expect(rig.probe().pollResults).toEqual([true]);
+    expect(rig.probe().ran).toEqual(['handler:e']);
+  });
+
+  it('should hold back another thread’s poll while the lock is taken, and run it after release', () => {
+    const rig = new ContextRig().handler('h', false).send(CTX, { type: 'aio.handler.notify', id: 'h' });
+    rig.send(CTX, { type: 'aio.acquire', thread: 'main', replyTo: PROBE });
+    expect(rig.probe().acquired).toBe(1);
+    expect(rig.poll(false, 'iothread0')).toBeNull();
+    rig.send(CTX, { type: 'aio.release', thread: 'main' });
+    expect(rig.probe().pollResults).toEqual([true]);
+  });
+});

@@ -1,0 +1,127 @@
+import { describe, expect, it } from 'vitest';
+import { createActorSpecs } from '../../../actors/createSystem.ts';
+import { IoLedger, ioStreams } from '../../../actors/ioStreams.ts';
+import { guestWritesDuringDrainedSection } from '../../../scenarios/builtin.ts';
+import { Engine } from '../../../runtime/engine/Engine.ts';
+import { ScenarioError } from '../../../runtime/errors.ts';
+import { random } from '../../../runtime/scheduler/strategies.ts';
+import { simulate } from '../../../runtime/simulate.ts';
+import { toNdjson } from '../../../runtime/trace/NdjsonWriter.ts';
+import type { TraceEvent } from '../../../runtime/trace/TraceEvent.ts';
+import { randomWorkload } from '../../helpers/workloads.ts';
+
+function traceText(seed: number, strategy: 'fifo' | 'random' | { replay: string } = 'random'): { text: string; replayPath: string } {
+  const result = simulate(randomWorkload(), { seed, strategy, collectTrace: true });
+  return { text: toNdjson(result.trace!), replayPath: result.replayPath };
+}
+
+describe('Engine: determinism', () => {
+  it('should produce byte-identical traces for the same scenario and seed', () => {
+    const first = traceText(1234);
+    const second = traceText(1234);
+    expect(first.text.length).toBeGreaterThan(10_000);
+    expect(second.text).toBe(first.text);
+  });
+
+  it('should produce a different interleaving for another seed', () => {
+    expect(traceText(1).text).not.toBe(traceText(2).text);
+  });
+
+  it('should reproduce a random run exactly from its replay path', () => {
+    const original = traceText(77);
+    const replayed = traceText(0, { replay: original.replayPath });
+    expect(replayed.text).toBe(original.text);
+  });
+
+  it('should name actors by stable names only, never XState session ids', () => {
+    const actors = new Set(simulate(guestWritesDuringDrainedSection(), { collectTrace: true }).trace!.map((e) => e.actor));
+    for (const actor of actors) expect(actor).toMatch(/^(ctx|loop|node|client|host|monitor|clock):[a-z0-9-]*$|^clock$/);
+  });
+});
+
+describe('Engine: conservation over 200 seeds', () => {
+  it('should lose and duplicate no request on any of 200 random interleavings', () => {
+    const failures: string[] = [];
+    let requests = 0;
+    for (let seed = 0; seed < 200; seed++) {
+      const engine = new Engine(createActorSpecs(randomWorkload()), { seed });
+      const ledger = new IoLedger();
+      const { requests$, completions$ } = ioStreams(engine.wire);
+      requests$.subscribe((m) => ledger.request(m));
+      completions$.subscribe((m) => ledger.completion(m));
+      const run = engine.run(random, { maxSteps: 100_000 });
+      requests += ledger.requests;
+      const clients = ['client:vblk0', 'client:nbd0', 'client:vscsi0'].map((c) => run.world.snapshots[c].context as { workload: unknown[]; completed: string[] });
+      const completed = clients.flatMap((c) => c.completed);
+      if (run.endReason !== 'quiescent') failures.push(`seed ${seed}: did not go quiet`);
+      if (ledger.problems.length) failures.push(`seed ${seed}: ${ledger.problems.join('; ')}`);
+      if (ledger.outstanding().length) failures.push(`seed ${seed}: lost ${ledger.outstanding().map((m) => m.id).join(', ')}`);
+      if (new Set(completed).size !== completed.length) failures.push(`seed ${seed}: a client saw a completion twice`);
+      if (completed.length !== 16) failures.push(`seed ${seed}: ${completed.length} of 16 requests completed`);
+    }
+    expect(failures).toEqual([]);
+    // 16 guest requests, each one hop client->format node, format->protocol node, protocol->host.
+    expect(requests).toBe(200 * 16 * 3);
+  });
+
+  it('should hold every invariant on 200 random interleavings with the series', () => {
+    const broken: string[] = [];
+    for (let seed = 0; seed < 200; seed++) {
+      const result = simulate(randomWorkload(), { seed, strategy: 'random' });
+      for (const v of result.violations) broken.push(`seed ${seed}: ${v.invariant} at step ${v.step}: ${v.message}`);
+      for (const u of result.unfinished) broken.push(`seed ${seed}: ${u}`);
+    }
+    expect(broken).toEqual([]);
+  });
+});
+
+describe('Engine: the world value', () => {
+  it('should continue identically from a world saved as JSON and restored', () => {
+    const engine = new Engine(createActorSpecs(randomWorkload()), { seed: 9 });
+    const middle = engine.run(random, { maxSteps: 120 }).world;
+    const saved = JSON.parse(JSON.stringify(engine.serialize(middle)));
+    const restored = engine.restore(saved);
+    expect(engine.hash(restored)).toBe(engine.hash(middle));
+
+    const tail = (from: typeof middle) => {
+      const events: TraceEvent[] = [];
+      const traced = new Engine(createActorSpecs(randomWorkload()), { seed: 9, onTrace: (e) => events.push(e) });
+      traced.run(random, { from });
+      return toNdjson(events);
+    };
+    expect(tail(restored)).toBe(tail(middle));
+  });
+
+  it('should leave the old world untouched when stepping', () => {
+    const engine = new Engine(createActorSpecs(randomWorkload()), { seed: 3 });
+    const before = engine.initial;
+    const hashBefore = engine.hash(before);
+    const after = engine.apply(before, engine.enabledSteps(before)[0]);
+    expect(engine.hash(before)).toBe(hashBefore);
+    expect(engine.hash(after)).not.toBe(hashBefore);
+  });
+
+  it('should give equal hashes to equal worlds reached by different paths', () => {
+    const engine = new Engine(createActorSpecs(randomWorkload()), { seed: 0 });
+    const start = engine.initial;
+    // Two registrations delivered to two different contexts commute: either order, same world.
+    const steps = engine.enabledSteps(start).filter((s) => s.kind === 'deliver');
+    const a = steps.find((s) => s.kind === 'deliver' && s.actor === 'ctx:iothread0')!;
+    const b = steps.find((s) => s.kind === 'deliver' && s.actor === 'ctx:iothread1')!;
+    const ab = engine.apply(engine.apply(start, a), b);
+    const ba = engine.apply(engine.apply(start, b), a);
+    expect(engine.hash(ab)).toBe(engine.hash(ba));
+    expect(engine.hash(engine.apply(start, a))).not.toBe(engine.hash(ab));
+  });
+});
+
+describe('Engine: replay paths', () => {
+  it('should reject a malformed replay path with a message naming the token', () => {
+    expect(() => simulate(randomWorkload(), { strategy: { replay: '0*3.x.1' } })).toThrow(ScenarioError);
+    expect(() => simulate(randomWorkload(), { strategy: { replay: '0*3.x.1' } })).toThrow("token 2 'x' is not a choice");
+  });
+
+  it('should reject a replay path that picks a step that is not enabled', () => {
+    expect(() => simulate(randomWorkload(), { strategy: { replay: '99' } })).toThrow(/choice 1 is 99, but only \d+ steps are enabled/);
+  });
+});

@@ -1,0 +1,98 @@
+import { describe, expect, it } from 'vitest';
+import { InvariantChecker } from '../../../runtime/invariants/InvariantChecker.ts';
+import type { TraceEvent } from '../../../runtime/trace/TraceEvent.ts';
+
+const model = { nodeContext: { 'node:d0': 'ctx:io', 'node:d1': 'ctx:io' } };
+
+/** A timeline as data: [actor, type, fields], one step each. */
+type Row = [string, TraceEvent['type'], Record<string, unknown>];
+
+function check(rows: Row[], finish = true): string[] {
+  const checker = new InvariantChecker(model);
+  rows.forEach(([actor, type, fields], i) => checker.observe({ step: i + 1, time: 0, vtime: 0, actor, type, ...fields } as TraceEvent));
+  if (finish) checker.finish();
+  return checker.violations.map((v) => `${v.invariant}@${v.step}`);
+}
+
+const begin = (node: string, quiesce: number): Row[] => [
+  [node, '@trace.drain', { phase: 'begin', node, quiesce }],
+  [node, '@trace.counter', { counter: 'quiesceCounter', value: quiesce }],
+];
+const end = (node: string, quiesce: number): Row[] => [
+  [node, '@trace.drain', { phase: 'end', node, quiesce }],
+  [node, '@trace.counter', { counter: 'quiesceCounter', value: quiesce }],
+];
+const count = (value: number): Row => ['ctx:io', '@trace.counter', { counter: 'externalDisableCount', value }];
+const ready = (handler = 'h'): Row => ['ctx:io', '@trace.ready', { handler, external: true }];
+const dispatch = (handler = 'h'): Row => ['ctx:io', '@trace.dispatch', { kind: 'handler', id: handler, owner: 'client:c', external: true, thread: 'io' }];
+const submit = (id: string, node = 'node:d0'): Row => [node, '@trace.io.submit', { node, id, origin: 'external-virtio', op: 'write', via: 'client:c' }];
+const complete = (id: string, node = 'node:d0'): Row => [node, '@trace.io.complete', { node, id, origin: 'external-virtio' }];
+
+describe('I1 gating', () => {
+  it('should hold when external handlers run only at count 0', () => {
+    expect(check([ready(), dispatch(), ...begin('node:d0', 1), count(1), ...end('node:d0', 0), count(0)])).toEqual([]);
+  });
+  it('should break when an external handler runs at count 1', () => {
+    expect(check([...begin('node:d0', 1), count(1), ready(), dispatch()], false)).toContain('I1@5');
+  });
+});
+
+describe('I2 counter sanity', () => {
+  it('should hold when each quiesce 0->1 is followed by one disable and each 1->0 by one enable', () => {
+    expect(check([...begin('node:d0', 1), count(1), ...begin('node:d0', 2), ...end('node:d0', 1), ...end('node:d0', 0), count(0)])).toEqual([]);
+  });
+  it('should break on a disable no quiesce transition asked for', () => {
+    expect(check([count(1)], false)).toEqual(['I2@1']);
+  });
+  it('should break when a quiesce transition never reaches the context', () => {
+    expect(check([...begin('node:d0', 1)])).toEqual(['I2@2']);
+  });
+  it('should break on an unmatched drained_end reported by a node', () => {
+    expect(check([['node:d0', '@trace.error', { message: 'Cannot end drain on node:d0: not drained (quiesceCounter=0)' }]])).toEqual(['I2@1']);
+  });
+});
+
+describe('I3 nesting', () => {
+  it('should hold for two nodes of one context with overlapping sections', () => {
+    expect(check([...begin('node:d0', 1), count(1), ...begin('node:d1', 1), count(2), ...end('node:d0', 0), count(1), ...end('node:d1', 0), count(0)])).toEqual([]);
+  });
+  it('should break when the context is re-enabled while a node is still quiesced', () => {
+    expect(check([...begin('node:d0', 1), count(1), ...begin('node:d1', 1), count(2), ...end('node:d0', 0), count(1), count(0)], false)).toContain('I3@10');
+  });
+  it('should break when the reported quiesce disagrees with begins minus ends', () => {
+    expect(check([...begin('node:d0', 1), count(1), ['node:d0', '@trace.drain', { phase: 'begin', node: 'node:d0', quiesce: 1 }]], false)).toContain('I3@4');
+  });
+});
+
+describe('I5 no external admission inside a section', () => {
+  it('should hold for submits before the begin and after the end', () => {
+    expect(check([submit('W1'), complete('W1'), ...begin('node:d0', 1), count(1), ...end('node:d0', 0), count(0), submit('W2'), complete('W2')])).toEqual([]);
+  });
+  it('should break for an external submit between begin and end', () => {
+    expect(check([...begin('node:d0', 1), count(1), submit('W1'), complete('W1'), ...end('node:d0', 0), count(0)])).toEqual(['I5@4']);
+  });
+  it('should not count a submit on another node of the context', () => {
+    expect(check([...begin('node:d0', 1), count(1), submit('W1', 'node:d1'), complete('W1', 'node:d1'), ...end('node:d0', 0), count(0)])).toEqual([]);
+  });
+});
+
+describe('I7 deferral', () => {
+  it('should hold when a handler ready while disabled runs after the last enable', () => {
+    expect(check([...begin('node:d0', 1), count(1), ready(), ...end('node:d0', 0), count(0), dispatch()])).toEqual([]);
+  });
+  it('should break when it runs early', () => {
+    expect(check([...begin('node:d0', 1), count(1), ready(), dispatch()], false)).toEqual(['I1@5', 'I7@5']);
+  });
+  it('should break when it is never run after the last enable', () => {
+    expect(check([...begin('node:d0', 1), count(1), ready(), ...end('node:d0', 0), count(0)])).toEqual(['I7@7']);
+  });
+});
+
+describe('conservation', () => {
+  it('should hold when every request completes once', () => {
+    expect(check([submit('W1'), submit('W2'), complete('W2'), complete('W1')])).toEqual([]);
+  });
+  it('should break on a duplicate submit, a double completion and a lost request', () => {
+    expect(check([submit('W1'), submit('W1'), complete('W1'), complete('W1'), submit('W3')])).toEqual(['conservation@2', 'conservation@4', 'conservation@5']);
+  });
+});
