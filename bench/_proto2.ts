@@ -21,13 +21,25 @@ const t: Topology = {
 };
 let tOffers = 0;
 const specs = createActorSpecs(t).map((s) => s.offers ? { ...s, offers: (snap: any, view: any) => { const a = performance.now(); const r = s.offers!(snap, view); tOffers += performance.now() - a; return r; } } : s);
+const owner = new Map<string, string>();
+for (const c of clients) for (const r of c.workload) owner.set(r.id, `client:${c.name}`);
+const pos = new Map<string, number>();
+const indexed = new Map<string, number>();
 class FixedEngine extends Engine {
   override view(world: World): WorldView {
-    const names = this.actorNames;
     return {
       world,
       snapshot: (actor) => world.snapshots[actor],
-      completedRequests: () => ({ has(id: string) { for (const a of names) { const d = (world.snapshots[a].context as any).completed; if (Array.isArray(d) && d.lastIndexOf(id) >= 0) return true; } return false; } }) as any,
+      completedRequests: () => ({ has(id: string) {
+        const a = owner.get(id)!;
+        const arr = (world.snapshots[a].context as any).completed as string[];
+        let from = indexed.get(a) ?? 0;
+        if (from > arr.length) from = 0;
+        for (let i = from; i < arr.length; i++) pos.set(arr[i], i);
+        indexed.set(a, arr.length);
+        const p = pos.get(id);
+        return p !== undefined && p < arr.length && arr[p] === id;
+      } }) as any,
     };
   }
 }

@@ -13,6 +13,7 @@ import { InvariantChecker, type ReportedViolation } from './invariants/Invariant
 import type { ModelMap } from './invariants/monitors.ts';
 import { fifo, random, replay, type Strategy } from './scheduler/strategies.ts';
 import type { TraceEvent } from './trace/TraceEvent.ts';
+import { VirtualClock } from './scheduler/VirtualClock.ts';
 
 export interface SimulateOptions {
   seed?: number;
@@ -25,6 +26,8 @@ export interface SimulateOptions {
   sinks?: readonly ((e: TraceEvent) => void)[];
   /** Run the invariant monitors (default true). */
   checkInvariants?: boolean;
+  /** The time seam for observers: XState actors and RxJS streams scheduled on it follow the run's REALTIME clock. */
+  clock?: VirtualClock;
 }
 
 export interface SimulationResult {
@@ -69,7 +72,7 @@ export function simulate(topology: Topology, options: SimulateOptions = {}): Sim
 
   const engine = new Engine(createActorSpecs(topology), { seed, onTrace: (e) => trace$.next(e) });
   const strategy = pickStrategy(options.strategy);
-  const run = engine.run(strategy, { maxSteps: options.maxSteps ?? 200_000 });
+  const run = engine.run(strategy, { maxSteps: options.maxSteps ?? 200_000, clock: options.clock });
   const unfinished = unfinishedWork(topology, run.world);
   if (run.endReason === 'max-steps') unfinished.unshift(`stopped after ${run.steps} steps (maxSteps) before the model went quiet`);
   else checker?.finish();

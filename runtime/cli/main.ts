@@ -73,8 +73,12 @@ function parse(args: readonly string[], options: NonNullable<ParseArgsConfig['op
   try {
     return parseArgs({ args: [...args], options, strict: true, allowPositionals: false }).values as Record<string, string | boolean | undefined>;
   } catch (error) {
-    const message = error instanceof Error ? error.message.replace(/\. To specify.*$/s, '') : String(error);
-    throw new ScenarioError(`${command}: ${message} (see 'drainlab ${command} --help')`);
+    const message = error instanceof Error ? error.message : String(error);
+    const ambiguous = /Option '(--[\w-]+)[^']*' argument is ambiguous/.exec(message);
+    if (ambiguous) {
+      throw new ScenarioError(`${command}: ${ambiguous[1]} needs a value; for a value that starts with '-', write ${ambiguous[1]}=VALUE`);
+    }
+    throw new ScenarioError(`${command}: ${message.split('\n')[0].replace(/\.$/, '')} (see 'drainlab ${command} --help')`);
   }
 }
 

@@ -18,6 +18,7 @@ import { InternalError } from '../errors.ts';
 import { seedRng } from '../scheduler/rng.ts';
 import { encodeReplayPath } from '../scheduler/ReplayPath.ts';
 import type { Strategy } from '../scheduler/strategies.ts';
+import type { VirtualClock } from '../scheduler/VirtualClock.ts';
 import type { TraceEvent } from '../trace/TraceEvent.ts';
 import type { Alarm, Envelope, Step, World } from './World.ts';
 import { hashWorld } from './worldHash.ts';
@@ -258,8 +259,13 @@ export class Engine {
     };
   }
 
-  /** Runs from `world` with `strategy` until nothing is enabled or `maxSteps` steps were taken. */
-  run(strategy: Strategy, options: { from?: World; maxSteps?: number } = {}): RunResult {
+  /**
+   * Runs from `world` with `strategy` until nothing is enabled or `maxSteps` steps were taken.
+   * With `clock`, the VirtualClock follows the world's REALTIME clock step by step, so XState
+   * actors and RxJS streams scheduled on it see the simulation's time.
+   */
+  run(strategy: Strategy, options: { from?: World; maxSteps?: number; clock?: VirtualClock } = {}): RunResult {
+    const clock = options.clock;
     let world = options.from ?? this.initialWorld;
     const maxSteps = options.maxSteps ?? 1_000_000;
     const choices = [...world.choices];
@@ -279,6 +285,7 @@ export class Engine {
       }
       world = this.apply(world, enabled[index]);
       taken++;
+      if (clock && world.time.realtime > clock.nowNs()) clock.advanceTo(world.time.realtime);
     }
     world = { ...world, rng, choices };
     return { world, steps: taken, endReason: 'quiescent', replayPath: encodeReplayPath(choices) };

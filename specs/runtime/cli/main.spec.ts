@@ -1,0 +1,85 @@
+import { spawnSync } from 'node:child_process';
+import { mkdtempSync, readFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { describe, expect, it } from 'vitest';
+import { main } from '../../../runtime/cli/main.ts';
+
+async function cli(...argv: string[]) {
+  const out: string[] = [];
+  const err: string[] = [];
+  const code = await main(argv, (l) => out.push(l), (l) => err.push(l));
+  return { code, out: out.join('\n'), err: err.join('\n') };
+}
+
+describe('drainlab demo', () => {
+  it('should exit 0 and show both runs with a verdict per invariant', async () => {
+    const { code, out } = await cli('demo');
+    expect(code).toBe(0);
+    expect(out).toContain('== with the series (all protections on)');
+    expect(out).toContain('== external gating switched off');
+    expect(out).toMatch(/I1 +holds +violated at step \d+/);
+    expect(out).toMatch(/I5 +holds +violated at step \d+/);
+    expect(out).toMatch(/I2 +holds +holds/);
+  });
+
+  it('should fit an 80-column terminal', async () => {
+    const { out } = await cli('demo');
+    expect(out.split('\n').filter((l) => l.length > 80)).toEqual([]);
+  });
+
+  it('should print the seed and a replay path for a random run', async () => {
+    const { out } = await cli('demo', '--strategy', 'random', '--seed', '42');
+    expect(out).toMatch(/seed 42, strategy random, \d+ steps, replay path [0-9.*]+/);
+  });
+
+  it('should write both traces as NDJSON with --trace', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'drainlab-'));
+    const { code } = await cli('demo', '--trace', join(dir, 'demo.ndjson'));
+    expect(code).toBe(0);
+    for (const suffix of ['series', 'no-gating']) {
+      const lines = readFileSync(join(dir, `demo.${suffix}.ndjson`), 'utf8').trim().split('\n');
+      expect(lines.length).toBeGreaterThan(100);
+      for (const line of lines) expect(JSON.parse(line).type).toMatch(/^@trace\./);
+    }
+  });
+});
+
+describe('drainlab: bad input', () => {
+  it.each([
+    [['demo', '--seed', 'abc'], "drainlab: --seed: 'abc' is not a seed; expected a whole number from 0 to 4294967295"],
+    [['demo', '--seed', '-1'], "drainlab: demo: --seed needs a value; for a value that starts with '-', write --seed=VALUE"],
+    [['demo', '--seed=-1'], "drainlab: --seed: '-1' is not a seed; expected a whole number from 0 to 4294967295"],
+    [['demo', '--seed'], "drainlab: demo: Option '--seed <value>' argument missing (see 'drainlab demo --help')"],
+    [['demo', '--strategy', 'lifo'], "drainlab: --strategy: 'lifo' is not a strategy; expected fifo or random"],
+    [['demo', '--nope'], "drainlab: demo: Unknown option '--nope' (see 'drainlab demo --help')"],
+    [['explode'], "drainlab: unknown command 'explode'; expected one of: demo (see 'drainlab --help')"],
+  ])('should reject %j with exit code 2 and one clear line', async (argv, message) => {
+    const { code, err } = await cli(...argv);
+    expect(code).toBe(2);
+    expect(err.split('\n')[0]).toBe(message);
+  });
+
+  it('should print help with exit 0 on --help, and usage with exit 2 when no command is given', async () => {
+    expect((await cli('--help')).code).toBe(0);
+    expect((await cli('demo', '--help')).out).toContain('Example:');
+    expect((await cli()).code).toBe(2);
+  });
+});
+
+describe('drainlab as a process', () => {
+  const bin = join(import.meta.dirname, '../../../bin/drainlab.js');
+
+  it('should exit 2 without a stack trace on a bad flag', () => {
+    const run = spawnSync(process.execPath, [bin, 'demo', '--seed', 'x'], { encoding: 'utf8' });
+    expect(run.status).toBe(2);
+    expect(run.stderr).not.toMatch(/\n\s+at /);
+    expect(run.stderr.trim()).toBe("drainlab: --seed: 'x' is not a seed; expected a whole number from 0 to 4294967295");
+  });
+
+  it('should run the demo and exit 0', () => {
+    const run = spawnSync(process.execPath, [bin, 'demo'], { encoding: 'utf8' });
+    expect(run.status).toBe(0);
+    expect(run.stdout).toContain('== verdicts');
+  });
+});
