@@ -40,7 +40,7 @@ describe('blockNodeMachine: bdrv_drained_begin waits for the node to be quiet', 
     expect(rig.state('node:drive0')).toBe('drained');
     const order = rig.trace
       .filter((e) => (e.type === '@trace.dispatch' && e.actor === 'ctx:iothread0') || e.type === '@trace.drain')
-      .map((e) => (e.type === '@trace.dispatch' ? `${e.kind}:${e.id}` : `drain.${e.phase}`));
+      .map((e) => (e.type === '@trace.dispatch' ? `${e.kind}:${e.id}` : e.type === '@trace.drain' ? `drain.${e.phase}` : ''));
     expect(order.slice(order.indexOf('drain.begin'))).toEqual([
       'drain.begin',
       'handler:laio:node:drive0-file',
