@@ -48,7 +48,12 @@ export interface SimulationResult {
 }
 
 export function modelMapOf(topology: Topology): ModelMap {
-  return { nodeContext: Object.fromEntries(topology.nodes.map((n) => [nodeActor(n.name), ctxActor(n.ctx)])) };
+  return {
+    nodeContext: Object.fromEntries(topology.nodes.map((n) => [nodeActor(n.name), ctxActor(n.ctx)])),
+    nodeChildren: Object.fromEntries(
+      topology.nodes.map((n) => [nodeActor(n.name), [n.file, n.backing].filter((c): c is string => c !== undefined).map(nodeActor)]),
+    ),
+  };
 }
 
 function pickStrategy(option: SimulateOptions['strategy']): Strategy {

@@ -16,7 +16,7 @@ export interface DemoOptions {
   out: (line: string) => void;
 }
 
-const SHOWN: InvariantId[] = ['I1', 'I2', 'I3', 'I5', 'I7', 'conservation'];
+const SHOWN: InvariantId[] = ['I1', 'I2', 'I3', 'I4', 'I5', 'I7', 'conservation'];
 
 export function runDemo(options: DemoOptions): number {
   const { out } = options;

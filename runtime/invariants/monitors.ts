@@ -8,7 +8,7 @@
 import type { ActorName } from '../../machines/effects.ts';
 import type { TraceEvent, TraceEventOf } from '../trace/TraceEvent.ts';
 
-export type InvariantId = 'I1' | 'I2' | 'I3' | 'I5' | 'I7' | 'conservation';
+export type InvariantId = 'I1' | 'I2' | 'I3' | 'I4' | 'I5' | 'I7' | 'conservation';
 
 export interface Violation {
   invariant: InvariantId;
@@ -25,12 +25,15 @@ export interface Violation {
 export interface ModelMap {
   /** node actor -> its AioContext actor. */
   nodeContext: Readonly<Record<ActorName, ActorName>>;
+  /** node actor -> its children (file, backing); absent means none. */
+  nodeChildren?: Readonly<Record<ActorName, readonly ActorName[]>>;
 }
 
 /** Counters as the trace reports them, shared by the monitors. */
 export class TraceState {
   readonly disableCount = new Map<ActorName, number>();
   readonly quiesce = new Map<ActorName, number>();
+  readonly inFlight = new Map<ActorName, number>();
 
   constructor(readonly model: ModelMap) {}
 
@@ -38,11 +41,19 @@ export class TraceState {
     if (e.type === '@trace.counter') {
       if (e.counter === 'externalDisableCount') this.disableCount.set(e.actor, e.value);
       else if (e.counter === 'quiesceCounter') this.quiesce.set(e.actor, e.value);
+      else if (e.counter === 'inFlight') this.inFlight.set(e.actor, e.value);
     }
   }
 
   nodesOf(ctx: ActorName): ActorName[] {
     return Object.keys(this.model.nodeContext).filter((node) => this.model.nodeContext[node] === ctx);
+  }
+
+  /** The node and every node below it (2015 bdrv_requests_pending recurses into children). */
+  subtree(node: ActorName): ActorName[] {
+    const out = [node];
+    for (let i = 0; i < out.length; i++) for (const child of this.model.nodeChildren?.[out[i]] ?? []) out.push(child);
+    return out;
   }
 
   countOf(ctx: ActorName): number {
@@ -200,6 +211,27 @@ export class NestingMonitor implements InvariantMonitor {
   }
 }
 
+/** I4 quiescence: when bdrv_drained_begin returns, no request is pending on the node or any descendant. */
+export class QuiescenceMonitor implements InvariantMonitor {
+  readonly id = 'I4' as const;
+  readonly title = 'drained_begin returns only when nothing is pending on the node or below it';
+  observe(e: TraceEvent, state: TraceState, report: Parameters<InvariantMonitor['observe']>[2]): void {
+    if (e.type !== '@trace.drain' || e.phase !== 'begin.returned') return;
+    const busy = state.subtree(e.node).filter((node) => (state.inFlight.get(node) ?? 0) > 0);
+    if (busy.length === 0) return;
+    report({
+      step: e.step,
+      time: e.time,
+      actors: [e.node, ...busy],
+      message: `${e.node}: drained_begin returned with requests in flight on ${busy.map((n) => `${n} (${state.inFlight.get(n)})`).join(', ')}`,
+      explanation:
+        `bdrv_drain keeps polling while bdrv_requests_pending(${e.node}) is true (it recurses into the children) or a poll made ` +
+        `progress; the caller of bdrv_drained_begin relies on the node being idle when it returns, for example to take a ` +
+        `point in time. Returning early hands it a node that is still writing.`,
+    });
+  }
+}
+
 /**
  * I5 no external admission in a section: no external request is submitted on a node between its
  * drainBegin (the call, since the disable comes before the drain's own polling) and the matching
@@ -324,7 +356,7 @@ export class ConservationMonitor implements InvariantMonitor {
 }
 
 export function defaultMonitors(): InvariantMonitor[] {
-  return [new GatingMonitor(), new CounterSanityMonitor(), new NestingMonitor(), new AdmissionMonitor(), new DeferralMonitor(), new ConservationMonitor()];
+  return [new GatingMonitor(), new CounterSanityMonitor(), new NestingMonitor(), new QuiescenceMonitor(), new AdmissionMonitor(), new DeferralMonitor(), new ConservationMonitor()];
 }
 
 /** Type guard used by consumers that only care about one kind of event. */

@@ -11,6 +11,7 @@ import type { Topology } from '../../actors/topology.ts';
 import { Engine, type ActorSpec } from '../../runtime/engine/Engine.ts';
 import type { World } from '../../runtime/engine/World.ts';
 import { InvariantChecker } from '../../runtime/invariants/InvariantChecker.ts';
+import type { ModelMap } from '../../runtime/invariants/monitors.ts';
 import { modelMapOf } from '../../runtime/simulate.ts';
 import type { TraceEvent } from '../../runtime/trace/TraceEvent.ts';
 
@@ -20,8 +21,8 @@ export class Rig {
   readonly checker: InvariantChecker;
   world: World;
 
-  constructor(specs: ActorSpec[], nodeContext: Record<string, string> = {}) {
-    this.checker = new InvariantChecker({ nodeContext });
+  constructor(specs: ActorSpec[], model: ModelMap = { nodeContext: {} }) {
+    this.checker = new InvariantChecker(model);
     this.engine = new Engine(specs, {
       onTrace: (e) => {
         this.trace.push(e);
@@ -129,7 +130,7 @@ export class ContextRig extends Rig {
 /** A whole system built from a topology, as `simulate` builds it. */
 export class SystemRig extends Rig {
   constructor(readonly topology: Topology) {
-    super(createActorSpecs(topology), modelMapOf(topology).nodeContext as Record<string, string>);
+    super(createActorSpecs(topology), modelMapOf(topology));
     this.settle();
   }
 }

@@ -2,7 +2,10 @@ import { describe, expect, it } from 'vitest';
 import { InvariantChecker } from '../../../runtime/invariants/InvariantChecker.ts';
 import type { TraceEvent } from '../../../runtime/trace/TraceEvent.ts';
 
-const model = { nodeContext: { 'node:d0': 'ctx:io', 'node:d1': 'ctx:io' } };
+const model = {
+  nodeContext: { 'node:d0': 'ctx:io', 'node:d1': 'ctx:io', 'node:d0-file': 'ctx:io' },
+  nodeChildren: { 'node:d0': ['node:d0-file'] },
+};
 
 /** A timeline as data: [actor, type, fields], one step each. */
 type Row = [string, TraceEvent['type'], Record<string, unknown>];
@@ -61,6 +64,17 @@ describe('I3 nesting', () => {
   });
   it('should break when the reported quiesce disagrees with begins minus ends', () => {
     expect(check([...begin('node:d0', 1), count(1), ['node:d0', '@trace.drain', { phase: 'begin', node: 'node:d0', quiesce: 1 }]], false)).toContain('I3@4');
+  });
+});
+
+describe('I4 quiescence', () => {
+  const inFlight = (node: string, value: number): Row => [node, '@trace.counter', { counter: 'inFlight', value }];
+  const returned: Row = ['node:d0', '@trace.drain', { phase: 'begin.returned', node: 'node:d0', quiesce: 1 }];
+  it('should hold when the node and its children are idle when drained_begin returns', () => {
+    expect(check([inFlight('node:d0', 1), inFlight('node:d0-file', 1), ...begin('node:d0', 1), count(1), inFlight('node:d0-file', 0), inFlight('node:d0', 0), returned])).toEqual([]);
+  });
+  it('should break when a child still has a request in flight', () => {
+    expect(check([inFlight('node:d0-file', 1), ...begin('node:d0', 1), count(1), returned], false)).toEqual(['I4@5']);
   });
 });
 
