@@ -105,6 +105,9 @@ function toMonitorCommand(cmd: ScriptCommand, topology: Topology): MonitorComman
       return { do: 'drain_all', at: cmd.at, nodes: topology.nodes.map((n) => ({ node: nodeActor(n.name), ctx: ctxActor(n.ctx) })) };
     case 'poll':
       return { do: 'poll', ctx: ctxActor(cmd.ctx), blocking: cmd.blocking ?? false, at: cmd.at };
+    case 'stop':
+    case 'cont':
+      return { do: cmd.do, at: cmd.at };
     default:
       return { do: cmd.do, node: nodeActor(cmd.node), ctx: ctxOf(cmd.node), at: cmd.at };
   }

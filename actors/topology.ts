@@ -31,7 +31,8 @@ export interface ClientSpec {
 export type ScriptCommand =
   | { do: 'drained_begin' | 'drained_end' | 'drain'; node: string; at?: number }
   | { do: 'drain_all'; at?: number }
-  | { do: 'poll'; ctx: string; blocking?: boolean; at?: number };
+  | { do: 'poll'; ctx: string; blocking?: boolean; at?: number }
+  | { do: 'stop' | 'cont'; at?: number };
 
 /** The series' protections (patch numbers of seed/cover-letter.txt). All on by default. */
 export interface Protections {

@@ -48,7 +48,13 @@ export interface AlarmClearEffect {
   id: string;
 }
 
-export type Effect = SendEffect | AlarmSetEffect | AlarmClearEffect;
+/** Stop or resume the guest (QMP `stop` / `cont`): the VIRTUAL clock freezes while it is stopped. */
+export interface VmRunStateEffect {
+  type: 'fx.vm';
+  running: boolean;
+}
+
+export type Effect = SendEffect | AlarmSetEffect | AlarmClearEffect | VmRunStateEffect;
 
 /** Observations: the semantic facts a machine reports; the runtime stamps them with step and time. */
 export type Observation =
@@ -96,6 +102,9 @@ export class Emitter {
   }
   clearAlarm(id: string): void {
     this.emitted.push({ type: 'fx.alarm.clear', id });
+  }
+  setVmRunning(running: boolean): void {
+    this.emitted.push({ type: 'fx.vm', running });
   }
   observe(observation: Observation): void {
     this.emitted.push(observation);

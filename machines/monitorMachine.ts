@@ -15,7 +15,8 @@ export type MonitorCommand =
   | { do: 'drained_end'; node: ActorName; ctx: ActorName; at?: number }
   | { do: 'drain'; node: ActorName; ctx: ActorName; at?: number }
   | { do: 'drain_all'; nodes: readonly { node: ActorName; ctx: ActorName }[]; at?: number }
-  | { do: 'poll'; ctx: ActorName; blocking: boolean; at?: number };
+  | { do: 'poll'; ctx: ActorName; blocking: boolean; at?: number }
+  | { do: 'stop' | 'cont'; at?: number };
 
 /** One call the running command makes and the reply it waits for. */
 export interface MonitorOp {
@@ -68,6 +69,10 @@ export function commandOps(cmd: MonitorCommand, self: ActorName, thread: ThreadN
       );
     case 'poll':
       return locked(cmd.ctx, { to: cmd.ctx, event: { type: 'aio.poll', blocking: cmd.blocking, thread, replyTo: self }, awaits: 'aio.poll.done' });
+    case 'stop':
+    case 'cont':
+      // Carried out by the command itself (runOps) as a run-state change, no call.
+      return [];
   }
 }
 
@@ -83,6 +88,10 @@ export function describeCommand(cmd: MonitorCommand): string {
       return `bdrv_drained_end(${cmd.node})`;
     case 'drain':
       return `bdrv_drain(${cmd.node})`;
+    case 'stop':
+      return 'stop (vm_stop)';
+    case 'cont':
+      return 'cont (vm_start)';
   }
 }
 
@@ -121,6 +130,10 @@ export function monitorStep(ctx: MonitorContext, event: AnyEvent) {
     case 'aio.dispatch': {
       const cmd = ctx.script[ctx.pc];
       out.observe({ type: 'obs.command', phase: 'start', command: describeCommand(cmd), index: ctx.pc });
+      if (cmd.do === 'stop' || cmd.do === 'cont') {
+        out.setVmRunning(cmd.do === 'cont');
+        out.observe({ type: 'obs.command', phase: 'end', command: describeCommand(cmd), index: ctx.pc });
+      }
       ctx = { ...ctx, ops: commandOps(cmd, ctx.name, e.thread), dispatchedBy: e.ctx };
       ctx = runOps(ctx, out);
       break;

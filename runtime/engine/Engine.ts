@@ -433,6 +433,13 @@ export class Engine {
         case 'fx.alarm.clear':
           this.clearAlarm(draft, actor, item.id);
           break;
+        case 'fx.vm':
+          // vm_stop / vm_start: cpu_disable_ticks freezes QEMU_CLOCK_VIRTUAL, REALTIME keeps going.
+          if (draft.time.vmRunning !== item.running) {
+            draft.time = { ...draft.time, vmRunning: item.running };
+            this.trace(draft, actor, () => ({ type: '@trace.vm', running: item.running }));
+          }
+          break;
         default: {
           const { type, ...rest } = item;
           this.trace(draft, actor, () => ({ type: `@trace.${type.slice(4)}`, ...rest }) as never);

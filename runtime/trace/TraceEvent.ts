@@ -31,6 +31,7 @@ export type TraceEvent =
   | (Stamp & { type: '@trace.command'; phase: 'start' | 'end'; command: string; index: number })
   | (Stamp & { type: '@trace.alarm'; phase: 'set' | 'clear' | 'fire'; id: string; clock: ClockType; deadline: number })
   | (Stamp & { type: '@trace.clock'; realtime: number; virtual: number })
+  | (Stamp & { type: '@trace.vm'; running: boolean })
   | (Stamp & { type: '@trace.error'; message: string });
 
 export type TraceEventType = TraceEvent['type'];

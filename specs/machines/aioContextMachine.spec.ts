@@ -1,5 +1,9 @@
 import { describe, expect, it } from 'vitest';
-import { ContextRig, CTX, PROBE } from '../helpers/rig.ts';
+import { aioContextMachine } from '../../machines/aioContextMachine.ts';
+import { callbackProbeMachine } from '../../machines/callbackProbeMachine.ts';
+import { eventLoopMachine } from '../../machines/eventLoopMachine.ts';
+import { monitorMachine } from '../../machines/monitorMachine.ts';
+import { ContextRig, CTX, PROBE, Rig } from '../helpers/rig.ts';
 
 /** The series' own unit test (tests/test-aio.c, test_aio_external_client), as a timeline. */
 const externalClientTimeline = [
@@ -131,5 +135,39 @@ describe('aioContextMachine: blocking polls and the context lock', () => {
     expect(rig.poll(false, 'iothread0')).toBeNull();
     rig.send(CTX, { type: 'aio.release', thread: 'main' });
     expect(rig.probe().pollResults).toEqual([true]);
+  });
+});
+
+describe('aioContextMachine: inside a drained section', () => {
+  it('should still run BHs, internal handlers and timers while external clients are disabled', () => {
+    const rig = new ContextRig().bh('b').handler('i', false).handler('e', true);
+    rig.send(CTX, { type: 'aio.timer.new', id: 't', owner: PROBE, clock: 'virtual' }).send(CTX, { type: 'aio.timer.mod', id: 't', deadline: 1_000 });
+    rig.advance().send(CTX, { type: 'aio.external.disable' });
+    for (const id of ['i', 'e']) rig.send(CTX, { type: 'aio.handler.notify', id });
+    rig.send(CTX, { type: 'aio.bh.schedule', id: 'b' });
+    expect(rig.poll(false)).toBe(true);
+    expect(rig.probe().ran).toEqual(['bh:b', 'handler:i', 'timer:t']);
+    expect(rig.ctx().handlers.e.ready).toBe(true);
+  });
+});
+
+describe('aioContextMachine: REALTIME and VIRTUAL timers', () => {
+  it('should freeze VIRTUAL timers while the VM is stopped and keep REALTIME ones going', () => {
+    const ms = (n: number) => n * 1_000_000;
+    const rig = new Rig([
+      { name: 'ctx:main', kind: 'aio-context', logic: aioContextMachine, input: { name: 'ctx:main' } },
+      { name: 'loop:main', kind: 'event-loop', logic: eventLoopMachine, input: { name: 'loop:main', ctx: 'ctx:main', thread: 'main' } },
+      { name: 'monitor:qmp', kind: 'monitor', logic: monitorMachine, input: { name: 'monitor:qmp', mainCtx: 'ctx:main', script: [{ do: 'stop', at: ms(1) }, { do: 'cont', at: ms(20) }] } },
+      { name: PROBE, kind: 'probe', logic: callbackProbeMachine, input: { name: PROBE } },
+    ]).settle();
+    for (const [id, clock, deadline] of [['virt', 'virtual', ms(5)], ['real', 'realtime', ms(7)]] as const) {
+      rig.send('ctx:main', { type: 'aio.timer.new', id, owner: PROBE, clock }).send('ctx:main', { type: 'aio.timer.mod', id, deadline });
+    }
+    while (rig.engine.enabledSteps(rig.world).some((s) => s.kind === 'advance')) rig.advance();
+    const fired = rig.events('@trace.dispatch').filter((e) => e.kind === 'timer').map((e) => [e.id, e.time / 1e6, e.vtime / 1e6]);
+    expect(fired).toEqual([
+      ['real', 7, 1],
+      ['virt', 24, 5],
+    ]);
   });
 });
