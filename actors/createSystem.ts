@@ -60,6 +60,11 @@ export function createActorSpecs(topology: Topology): ActorSpec[] {
       input: { name: nodeActor(node.name), driver: node.driver, ctx: ctxActor(node.ctx), children, parents, host: HOST_ACTOR },
     });
   }
+  // Which client issues each request, so a dependency is checked where it completes.
+  const requestOwner = new Map<string, { client: string; index: number }>();
+  for (const client of topology.clients) {
+    client.workload.forEach((r, index) => requestOwner.set(r.id, { client: clientActor(client.name), index }));
+  }
   for (const client of topology.clients) {
     const ctx = nodeCtx.get(client.node);
     if (ctx === undefined) throw new ScenarioError(`client '${client.name}': no node named '${client.node}'`);
@@ -75,7 +80,11 @@ export function createActorSpecs(topology: Topology): ActorSpec[] {
         external: client.kind === 'nbd' ? protections.nbdExternal : protections.dataplaneExternal,
         workload: client.workload,
       },
-      offers: (snapshot, view) => externalClientOffers(snapshot.context as ExternalClientContext, view.completedRequests()),
+      offers: (snapshot, view) =>
+        externalClientOffers(snapshot.context as ExternalClientContext, (id) => {
+          const owner = requestOwner.get(id);
+          return owner !== undefined && (view.snapshot(owner.client).context as ExternalClientContext).progress[owner.index] === 'c';
+        }),
     });
   }
   specs.push({

@@ -37,10 +37,14 @@ export interface ExternalClientContext {
   workload: readonly WorkloadRequest[];
   /** Index of the next workload request the far side will issue. */
   nextIndex: number;
-  /** Issued by the far side, not yet taken by the device (virtqueue / socket buffer). */
-  ring: readonly string[];
-  submitted: readonly string[];
-  completed: readonly string[];
+  /** Workload indexes issued by the far side, not yet taken by the device (virtqueue / socket buffer). */
+  ring: readonly number[];
+  /**
+   * One character per workload request, in workload order: `.` not issued, `i` issued,
+   * `s` submitted to the node, `c` completed. A string so that a step copies a few bytes, not
+   * an array, and the state of request i is `progress[i]`.
+   */
+  progress: string;
   /** The latest workload instant (`at`) the clock has reached. */
   reachedAt: number;
 }
@@ -64,6 +68,29 @@ export const clientHandlerId = (client: ActorName) => `notifier:${client}`;
 
 const originOf = (kind: ClientKind): RequestOrigin => (kind === 'nbd' ? 'external-nbd' : 'external-virtio');
 
+export type RequestProgress = '.' | 'i' | 's' | 'c';
+
+const indexCache = new WeakMap<readonly WorkloadRequest[], ReadonlyMap<string, number>>();
+
+/** The position of request `id` in the workload (the workload array is shared by every snapshot, so this is computed once). */
+export function workloadIndex(workload: readonly WorkloadRequest[], id: string): number {
+  let index = indexCache.get(workload);
+  if (!index) {
+    index = new Map(workload.map((r, i) => [r.id, i]));
+    indexCache.set(workload, index);
+  }
+  return index.get(id) ?? -1;
+}
+
+function withProgress(ctx: ExternalClientContext, index: number, state: RequestProgress): ExternalClientContext {
+  return { ...ctx, progress: ctx.progress.slice(0, index) + state + ctx.progress.slice(index + 1) };
+}
+
+/** Ids of the requests the far side has seen complete, in workload order. */
+export function completedIds(ctx: ExternalClientContext): string[] {
+  return ctx.workload.filter((_, i) => ctx.progress[i] === 'c').map((r) => r.id);
+}
+
 export function externalClientStep(ctx: ExternalClientContext, event: AnyEvent) {
   const out = new Emitter();
   const e = event as ExternalClientEvent;
@@ -74,7 +101,7 @@ export function externalClientStep(ctx: ExternalClientContext, event: AnyEvent) 
         out.observe({ type: 'obs.error', message: `${ctx.name}: far side issued '${e.id}' out of program order` });
         break;
       }
-      ctx = { ...ctx, nextIndex: ctx.nextIndex + 1, ring: [...ctx.ring, e.id] };
+      ctx = withProgress({ ...ctx, nextIndex: ctx.nextIndex + 1, ring: [...ctx.ring, ctx.nextIndex] }, ctx.nextIndex, 'i');
       // Guest kick (ioeventfd) or bytes on the socket: the handler becomes ready.
       out.send(ctx.ctx, { type: 'aio.handler.notify', id: clientHandlerId(ctx.name) });
       break;
@@ -83,11 +110,12 @@ export function externalClientStep(ctx: ExternalClientContext, event: AnyEvent) 
       // virtio: handle_notify drains the virtqueue; nbd: nbd_read reads one request per call.
       const taken = ctx.kind === 'nbd' ? ctx.ring.slice(0, 1) : ctx.ring;
       const rest = ctx.ring.slice(taken.length);
-      for (const id of taken) {
-        const req = ctx.workload.find((r) => r.id === id)!;
-        out.send(ctx.node, { type: 'io.submit', id, origin: originOf(ctx.kind), op: req.op, replyTo: ctx.name, aio: true });
+      ctx = { ...ctx, ring: rest };
+      for (const index of taken) {
+        const req = ctx.workload[index];
+        out.send(ctx.node, { type: 'io.submit', id: req.id, origin: originOf(ctx.kind), op: req.op, replyTo: ctx.name, aio: true });
+        ctx = withProgress(ctx, index, 's');
       }
-      ctx = { ...ctx, ring: rest, submitted: [...ctx.submitted, ...taken] };
       // The socket still holds unread requests: it stays readable.
       if (rest.length > 0) out.send(ctx.ctx, { type: 'aio.handler.notify', id: clientHandlerId(ctx.name) });
       out.send(e.ctx, { type: 'aio.callback.done' });
@@ -97,9 +125,17 @@ export function externalClientStep(ctx: ExternalClientContext, event: AnyEvent) 
       ctx = { ...ctx, reachedAt: Math.max(ctx.reachedAt, e.at) };
       break;
     case 'io.complete':
+    {
       // The completion reaches the far side (virtio interrupt / NBD reply); dependants may now be issued.
-      ctx = { ...ctx, completed: [...ctx.completed, e.id] };
+      const index = workloadIndex(ctx.workload, e.id);
+      if (index < 0 || ctx.progress[index] !== 's') {
+        const seen = index < 0 ? 'is not in its workload' : ctx.progress[index] === 'c' ? 'completed twice' : 'was never submitted';
+        out.observe({ type: 'obs.error', message: `${ctx.name}: completion of ${e.id}, which ${seen}` });
+        break;
+      }
+      ctx = withProgress(ctx, index, 'c');
       break;
+    }
   }
   return { context: ctx, emitted: out.emitted };
 }
@@ -134,8 +170,7 @@ export const externalClientMachine = setup({
     workload: input.workload ?? [],
     nextIndex: 0,
     ring: [],
-    submitted: [],
-    completed: [],
+    progress: '.'.repeat(input.workload?.length ?? 0),
     reachedAt: 0,
   }),
   entry: 'registerHandler',
@@ -153,13 +188,14 @@ export const externalClientMachine = setup({
 });
 
 /**
- * The far side's choice: issue the next request of its program once its dependencies completed.
- * `completedEverywhere` is every request completed by any client (causal dependencies cross clients).
+ * The far side's choice: issue the next request of its program once its time has come and its
+ * dependencies completed. `isCompleted` answers for any request id: causal dependencies cross
+ * clients (the guest saw Wx complete on one disk before it wrote Wy to another).
  */
-export function externalClientOffers(ctx: ExternalClientContext, completedEverywhere: ReadonlySet<string>): AnyEvent[] {
+export function externalClientOffers(ctx: ExternalClientContext, isCompleted: (id: string) => boolean): AnyEvent[] {
   const req = ctx.workload[ctx.nextIndex];
   if (!req) return [];
   if (req.at !== undefined && req.at > ctx.reachedAt) return [];
-  for (const dep of req.after) if (!completedEverywhere.has(dep)) return [];
+  for (const dep of req.after) if (!isCompleted(dep)) return [];
   return [{ type: 'far.issue', id: req.id }];
 }

@@ -5,7 +5,7 @@
 import { Subject } from 'rxjs';
 import { createActorSpecs } from '../actors/createSystem.ts';
 import { clientActor, ctxActor, MONITOR_ACTOR, nodeActor, type Topology } from '../actors/topology.ts';
-import type { ExternalClientContext } from '../machines/externalClientMachine.ts';
+import { completedIds, type ExternalClientContext } from '../machines/externalClientMachine.ts';
 import type { MonitorContext } from '../machines/monitorMachine.ts';
 import { Engine, type EndReason } from './engine/Engine.ts';
 import type { World } from './engine/World.ts';
@@ -104,7 +104,8 @@ function unfinishedWork(topology: Topology, world: World): string[] {
   if (monitor.pc < monitor.script.length) problems.push(`${MONITOR_ACTOR}: script stopped at command ${monitor.pc + 1} of ${monitor.script.length}`);
   for (const client of topology.clients) {
     const ctx = world.snapshots[clientActor(client.name)].context as ExternalClientContext;
-    const missing = ctx.workload.filter((r) => !ctx.completed.includes(r.id)).map((r) => r.id);
+    const done = new Set(completedIds(ctx));
+    const missing = ctx.workload.filter((r) => !done.has(r.id)).map((r) => r.id);
     if (missing.length > 0) problems.push(`${clientActor(client.name)}: ${missing.join(', ')} never completed`);
   }
   return problems;

@@ -59,8 +59,6 @@ export interface Routed {
 export interface WorldView {
   readonly world: World;
   snapshot(actor: ActorName): AnyMachineSnapshot;
-  /** Memoized per view: every request id any external client has seen complete. */
-  completedRequests(): ReadonlySet<string>;
 }
 
 export interface EngineOptions {
@@ -303,21 +301,7 @@ export class Engine {
   }
 
   view(world: World): WorldView {
-    let completed: Set<string> | null = null;
-    return {
-      world,
-      snapshot: (actor) => world.snapshots[actor],
-      completedRequests: () => {
-        if (!completed) {
-          completed = new Set();
-          for (const actor of this.actorNames) {
-            const done = (world.snapshots[actor].context as { completed?: readonly string[] }).completed;
-            if (Array.isArray(done)) for (const id of done) completed.add(id);
-          }
-        }
-        return completed;
-      },
-    };
+    return { world, snapshot: (actor) => world.snapshots[actor] };
   }
 
   /** See `hashWorld`: equal for worlds that behave the same, whatever the path to them. */

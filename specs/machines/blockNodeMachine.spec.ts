@@ -2,6 +2,7 @@ import { describe, expect, it } from 'vitest';
 import type { Topology } from '../../actors/topology.ts';
 import type { BlockNodeContext } from '../../machines/blockNodeMachine.ts';
 import type { AioContextContext } from '../../machines/aioContextMachine.ts';
+import { completedIds, type ExternalClientContext } from '../../machines/externalClientMachine.ts';
 import { SystemRig } from '../helpers/rig.ts';
 
 const ms = (n: number) => n * 1_000_000;
@@ -47,7 +48,7 @@ describe('blockNodeMachine: bdrv_drained_begin waits for the node to be quiet', 
       'bh:bh:complete:node:drive0',
       'drain.begin.returned',
     ]);
-    expect(rig.context<{ completed: string[] }>('client:vblk0').completed).toEqual(['W1']);
+    expect(completedIds(rig.context<ExternalClientContext>('client:vblk0'))).toEqual(['W1']);
   });
 
   it('should disable external clients of the node’s context before its own polling starts', () => {
@@ -120,7 +121,7 @@ describe('blockNodeMachine: what still runs inside a drained section', () => {
     rig.advance();
     expect(node(rig, 'drive0').trackedOrder).toEqual(['W1']);
     rig.offer('host:storage', 'host.complete', { id: 'W1' });
-    expect(rig.context<{ completed: string[] }>('client:vblk0').completed).toEqual(['W1']);
+    expect(completedIds(rig.context<ExternalClientContext>('client:vblk0'))).toEqual(['W1']);
     expect(rig.checker.violations).toEqual([]);
   });
 });
