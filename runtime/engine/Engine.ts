@@ -87,17 +87,27 @@ interface Draft {
   time: World['time'];
 }
 
-const acceptedCache = new WeakMap<AnyMachineSnapshot, ReadonlySet<string>>();
+const acceptedByState = new WeakMap<object, Map<string, ReadonlySet<string>>>();
 const stateNameCache = new WeakMap<AnyMachineSnapshot, string>();
 
-/** The event types the snapshot's active states have transitions for (selective receive). */
+/**
+ * The event types the snapshot's active states have transitions for (selective receive).
+ * It depends only on the machine and the state configuration, so it is computed once per
+ * (machine, state) and shared by every snapshot in that state.
+ */
 export function acceptedEvents(snapshot: AnyMachineSnapshot): ReadonlySet<string> {
-  let accepted = acceptedCache.get(snapshot);
+  let byState = acceptedByState.get(snapshot.machine);
+  if (!byState) {
+    byState = new Map();
+    acceptedByState.set(snapshot.machine, byState);
+  }
+  const key = stateName(snapshot);
+  let accepted = byState.get(key);
   if (!accepted) {
     const types = new Set<string>();
     for (const node of snapshot._nodes) for (const type of node.ownEvents) types.add(type);
     accepted = types;
-    acceptedCache.set(snapshot, accepted);
+    byState.set(key, accepted);
   }
   return accepted;
 }
