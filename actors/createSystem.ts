@@ -9,11 +9,19 @@ import { eventLoopMachine } from '../machines/eventLoopMachine.ts';
 import { externalClientMachine, externalClientOffers, type ExternalClientContext } from '../machines/externalClientMachine.ts';
 import { hostStorageMachine, hostStorageOffers, type HostStorageContext } from '../machines/hostStorageMachine.ts';
 import { monitorMachine, type MonitorCommand } from '../machines/monitorMachine.ts';
+import { backupJobMachine } from '../machines/backupJobMachine.ts';
+import { transactionActionMachine, type TransactionActionInput } from '../machines/transactionActionMachine.ts';
+import { transactionMachine } from '../machines/transactionMachine.ts';
 import type { ActorSpec } from '../runtime/engine/Engine.ts';
 import { ScenarioError } from '../runtime/errors.ts';
 import {
+  actionActor,
   allProtections,
   clientActor,
+  jobActor,
+  txnActor,
+  type Protections,
+  type TransactionSpec,
   ctxActor,
   HOST_ACTOR,
   loopActor,
@@ -87,6 +95,7 @@ export function createActorSpecs(topology: Topology): ActorSpec[] {
         }),
     });
   }
+  for (const txn of topology.transactions ?? []) specs.push(...transactionSpecs(txn, topology, protections));
   specs.push({
     name: HOST_ACTOR,
     kind: 'host-storage',
@@ -100,6 +109,91 @@ export function createActorSpecs(topology: Topology): ActorSpec[] {
     logic: monitorMachine,
     input: { name: MONITOR_ACTOR, mainCtx: ctxActor(MAIN_CONTEXT), script: (topology.script ?? []).map((c) => toMonitorCommand(c, topology)) },
   });
+  return specs;
+}
+
+/** The coordinator, one actor per action, and a backup job per backup action. */
+function transactionSpecs(txn: TransactionSpec, topology: Topology, protections: Protections): ActorSpec[] {
+  const specs: ActorSpec[] = [];
+  const nodes = new Map(topology.nodes.map((n) => [n.name, n]));
+  const allNodes = topology.nodes.map((n) => ({ node: nodeActor(n.name), ctx: ctxActor(n.ctx) }));
+  const namesTaken = new Map<string, Set<string>>();
+  const actions = txn.actions.map((action, index): TransactionActionInput => {
+    const name = actionActor(txn.name, index);
+    const device = action.type === 'abort' ? '' : action.device;
+    const spec = nodes.get(device);
+    const base: TransactionActionInput = {
+      name,
+      index,
+      kind: action.type,
+      device,
+      node: spec ? nodeActor(spec.name) : null,
+      ctx: spec ? ctxActor(spec.ctx) : null,
+      hasMedium: spec?.medium ?? true,
+      readOnly: spec?.readOnly ?? false,
+      clients: topology.clients.filter((c) => c.node === device).map((c) => clientActor(c.name)),
+      allNodes,
+      drains: protections.transactionDrains,
+    };
+    switch (action.type) {
+      case 'blockdev-snapshot-sync': {
+        const overlay = nodes.get(action.overlay);
+        const file = overlay?.file ? nodes.get(overlay.file) : overlay;
+        return {
+          ...base,
+          overlay: {
+            node: nodeActor(action.overlay),
+            file: file ? nodeActor(file.name) : nodeActor(action.overlay),
+            fileCtx: ctxActor(file?.ctx ?? overlay?.ctx ?? MAIN_CONTEXT),
+            path: action.overlay,
+            creatable: overlay !== undefined,
+          },
+        };
+      }
+      case 'blockdev-snapshot-internal-sync': {
+        const taken = namesTaken.get(device) ?? new Set(spec?.snapshots ?? []);
+        const nameTaken = taken.has(action.name);
+        taken.add(action.name);
+        namesTaken.set(device, taken);
+        return { ...base, snapshotName: action.name, nameTaken, supportsSnapshots: spec?.driver === 'qcow2' };
+      }
+      case 'drive-backup':
+      case 'blockdev-backup': {
+        const target = nodes.get(action.target);
+        if (action.type === 'drive-backup' && target && spec && target.ctx !== spec.ctx) {
+          throw new ScenarioError(`transaction '${txn.name}' action ${index}: drive-backup target '${action.target}' must live in '${spec.ctx}', the context of '${device}' (the model does not move nodes between contexts)`);
+        }
+        const job = jobActor(txn.name, index);
+        if (spec && target) {
+          specs.push({
+            name: job,
+            kind: 'block-job',
+            logic: backupJobMachine,
+            input: { name: job, source: nodeActor(spec.name), target: nodeActor(target.name), ctx: ctxActor(spec.ctx), chunks: topology.backupChunks ?? 2 },
+          });
+        }
+        return {
+          ...base,
+          job,
+          target: {
+            name: action.target,
+            node: target ? nodeActor(target.name) : null,
+            ctx: target ? ctxActor(target.ctx) : null,
+            fileNode: target?.file ? nodeActor(target.file) : null,
+          },
+        };
+      }
+      case 'abort':
+        return base;
+    }
+  });
+  specs.push({
+    name: txnActor(txn.name),
+    kind: 'transaction',
+    logic: transactionMachine,
+    input: { name: txnActor(txn.name), actions: actions.map((a) => a.name), era: topology.era ?? '2015', allNodes },
+  });
+  for (const input of actions) specs.push({ name: input.name, kind: 'transaction-action', logic: transactionActionMachine, input });
   return specs;
 }
 
@@ -117,6 +211,9 @@ function toMonitorCommand(cmd: ScriptCommand, topology: Topology): MonitorComman
     case 'stop':
     case 'cont':
       return { do: cmd.do, at: cmd.at };
+    case 'transaction':
+      if (!(topology.transactions ?? []).some((t) => t.name === cmd.txn)) throw new ScenarioError(`script: no transaction named '${cmd.txn}'`);
+      return { do: 'transaction', txn: txnActor(cmd.txn), at: cmd.at };
     default:
       return { do: cmd.do, node: nodeActor(cmd.node), ctx: ctxOf(cmd.node), at: cmd.at };
   }

@@ -6,6 +6,7 @@
  */
 import type { ClientKind, WorkloadRequest } from '../machines/externalClientMachine.ts';
 import type { DriverName } from '../machines/blockNodeMachine.ts';
+import type { Era } from '../machines/transactionMachine.ts';
 
 export interface ContextSpec {
   name: string;
@@ -19,6 +20,25 @@ export interface NodeSpec {
   ctx: string;
   file?: string;
   backing?: string;
+  /** bdrv_is_inserted (default true). */
+  medium?: boolean;
+  readOnly?: boolean;
+  /** Internal snapshots the image already has. */
+  snapshots?: readonly string[];
+}
+
+/** One action of a QMP transaction, as QMP names it. */
+export type ActionSpec =
+  /** `overlay` names a node of the topology (with its file) that becomes the new active layer. */
+  | { type: 'blockdev-snapshot-sync'; device: string; overlay: string }
+  | { type: 'blockdev-snapshot-internal-sync'; device: string; name: string }
+  | { type: 'drive-backup'; device: string; target: string }
+  | { type: 'blockdev-backup'; device: string; target: string }
+  | { type: 'abort' };
+
+export interface TransactionSpec {
+  name: string;
+  actions: readonly ActionSpec[];
 }
 
 export interface ClientSpec {
@@ -32,7 +52,8 @@ export type ScriptCommand =
   | { do: 'drained_begin' | 'drained_end' | 'drain'; node: string; at?: number }
   | { do: 'drain_all'; at?: number }
   | { do: 'poll'; ctx: string; blocking?: boolean; at?: number }
-  | { do: 'stop' | 'cont'; at?: number };
+  | { do: 'stop' | 'cont'; at?: number }
+  | { do: 'transaction'; txn: string; at?: number };
 
 /** The series' protections (patch numbers of seed/cover-letter.txt). All on by default. */
 export interface Protections {
@@ -42,22 +63,40 @@ export interface Protections {
   nbdExternal: boolean;
   /** Patch 4: virtio-blk / virtio-scsi dataplane register their host notifiers as external. */
   dataplaneExternal: boolean;
+  /** Patches 6-10: the transaction actions take a drained section from prepare to clean. */
+  transactionDrains: boolean;
+  /** Patches 11-12: BlockDriver.bdrv_drain, implemented by qed (flush its need-check timer work now). */
+  qedDrainHook: boolean;
 }
 
-export const allProtections: Protections = { externalGating: true, nbdExternal: true, dataplaneExternal: true };
+export const allProtections: Protections = {
+  externalGating: true,
+  nbdExternal: true,
+  dataplaneExternal: true,
+  transactionDrains: true,
+  qedDrainHook: true,
+};
 
 export interface Topology {
   contexts: readonly ContextSpec[];
   nodes: readonly NodeSpec[];
   clients: readonly ClientSpec[];
   script?: readonly ScriptCommand[];
+  transactions?: readonly TransactionSpec[];
+  /** `2015` (FIFO commit/abort/clean) or `now` (LIFO); default 2015. */
+  era?: Era;
   protections?: Partial<Protections>;
+  /** Chunks a backup job copies (default 2). */
+  backupChunks?: number;
 }
 
 export const ctxActor = (name: string) => `ctx:${name}`;
 export const loopActor = (name: string) => `loop:${name}`;
 export const nodeActor = (name: string) => `node:${name}`;
 export const clientActor = (name: string) => `client:${name}`;
+export const txnActor = (name: string) => `txn:${name}`;
+export const actionActor = (txn: string, index: number) => `txn:${txn}/action:${index}`;
+export const jobActor = (txn: string, index: number) => `job:${txn}/${index}`;
 export const HOST_ACTOR = 'host:storage';
 export const MONITOR_ACTOR = 'monitor:qmp';
 export const MAIN_CONTEXT = 'main';

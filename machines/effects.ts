@@ -67,6 +67,10 @@ export type Observation =
   | { type: 'obs.io.complete'; node: ActorName; id: string; origin: RequestOrigin }
   | { type: 'obs.drain'; phase: 'begin' | 'begin.returned' | 'end' | 'run' | 'run.returned'; node: ActorName; quiesce: number }
   | { type: 'obs.command'; phase: 'start' | 'end'; command: string; index: number }
+  | { type: 'obs.txn'; txn: ActorName; phase: 'prepare' | 'commit' | 'abort' | 'clean' | 'transaction'; index: number; result: 'start' | 'ok' | 'failed'; error?: string }
+  | { type: 'obs.pit'; action: ActorName; index: number; node: ActorName; kind: 'external-snapshot' | 'internal-snapshot' | 'backup' }
+  | { type: 'obs.guest'; phase: 'issue' | 'complete'; id: string; op: 'read' | 'write' | 'flush' }
+  | { type: 'obs.artifact'; action: ActorName; kind: 'internal-snapshot' | 'job' | 'overlay'; op: 'created' | 'removed' }
   | { type: 'obs.error'; message: string };
 
 export type Emitted = Effect | Observation;

@@ -61,6 +61,7 @@ export interface ExternalClientInput {
 export type ExternalClientEvent =
   | { type: 'far.issue'; id: string }
   | { type: 'far.tick'; at: number }
+  | { type: 'blk.retarget'; from: ActorName; to: ActorName }
   | { type: 'aio.dispatch'; ctx: ActorName; kind: 'bh' | 'handler' | 'timer'; id: string; thread: ThreadName }
   | { type: 'io.complete'; id: string; node: ActorName; origin: RequestOrigin };
 
@@ -101,6 +102,7 @@ export function externalClientStep(ctx: ExternalClientContext, event: AnyEvent) 
         out.observe({ type: 'obs.error', message: `${ctx.name}: far side issued '${e.id}' out of program order` });
         break;
       }
+      out.observe({ type: 'obs.guest', phase: 'issue', id: req.id, op: req.op });
       ctx = withProgress({ ...ctx, nextIndex: ctx.nextIndex + 1, ring: [...ctx.ring, ctx.nextIndex] }, ctx.nextIndex, 'i');
       // Guest kick (ioeventfd) or bytes on the socket: the handler becomes ready.
       out.send(ctx.ctx, { type: 'aio.handler.notify', id: clientHandlerId(ctx.name) });
@@ -124,6 +126,10 @@ export function externalClientStep(ctx: ExternalClientContext, event: AnyEvent) 
     case 'far.tick':
       ctx = { ...ctx, reachedAt: Math.max(ctx.reachedAt, e.at) };
       break;
+    case 'blk.retarget':
+      // bdrv_append: the device's BlockBackend now points at the overlay; later requests go there.
+      if (ctx.node === e.from) ctx = { ...ctx, node: e.to };
+      break;
     case 'io.complete':
     {
       // The completion reaches the far side (virtio interrupt / NBD reply); dependants may now be issued.
@@ -133,6 +139,7 @@ export function externalClientStep(ctx: ExternalClientContext, event: AnyEvent) 
         out.observe({ type: 'obs.error', message: `${ctx.name}: completion of ${e.id}, which ${seen}` });
         break;
       }
+      out.observe({ type: 'obs.guest', phase: 'complete', id: e.id, op: ctx.workload[index].op });
       ctx = withProgress(ctx, index, 'c');
       break;
     }
@@ -180,6 +187,7 @@ export const externalClientMachine = setup({
       on: {
         'far.issue': { actions: 'applyEvent' },
         'far.tick': { actions: 'applyEvent' },
+        'blk.retarget': { actions: 'applyEvent' },
         'aio.dispatch': { actions: 'applyEvent' },
         'io.complete': { actions: 'applyEvent' },
       },

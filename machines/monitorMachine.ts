@@ -16,7 +16,8 @@ export type MonitorCommand =
   | { do: 'drain'; node: ActorName; ctx: ActorName; at?: number }
   | { do: 'drain_all'; nodes: readonly { node: ActorName; ctx: ActorName }[]; at?: number }
   | { do: 'poll'; ctx: ActorName; blocking: boolean; at?: number }
-  | { do: 'stop' | 'cont'; at?: number };
+  | { do: 'stop' | 'cont'; at?: number }
+  | { do: 'transaction'; txn: ActorName; at?: number };
 
 /** One call the running command makes and the reply it waits for. */
 export interface MonitorOp {
@@ -35,6 +36,8 @@ export interface MonitorContext {
   /** The main-loop poll that dispatched the running command, to answer when it ends. */
   dispatchedBy: ActorName | null;
   errors: number;
+  /** QMP replies to transactions, in order: `ok` or `error: <message>`. */
+  replies: readonly string[];
 }
 
 export type MonitorEvent =
@@ -44,7 +47,8 @@ export type MonitorEvent =
   | { type: 'aio.poll.done'; ctx: ActorName; progress: boolean }
   | { type: 'drain.begin.done'; node: ActorName }
   | { type: 'drain.end.done'; node: ActorName; error?: string }
-  | { type: 'drain.done'; node: ActorName };
+  | { type: 'drain.done'; node: ActorName }
+  | { type: 'txn.result'; txn: ActorName; ok: boolean; error: string | null };
 
 export const monitorHandlerId = (monitor: ActorName) => `qmp:${monitor}`;
 
@@ -73,6 +77,8 @@ export function commandOps(cmd: MonitorCommand, self: ActorName, thread: ThreadN
     case 'cont':
       // Carried out by the command itself (runOps) as a run-state change, no call.
       return [];
+    case 'transaction':
+      return [{ to: cmd.txn, event: { type: 'txn.run', thread, replyTo: self }, awaits: 'txn.result' }];
   }
 }
 
@@ -92,6 +98,8 @@ export function describeCommand(cmd: MonitorCommand): string {
       return 'stop (vm_stop)';
     case 'cont':
       return 'cont (vm_start)';
+    case 'transaction':
+      return `transaction ${cmd.txn}`;
   }
 }
 
@@ -145,6 +153,7 @@ export function monitorStep(ctx: MonitorContext, event: AnyEvent) {
         break;
       }
       if (e.type === 'drain.end.done' && e.error) ctx = { ...ctx, errors: ctx.errors + 1 };
+      if (e.type === 'txn.result') ctx = { ...ctx, replies: [...ctx.replies, e.ok ? 'ok' : `error: ${e.error}`] };
       if (rest.length === 0 || rest.every((r) => !r.awaits)) {
         out.observe({ type: 'obs.command', phase: 'end', command: describeCommand(ctx.script[ctx.pc]), index: ctx.pc });
       }
@@ -186,6 +195,7 @@ export const monitorMachine = setup({
     ops: [],
     dispatchedBy: null,
     errors: 0,
+    replies: [],
   }),
   entry: 'registerMonitor',
   initial: 'waiting',
@@ -208,6 +218,7 @@ export const monitorMachine = setup({
         'drain.begin.done': { actions: 'applyEvent' },
         'drain.end.done': { actions: 'applyEvent' },
         'drain.done': { actions: 'applyEvent' },
+        'txn.result': { actions: 'applyEvent' },
       },
     },
     finished: { description: 'Every scripted command ran' },
