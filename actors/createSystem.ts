@@ -100,7 +100,7 @@ export function createActorSpecs(topology: Topology): ActorSpec[] {
     name: HOST_ACTOR,
     kind: 'host-storage',
     logic: hostStorageMachine,
-    input: { name: HOST_ACTOR },
+    input: { name: HOST_ACTOR, latency: topology.hostLatency ?? {} },
     offers: (snapshot) => hostStorageOffers(snapshot.context as HostStorageContext),
   });
   specs.push({

@@ -88,6 +88,8 @@ export interface Topology {
   protections?: Partial<Protections>;
   /** Chunks a backup job copies (default 2). */
   backupChunks?: number;
+  /** Minimum host service time per kind of request, ns (default 0: only the order is chosen). */
+  hostLatency?: { read?: number; write?: number; flush?: number };
 }
 
 export const ctxActor = (name: string) => `ctx:${name}`;

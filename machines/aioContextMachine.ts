@@ -94,7 +94,7 @@ export type AioContextEvent =
   | { type: 'aio.timer.del'; id: string }
   | { type: 'aio.timer.expired'; id: string; deadline: number }
   | { type: 'aio.external.disable' }
-  | { type: 'aio.external.enable' }
+  | { type: 'aio.external.enable'; replyTo?: ActorName }
   | { type: 'aio.poll'; blocking: boolean; thread: ThreadName; replyTo: ActorName }
   | { type: 'aio.callback.done' }
   | { type: 'aio.acquire'; thread: ThreadName; replyTo: ActorName }
@@ -357,6 +357,8 @@ export function aioContextStep(ctx: Ctx, event: AnyEvent): Result {
       }
       ctx = { ...ctx, externalDisableCount: ctx.externalDisableCount - 1 };
       out.observe({ type: 'obs.counter', counter: 'externalDisableCount', value: ctx.externalDisableCount });
+      // A direct call in QEMU: the caller continues once the counter is down.
+      if (e.replyTo) out.send(e.replyTo, { type: 'aio.external.enabled', ctx: ctx.name });
       break;
     case 'aio.poll':
       ctx = request(ctx, out, { kind: 'poll', thread: e.thread, replyTo: e.replyTo, blocking: e.blocking });

@@ -48,7 +48,7 @@ export const jobCompletionBhId = (job: ActorName) => `bh:job:${job}`;
 
 function issue(ctx: BackupJobContext, out: Emitter, phase: 'r' | 'w'): BackupJobContext {
   const node = phase === 'r' ? ctx.source : ctx.target;
-  out.send(node, { type: 'io.submit', id: `${ctx.name}/${phase}${ctx.chunk}`, origin: 'job', op: phase === 'r' ? 'read' : 'write', replyTo: ctx.name, aio: false });
+  out.send(node, { type: 'io.submit', id: `${ctx.name}/${phase}${ctx.chunk}`, origin: 'job', op: phase === 'r' ? 'read' : 'write', replyTo: ctx.name, aio: true });
   return { ...ctx, inFlight: phase };
 }
 

@@ -62,6 +62,8 @@ export interface BlockNodeContext {
   childBusy: Readonly<Record<ActorName, boolean>>;
   drain: DrainRun | null;
   hookCalls: readonly HookCall[];
+  /** drained_end waiting for aio_enable_external to return, then answering this caller. */
+  endReplyTo: ActorName | null;
 }
 
 export interface BlockNodeInput {
@@ -84,7 +86,8 @@ export type BlockNodeEvent =
   | { type: 'drain.end'; thread: ThreadName; replyTo: ActorName }
   | { type: 'drain.run'; thread: ThreadName; replyTo: ActorName }
   | { type: 'drain.hook'; replyTo: ActorName }
-  | { type: 'drain.hook.done'; node: ActorName };
+  | { type: 'drain.hook.done'; node: ActorName }
+  | { type: 'aio.external.enabled'; ctx: ActorName };
 
 type Ctx = BlockNodeContext;
 
@@ -228,8 +231,16 @@ export function blockNodeStep(ctx: Ctx, event: AnyEvent): { context: Ctx; emitte
       ctx = { ...ctx, quiesceCounter: ctx.quiesceCounter - 1 };
       out.observe({ type: 'obs.drain', phase: 'end', node: ctx.name, quiesce: ctx.quiesceCounter });
       out.observe({ type: 'obs.counter', counter: 'quiesceCounter', value: ctx.quiesceCounter });
-      if (ctx.quiesceCounter === 0) out.send(ctx.ctx, { type: 'aio.external.enable' });
-      out.send(e.replyTo, { type: 'drain.end.done', node: ctx.name });
+      if (ctx.quiesceCounter === 0) {
+        out.send(ctx.ctx, { type: 'aio.external.enable', replyTo: ctx.name });
+        ctx = { ...ctx, endReplyTo: e.replyTo };
+      } else {
+        out.send(e.replyTo, { type: 'drain.end.done', node: ctx.name });
+      }
+      break;
+    case 'aio.external.enabled':
+      if (ctx.endReplyTo) out.send(ctx.endReplyTo, { type: 'drain.end.done', node: ctx.name });
+      ctx = { ...ctx, endReplyTo: null };
       break;
     case 'drain.hook': {
       runDriverHook(ctx, out);
@@ -285,6 +296,7 @@ const always = [
   'drain.hook',
   'drain.hook.done',
   'drain.end',
+  'aio.external.enabled',
 ] as const;
 
 const applyEvent = { actions: 'applyEvent' } as const;
@@ -322,6 +334,7 @@ export const blockNodeMachine = setup({
     childBusy: {},
     drain: null,
     hookCalls: [],
+    endReplyTo: null,
   }),
   entry: 'registerCompletionPath',
   initial: 'running',

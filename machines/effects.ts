@@ -34,12 +34,17 @@ export interface SendEffect {
   event: AnyEvent;
 }
 
-/** Arm one entry of the engine's timer heap; when `deadline` passes on `clock`, `event` is delivered to the emitter. */
+/**
+ * Arm one entry of the engine's timer heap; when `deadline` passes on `clock`, `event` is
+ * delivered to the emitter. With `relative`, the deadline counts from now (machines never read
+ * the clock; the engine adds the current time).
+ */
 export interface AlarmSetEffect {
   type: 'fx.alarm.set';
   id: string;
   clock: ClockType;
   deadline: number;
+  relative?: boolean;
   event: AnyEvent;
 }
 
@@ -103,6 +108,10 @@ export class Emitter {
   }
   alarm(id: string, clock: ClockType, deadline: number, event: AnyEvent): void {
     this.emitted.push({ type: 'fx.alarm.set', id, clock, deadline, event });
+  }
+  /** An alarm `delay` ns from now on `clock`. */
+  alarmIn(id: string, clock: ClockType, delay: number, event: AnyEvent): void {
+    this.emitted.push({ type: 'fx.alarm.set', id, clock, deadline: delay, relative: true, event });
   }
   clearAlarm(id: string): void {
     this.emitted.push({ type: 'fx.alarm.clear', id });

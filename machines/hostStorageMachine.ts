@@ -18,23 +18,38 @@ export interface HostRequest {
   origin: RequestOrigin;
   ctx: ActorName;
   handler: string;
+  /** The latency of its kind has passed: the scheduler may complete it now. */
+  ready: boolean;
+}
+
+/** Minimum service time per kind of request, ns (0: the scheduler may complete it at once). */
+export interface HostLatency {
+  read: number;
+  write: number;
+  flush: number;
 }
 
 export interface HostStorageContext {
   name: ActorName;
+  latency: HostLatency;
   pending: readonly HostRequest[];
   completed: number;
 }
 
 export type HostStorageEvent =
   | { type: 'host.submit'; id: string; node: ActorName; op: 'read' | 'write' | 'flush'; origin: RequestOrigin; ctx: ActorName; handler: string }
-  | { type: 'host.complete'; id: string; node: ActorName };
+  | { type: 'host.complete'; id: string; node: ActorName }
+  | { type: 'host.ready'; id: string; node: ActorName };
 
 export function hostStorageStep(ctx: HostStorageContext, event: AnyEvent) {
   const out = new Emitter();
   const e = event as HostStorageEvent;
   if (e.type === 'host.submit') {
-    ctx = { ...ctx, pending: [...ctx.pending, { id: e.id, node: e.node, op: e.op, origin: e.origin, ctx: e.ctx, handler: e.handler }] };
+    const latency = ctx.latency[e.op];
+    ctx = { ...ctx, pending: [...ctx.pending, { id: e.id, node: e.node, op: e.op, origin: e.origin, ctx: e.ctx, handler: e.handler, ready: latency === 0 }] };
+    if (latency > 0) out.alarmIn(`${ctx.name}/${e.node}/${e.id}`, 'realtime', latency, { type: 'host.ready', id: e.id, node: e.node });
+  } else if (e.type === 'host.ready') {
+    ctx = { ...ctx, pending: ctx.pending.map((r) => (r.id === e.id && r.node === e.node ? { ...r, ready: true } : r)) };
   } else {
     const req = ctx.pending.find((r) => r.id === e.id && r.node === e.node);
     if (!req) {
@@ -52,26 +67,27 @@ export function hostStorageStep(ctx: HostStorageContext, event: AnyEvent) {
 export const hostStorageMachine = setup({
   types: {
     context: {} as HostStorageContext,
-    input: {} as { name: ActorName },
+    input: {} as { name: ActorName; latency?: Partial<HostLatency> },
     events: {} as HostStorageEvent,
   },
   actions: { applyEvent: applyStep(hostStorageStep) as any },
 }).createMachine({
   id: 'hostStorage',
   description: 'Host storage under protocol nodes: completes requests in an order the scheduler chooses',
-  context: ({ input }) => ({ name: input.name, pending: [], completed: 0 }),
+  context: ({ input }) => ({ name: input.name, latency: { read: 0, write: 0, flush: 0, ...input.latency }, pending: [], completed: 0 }),
   initial: 'serving',
   states: {
     serving: {
       on: {
         'host.submit': { actions: 'applyEvent' },
         'host.complete': { actions: 'applyEvent' },
+        'host.ready': { actions: 'applyEvent' },
       },
     },
   },
 });
 
-/** The environment's choices: any pending request may complete next. */
+/** The environment's choices: any pending request whose latency has passed may complete next. */
 export function hostStorageOffers(ctx: HostStorageContext): AnyEvent[] {
-  return ctx.pending.map((r) => ({ type: 'host.complete', id: r.id, node: r.node }));
+  return ctx.pending.filter((r) => r.ready).map((r) => ({ type: 'host.complete', id: r.id, node: r.node }));
 }

@@ -68,7 +68,10 @@ export function runProgram(program: Program, host: ProgramHost, out: Emitter): R
         out.send(op.to, op.event);
         return { status: 'waiting', program: { ops, waiting: { kind: 'reply', awaits: op.awaits } } };
       case 'io':
-        out.send(op.node, { type: 'io.submit', id: op.id, origin: op.origin, op: op.op, replyTo: host.self, aio: false });
+        // The completion comes back through the node's completion BH, so the aio_poll that runs
+        // it is the one that returns with the request done (QEMU re-enters the coroutine from
+        // the completion callback itself; the model has no coroutines, the BH keeps the order).
+        out.send(op.node, { type: 'io.submit', id: op.id, origin: op.origin, op: op.op, replyTo: host.self, aio: true });
         out.send(op.ctx, { type: 'aio.poll', blocking: true, thread: host.thread, replyTo: host.self });
         return { status: 'waiting', program: { ops, waiting: { kind: 'io', id: op.id, done: false, polling: true } } };
       case 'pollUntil':

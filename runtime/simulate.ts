@@ -49,6 +49,8 @@ export interface SimulationResult {
 
 export function modelMapOf(topology: Topology): ModelMap {
   return {
+    era: topology.era ?? '2015',
+    nodeClients: Object.fromEntries(topology.nodes.map((n) => [nodeActor(n.name), topology.clients.filter((c) => c.node === n.name).map((c) => clientActor(c.name))])),
     nodeContext: Object.fromEntries(topology.nodes.map((n) => [nodeActor(n.name), ctxActor(n.ctx)])),
     nodeChildren: Object.fromEntries(
       topology.nodes.map((n) => [nodeActor(n.name), [n.file, n.backing].filter((c): c is string => c !== undefined).map(nodeActor)]),

@@ -421,9 +421,11 @@ export class Engine {
           }
           this.wire.next({ step: draft.step, from: actor, to: item.to, event: item.event });
           break;
-        case 'fx.alarm.set':
-          this.setAlarm(draft, actor, item.id, item.clock, item.deadline, item.event);
+        case 'fx.alarm.set': {
+          const now = item.clock === 'realtime' ? draft.time.realtime : draft.time.virtual;
+          this.setAlarm(draft, actor, item.id, item.clock, item.relative ? now + item.deadline : item.deadline, item.event);
           break;
+        }
         case 'fx.alarm.clear':
           this.clearAlarm(draft, actor, item.id);
           break;

@@ -21,7 +21,7 @@ export class InvariantChecker {
 
   constructor(
     model: ModelMap,
-    readonly monitors: readonly InvariantMonitor[] = defaultMonitors(),
+    readonly monitors: readonly InvariantMonitor[] = defaultMonitors(model),
     private readonly onViolation?: (v: ReportedViolation) => void,
   ) {
     this.state = new TraceState(model);
@@ -42,7 +42,10 @@ export class InvariantChecker {
 
   /** Per invariant: held (no violation) or the first violation. */
   verdicts(): { id: InvariantId; title: string; first: ReportedViolation | null }[] {
-    return this.monitors.map((m) => ({ id: m.id, title: m.title, first: this.violations.find((v) => v.invariant === m.id) ?? null }));
+    const seen = new Set<InvariantId>();
+    return this.monitors
+      .filter((m) => !seen.has(m.id) && seen.add(m.id))
+      .map((m) => ({ id: m.id, title: m.title, first: this.violations.find((v) => v.invariant === m.id) ?? null }));
   }
 
   private record(invariant: InvariantId, v: Omit<Violation, 'invariant'>): void {
@@ -56,7 +59,7 @@ export class InvariantChecker {
 export function checkInvariants(model: ModelMap): OperatorFunction<TraceEvent, ReportedViolation> {
   return (source) =>
     new Observable<ReportedViolation>((subscriber) => {
-      const checker = new InvariantChecker(model, defaultMonitors(), (v) => subscriber.next(v));
+      const checker = new InvariantChecker(model, defaultMonitors(model), (v) => subscriber.next(v));
       return source.subscribe({
         next: (e) => checker.observe(e),
         error: (err) => subscriber.error(err),

@@ -7,8 +7,9 @@
  */
 import type { ActorName } from '../../machines/effects.ts';
 import type { TraceEvent, TraceEventOf } from '../trace/TraceEvent.ts';
+import { transactionMonitors } from './transactionMonitors.ts';
 
-export type InvariantId = 'I1' | 'I2' | 'I3' | 'I4' | 'I5' | 'I7' | 'conservation';
+export type InvariantId = 'I1' | 'I2' | 'I3' | 'I4' | 'I5' | 'I6' | 'I7' | 'I8' | 'I9' | 'I10' | 'I11' | 'I12' | 'conservation';
 
 export interface Violation {
   invariant: InvariantId;
@@ -27,6 +28,10 @@ export interface ModelMap {
   nodeContext: Readonly<Record<ActorName, ActorName>>;
   /** node actor -> its children (file, backing); absent means none. */
   nodeChildren?: Readonly<Record<ActorName, readonly ActorName[]>>;
+  /** Order of commit/abort/clean: 2015 FIFO (default) or now LIFO. */
+  era?: '2015' | 'now';
+  /** node actor -> the devices (client actors) attached to it when the run starts. */
+  nodeClients?: Readonly<Record<ActorName, readonly ActorName[]>>;
 }
 
 /** Counters as the trace reports them, shared by the monitors. */
@@ -355,7 +360,11 @@ export class ConservationMonitor implements InvariantMonitor {
   }
 }
 
-export function defaultMonitors(): InvariantMonitor[] {
+export function defaultMonitors(model: ModelMap = { nodeContext: {} }): InvariantMonitor[] {
+  return [...coreMonitors(), ...transactionMonitors(model.era, model.nodeClients)];
+}
+
+function coreMonitors(): InvariantMonitor[] {
   return [new GatingMonitor(), new CounterSanityMonitor(), new NestingMonitor(), new QuiescenceMonitor(), new AdmissionMonitor(), new DeferralMonitor(), new ConservationMonitor()];
 }
 

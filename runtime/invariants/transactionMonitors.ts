@@ -1,0 +1,353 @@
+/**
+ * Invariant monitors of the transaction (DOMAIN.md section 4: I6, I8-I12), over the trace.
+ *
+ * Drained sections are attributed to an action by time: a `drain begin` on a node while action
+ * i runs its prepare belongs to action i, a `drain end` during its clean likewise.
+ */
+import type { ActorName } from '../../machines/effects.ts';
+import type { TraceEvent, TraceEventOf } from '../trace/TraceEvent.ts';
+import type { InvariantMonitor, TraceState } from './monitors.ts';
+
+type Report = Parameters<InvariantMonitor['observe']>[2];
+type TxnEvent = TraceEventOf<'@trace.txn'>;
+
+/** Per transaction: the phases each action went through, in order. */
+interface TxnLog {
+  events: TxnEvent[];
+  failedAt: number | null;
+  running: { phase: TxnEvent['phase']; index: number } | null;
+  countersAtStart: Map<string, number>;
+  started: boolean;
+  ended: boolean;
+}
+
+/** Keeps every transaction's phase log; shared by the transaction monitors. */
+class TxnTracker {
+  readonly logs = new Map<ActorName, TxnLog>();
+  /** The action whose phase runs now (transactions run one at a time in the monitor). */
+  current: { txn: ActorName; phase: TxnEvent['phase']; index: number } | null = null;
+
+  observe(e: TraceEvent, state: TraceState): void {
+    if (e.type !== '@trace.txn') return;
+    let log = this.logs.get(e.txn);
+    if (!log) {
+      log = { events: [], failedAt: null, running: null, countersAtStart: new Map(), started: false, ended: false };
+      this.logs.set(e.txn, log);
+    }
+    if (e.phase === 'transaction') {
+      if (e.result === 'start') {
+        log.started = true;
+        for (const [ctx, n] of state.disableCount) log.countersAtStart.set(ctx, n);
+        for (const [node, n] of state.quiesce) log.countersAtStart.set(node, n);
+      } else {
+        log.ended = true;
+      }
+      return;
+    }
+    log.events.push(e);
+    if (e.result === 'start') this.current = { txn: e.txn, phase: e.phase, index: e.index };
+    else {
+      this.current = null;
+      if (e.phase === 'prepare' && e.result === 'failed') log.failedAt = e.index;
+    }
+  }
+}
+
+const tracker = new WeakMap<TraceState, TxnTracker>();
+function trackerOf(state: TraceState): TxnTracker {
+  let t = tracker.get(state);
+  if (!t) {
+    t = new TxnTracker();
+    tracker.set(state, t);
+  }
+  return t;
+}
+
+/**
+ * Feeds the shared transaction log; must run before the other transaction monitors (it is
+ * first in `transactionMonitors()`).
+ */
+class TxnLogFeeder implements InvariantMonitor {
+  readonly id = 'I8' as const;
+  readonly title = 'transaction phases: prepares in order, stop at the first failure, commit or abort every started action, then clean each once';
+  observe(e: TraceEvent, state: TraceState, report: Report): void {
+    if (e.type !== '@trace.txn') return;
+    const t = trackerOf(state);
+    const before = t.logs.get(e.txn);
+    const done = (before?.events ?? []).filter((x) => x.result !== 'start');
+    t.observe(e, state);
+    if (e.result === 'start' || e.phase === 'transaction') {
+      if (e.phase !== 'transaction' && e.result === 'start') this.checkStart(e, done, report);
+      if (e.phase === 'transaction' && e.result !== 'start') this.checkEnd(e, t.logs.get(e.txn)!, report);
+    }
+  }
+
+  private checkStart(e: TxnEvent, done: TxnEvent[], report: Report): void {
+    const fail = (message: string) =>
+      report({
+        step: e.step,
+        time: e.time,
+        actors: [e.txn],
+        message: `${e.txn}: ${message}`,
+        explanation:
+          'qmp_transaction prepares actions in request order and stops at the first failure; then it commits (success) or aborts ' +
+          '(failure) every started action, and only after the last commit/abort does it clean every started action, once each.',
+      });
+    const prepares = done.filter((x) => x.phase === 'prepare');
+    const failed = prepares.find((x) => x.result === 'failed');
+    if (e.phase === 'prepare') {
+      if (failed) fail(`prepare of action ${e.index} after action ${failed.index} failed`);
+      else if (e.index !== prepares.length) fail(`prepare of action ${e.index} out of order (expected ${prepares.length})`);
+      if (done.some((x) => x.phase !== 'prepare')) fail(`prepare of action ${e.index} after commit/abort/clean began`);
+    } else if (e.phase === 'commit' && failed) {
+      fail(`commit of action ${e.index} although action ${failed.index} failed to prepare`);
+    } else if (e.phase === 'abort' && !failed) {
+      fail(`abort of action ${e.index} although every prepare succeeded`);
+    } else if (e.phase === 'clean') {
+      const started = prepares.length;
+      const resolved = done.filter((x) => x.phase === 'commit' || x.phase === 'abort').length;
+      if (resolved < started) fail(`clean of action ${e.index} before every started action was committed or aborted (${resolved} of ${started})`);
+      if (done.some((x) => x.phase === 'clean' && x.index === e.index)) fail(`action ${e.index} cleaned twice`);
+    }
+  }
+
+  private checkEnd(e: TxnEvent, log: TxnLog, report: Report): void {
+    const finished = log.events.filter((x) => x.result !== 'start');
+    const started = finished.filter((x) => x.phase === 'prepare').length;
+    const problems: string[] = [];
+    for (let i = 0; i < started; i++) {
+      const resolutions = finished.filter((x) => x.index === i && (x.phase === 'commit' || x.phase === 'abort')).length;
+      const cleans = finished.filter((x) => x.index === i && x.phase === 'clean').length;
+      if (resolutions !== 1) problems.push(`action ${i} was committed/aborted ${resolutions} times`);
+      if (cleans !== 1) problems.push(`action ${i} was cleaned ${cleans} times`);
+    }
+    if (problems.length === 0) return;
+    report({
+      step: e.step,
+      time: e.time,
+      actors: [e.txn],
+      message: `${e.txn}: ${problems.join('; ')}`,
+      explanation: 'Every started action gets exactly one of commit or abort, and exactly one clean.',
+    });
+  }
+}
+
+/** I8 order of the era: 2015 commits, aborts and cleans in request order (FIFO). */
+export class EraOrderMonitor implements InvariantMonitor {
+  readonly id = 'I8' as const;
+  readonly title = 'commit/abort/clean follow the era order (2015: FIFO, now: LIFO)';
+  constructor(private readonly era: '2015' | 'now' = '2015') {}
+  observe(e: TraceEvent, state: TraceState, report: Report): void {
+    if (e.type !== '@trace.txn' || e.result !== 'start' || e.phase === 'prepare' || e.phase === 'transaction') return;
+    const log = trackerOf(state).logs.get(e.txn);
+    const previous = (log?.events ?? []).filter((x) => x.result === 'start' && x.phase === e.phase && x !== e);
+    const last = previous[previous.length - 1];
+    if (!last) return;
+    const inOrder = this.era === '2015' ? e.index > last.index : e.index < last.index;
+    if (inOrder) return;
+    report({
+      step: e.step,
+      time: e.time,
+      actors: [e.txn],
+      message: `${e.txn}: ${e.phase} of action ${e.index} after action ${last.index} breaks the ${this.era === '2015' ? 'FIFO' : 'LIFO'} order`,
+      explanation: `In the ${this.era} era qmp_transaction runs ${e.phase} over the started actions in ${this.era === '2015' ? 'request order' : 'reverse order'}.`,
+    });
+  }
+}
+
+/** I9 pairing: each action ends in clean exactly the drained sections it began in prepare; counters return to their values. */
+export class PairingMonitor implements InvariantMonitor {
+  readonly id = 'I9' as const;
+  readonly title = 'drained_end in clean iff drained_begin in prepare; counters back to where they were';
+  private readonly begun = new Map<string, number>();
+  private readonly ended = new Map<string, number>();
+
+  observe(e: TraceEvent, state: TraceState, report: Report): void {
+    const t = trackerOf(state);
+    if (e.type === '@trace.drain' && (e.phase === 'begin' || e.phase === 'end') && t.current) {
+      const key = `${t.current.txn}#${t.current.index}`;
+      if (e.phase === 'begin' && t.current.phase === 'prepare') this.begun.set(key, (this.begun.get(key) ?? 0) + 1);
+      if (e.phase === 'end' && t.current.phase === 'clean') this.ended.set(key, (this.ended.get(key) ?? 0) + 1);
+      return;
+    }
+    if (e.type !== '@trace.txn' || e.phase !== 'transaction' || e.result === 'start') return;
+    const log = t.logs.get(e.txn);
+    if (!log) return;
+    const started = log.events.filter((x) => x.phase === 'prepare' && x.result === 'start').length;
+    for (let i = 0; i < started; i++) {
+      const key = `${e.txn}#${i}`;
+      const b = this.begun.get(key) ?? 0;
+      const n = this.ended.get(key) ?? 0;
+      if (b !== n) {
+        report({
+          step: e.step,
+          time: e.time,
+          actors: [e.txn],
+          message: `${e.txn}: action ${i} began ${b} drained section(s) in prepare but ended ${n} in clean`,
+          explanation:
+            'Every action keys its drained_end in clean on what prepare did (state->aio_context / state->bs): a begin without an end ' +
+            'leaves the context closed to external clients for good, an end without a begin reopens it under someone else.',
+        });
+      }
+    }
+    const changed: string[] = [];
+    for (const [actor, before] of log.countersAtStart) {
+      const now = state.disableCount.get(actor) ?? state.quiesce.get(actor) ?? 0;
+      if (now !== before) changed.push(`${actor} ${before} -> ${now}`);
+    }
+    for (const [node, q] of state.quiesce) if (!log.countersAtStart.has(node) && q !== 0) changed.push(`${node} 0 -> ${q}`);
+    for (const [ctx, c] of state.disableCount) if (!log.countersAtStart.has(ctx) && c !== 0) changed.push(`${ctx} 0 -> ${c}`);
+    if (changed.length) {
+      report({
+        step: e.step,
+        time: e.time,
+        actors: [e.txn],
+        message: `${e.txn}: counters differ after the transaction: ${changed.join(', ')}`,
+        explanation: 'At the end of a transaction every quiesce and disable counter must be back to its value before it.',
+      });
+    }
+  }
+}
+
+/**
+ * I10 atomic cut: the points in time of one transaction form a consistent cut. If the guest saw
+ * Wx complete before it issued Wy, a set of images that holds Wy must hold Wx. Also no external
+ * request reaches a node between its drained_begin returning and the point in time.
+ */
+export class ConsistentCutMonitor implements InvariantMonitor {
+  readonly id = 'I10' as const;
+  readonly title = "a transaction's points in time form a consistent cut";
+  /** Guest writes as they reached a node: id -> node, device, step. */
+  private readonly writes = new Map<string, { node: ActorName; via: ActorName; step: number }>();
+  private readonly completedAt = new Map<string, number>();
+  private readonly issuedAt = new Map<string, number>();
+  private readonly points = new Map<ActorName, TraceEventOf<'@trace.pit'>[]>();
+
+  constructor(private readonly nodeClients: Readonly<Record<ActorName, readonly ActorName[]>> = {}) {}
+
+  observe(e: TraceEvent, _state: TraceState, report: Report): void {
+    if (e.type === '@trace.io.submit' && e.op === 'write' && e.origin.startsWith('external') && e.via.startsWith('client:')) {
+      this.writes.set(e.id, { node: e.node, via: e.via, step: e.step });
+    } else if (e.type === '@trace.guest') {
+      (e.phase === 'issue' ? this.issuedAt : this.completedAt).set(e.id, e.step);
+    } else if (e.type === '@trace.pit') {
+      const txn = e.action.split('/')[0];
+      const list = this.points.get(txn) ?? [];
+      list.push(e);
+      this.points.set(txn, list);
+    } else if (e.type === '@trace.txn' && e.phase === 'transaction' && e.result === 'ok') {
+      this.checkCut(e, report);
+    }
+  }
+
+  /** What the image taken at `pit` holds: writes its node absorbed before it (an external snapshot keeps all of the old node's). */
+  private holds(pit: TraceEventOf<'@trace.pit'>, id: string): boolean {
+    const w = this.writes.get(id);
+    return w !== undefined && w.node === pit.node && (pit.kind === 'external-snapshot' || w.step < pit.step);
+  }
+
+  private checkCut(e: TxnEvent, report: Report): void {
+    const pits = this.points.get(e.txn) ?? [];
+    for (const imageY of pits) {
+      for (const [wy] of this.writes) {
+        if (!this.holds(imageY, wy)) continue;
+        const issuedY = this.issuedAt.get(wy);
+        if (issuedY === undefined) continue;
+        for (const imageX of pits) {
+          const devices = this.nodeClients[imageX.node] ?? [];
+          for (const [wx, x] of this.writes) {
+            if (wx === wy || !devices.includes(x.via) || this.holds(imageX, wx)) continue;
+            const doneX = this.completedAt.get(wx);
+            if (doneX === undefined || doneX >= issuedY) continue;
+            report({
+              step: e.step,
+              time: e.time,
+              actors: [e.txn, imageX.node, imageY.node],
+              message: `${e.txn}: the images hold ${wy} (${imageY.kind} of ${imageY.node}) but not ${wx} (written through ${x.via}, ${imageX.kind} of ${imageX.node}), though the guest saw ${wx} complete (step ${doneX}) before issuing ${wy} (step ${issuedY})`,
+              explanation:
+                `A transaction promises one instant for all its images. The guest wrote ${wx}, saw it complete, and only then wrote ${wy}; ` +
+                `an image set that contains ${wy} but not ${wx} is a disk state the guest never had. It happens when external requests are ` +
+                `admitted between the points in time, by the nested aio_poll of a synchronous operation inside the transaction.`,
+            });
+            return;
+          }
+        }
+      }
+    }
+  }
+}
+
+/** I11 abort effects: a failed transaction leaves no job, no internal snapshot and no overlay behind. */
+export class AbortEffectsMonitor implements InvariantMonitor {
+  readonly id = 'I11' as const;
+  readonly title = 'a failed transaction leaves no job, internal snapshot or overlay behind';
+  private readonly live = new Map<string, { kind: string; step: number }>();
+
+  observe(e: TraceEvent, _state: TraceState, report: Report): void {
+    if (e.type === '@trace.artifact') {
+      const key = `${e.action}#${e.kind}`;
+      if (e.op === 'created') this.live.set(key, { kind: e.kind, step: e.step });
+      else this.live.delete(key);
+      return;
+    }
+    if (e.type !== '@trace.txn' || e.phase !== 'transaction' || e.result !== 'failed') return;
+    for (const [key, artifact] of this.live) {
+      if (!key.startsWith(`${e.txn}/`)) continue;
+      report({
+        step: e.step,
+        time: e.time,
+        actors: [e.txn, key.split('#')[0]],
+        message: `${e.txn} failed but the ${artifact.kind} created by ${key.split('#')[0]} at step ${artifact.step} still exists`,
+        explanation: 'Abort must undo prepare: cancel started jobs synchronously, delete internal snapshots, drop overlays; the graph ends as it began.',
+      });
+    }
+  }
+}
+
+/** I12 progress: every transaction answers, and every drained section it opened is closed by then. */
+export class ProgressMonitor implements InvariantMonitor {
+  readonly id = 'I12' as const;
+  readonly title = 'every transaction ends and every drained section ends';
+  observe(): void {}
+  finish(state: TraceState, report: Report, at: { step: number; time: number }): void {
+    for (const [txn, log] of trackerOf(state).logs) {
+      if (log.started && !log.ended) {
+        report({ ...at, actors: [txn], message: `${txn} never answered`, explanation: 'A transaction must always reach clean and answer the QMP command; a drain that never terminates would stop it.' });
+      }
+    }
+    const open = [...state.quiesce].filter(([, q]) => q > 0).map(([node]) => node);
+    if (open.length && [...trackerOf(state).logs.values()].some((l) => l.ended)) {
+      report({ ...at, actors: open, message: `drained sections still open at the end: ${open.join(', ')}`, explanation: 'Every drained section a transaction opens must end in its clean phase.' });
+    }
+  }
+}
+
+/** I6: no request issued by a driver timer on a node inside its drained section. */
+export class DriverTimerMonitor implements InvariantMonitor {
+  readonly id = 'I6' as const;
+  readonly title = 'no driver-timer I/O on a node inside its drained section';
+  private readonly openSince = new Map<ActorName, number>();
+  observe(e: TraceEvent, _state: TraceState, report: Report): void {
+    if (e.type === '@trace.drain') {
+      if (e.phase === 'begin.returned' && e.quiesce >= 1 && !this.openSince.has(e.node)) this.openSince.set(e.node, e.step);
+      if (e.phase === 'end' && e.quiesce === 0) this.openSince.delete(e.node);
+      return;
+    }
+    if (e.type !== '@trace.io.submit' || e.origin !== 'driver-timer') return;
+    const since = this.openSince.get(e.node);
+    if (since === undefined) return;
+    report({
+      step: e.step,
+      time: e.time,
+      actors: [e.node],
+      message: `${e.node}: driver timer request ${e.id} (${e.op}) inside the drained section quiet since step ${since}`,
+      explanation:
+        `qed's need-check timer fired in a nested aio_poll while ${e.node} was drained and wrote to the image the transaction believes ` +
+        `idle. The series' .bdrv_drain hook (patch 12) runs the timer's work at drained_begin, so nothing is left to fire inside the section.`,
+    });
+  }
+}
+
+export function transactionMonitors(era: '2015' | 'now' = '2015', nodeClients: Readonly<Record<ActorName, readonly ActorName[]>> = {}): InvariantMonitor[] {
+  return [new TxnLogFeeder(), new EraOrderMonitor(era), new PairingMonitor(), new ConsistentCutMonitor(nodeClients), new AbortEffectsMonitor(), new ProgressMonitor(), new DriverTimerMonitor()];
+}
