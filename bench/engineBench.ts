@@ -259,7 +259,7 @@ function record(specs: readonly ActorSpec[], strategy: Strategy, seed: number, m
     enabledTime += b - a;
     if (enabled.length === 0) break;
     let index = 0;
-    if (enabled.length > 1) [index, rng] = strategy.choose(enabled.length, rng, choices++);
+    if (enabled.length > 1) [index, rng] = strategy.choose(enabled, rng, choices++);
     const step = enabled[index];
     if (step.kind === 'deliver') {
       actors.push(step.actor);

@@ -288,7 +288,7 @@ export class Engine {
       if (enabled.length === 0) break;
       let index = 0;
       if (enabled.length > 1) {
-        [index, rng] = strategy.choose(enabled.length, rng, choices.length);
+        [index, rng] = strategy.choose(enabled, rng, choices.length);
         choices.push(index);
       }
       world = this.apply(world, enabled[index]);
