@@ -93,8 +93,8 @@ export const actionErrors = {
 const local = (label: string, name: string, data?: Record<string, unknown>): SyncOp => ({ kind: 'local', label, name, data });
 const fail = (label: string, message: string): SyncOp => local(label, 'fail', { message });
 
-function io(ctx: Ctx, label: string, node: ActorName, nodeCtx: ActorName, op: 'read' | 'write' | 'flush'): SyncOp {
-  return { kind: 'io', label, node, ctx: nodeCtx, id: `${ctx.name}/${label}`, op, origin: 'txn' };
+function io(ctx: Ctx, label: string, node: ActorName, nodeCtx: ActorName, op: 'read' | 'write' | 'flush', part = ''): SyncOp {
+  return { kind: 'io', label, node, ctx: nodeCtx, id: `${ctx.name}/${label}${part}`, op, origin: 'txn' };
 }
 
 /** aio_context_acquire + bdrv_drained_begin, as the four drained actions open their prepare. */
@@ -132,7 +132,8 @@ export function phaseProgram(ctx: Ctx, phase: TxnPhase): SyncOp[] {
       return [local('append', 'append'), ...drainAll(ctx, 'reopenReadOnly'), io(ctx, 'reopenReadOnly', ctx.node!, ctx.ctx!, 'flush')];
     case 'abort':
       if (ctx.kind === 'blockdev-snapshot-internal-sync' && ctx.created) {
-        return [io(ctx, 'deleteSnapshot', ctx.node!, ctx.ctx!, 'write'), local('deleteSnapshot', 'deleted')];
+        // qcow2_snapshot_delete: free the snapshot's clusters, then rewrite the snapshot table.
+        return [io(ctx, 'deleteSnapshot', ctx.node!, ctx.ctx!, 'write', '/refcounts'), io(ctx, 'deleteSnapshot', ctx.node!, ctx.ctx!, 'write', '/table'), local('deleteSnapshot', 'deleted')];
       }
       if ((ctx.kind === 'drive-backup' || ctx.kind === 'blockdev-backup') && ctx.jobStarted) {
         // block_job_cancel_sync: cancel, then aio_poll(ctx, true) until the job completed.
@@ -182,7 +183,15 @@ function prepareOps(ctx: Ctx, device: string): SyncOp[] {
                 : null;
       if (problem) return [...ops, fail('check', problem)];
       // bdrv_snapshot_create: the snapshot is the image as it is now; its table is written with nested polls.
-      return [...ops, local('createSnapshot', 'pointInTime', { kind: 'internal-snapshot' }), io(ctx, 'createSnapshot', ctx.node, ctx.ctx!, 'write'), local('createSnapshot', 'created')];
+      // qcow2_snapshot_create: copy the L1 table, write the snapshot table, update the header.
+      return [
+        ...ops,
+        local('createSnapshot', 'pointInTime', { kind: 'internal-snapshot' }),
+        io(ctx, 'createSnapshot', ctx.node, ctx.ctx!, 'write', '/l1'),
+        io(ctx, 'createSnapshot', ctx.node, ctx.ctx!, 'write', '/table'),
+        io(ctx, 'createSnapshot', ctx.node, ctx.ctx!, 'write', '/header'),
+        local('createSnapshot', 'created'),
+      ];
     }
     case 'drive-backup':
     case 'blockdev-backup': {

@@ -47,3 +47,63 @@ export function twoExternalSnapshots(protections: Topology['protections'] = {}):
     protections,
   };
 }
+
+/**
+ * 3.2 drive-backup of drive0 + external snapshot of drive1, both exported by the NBD server
+ * from the main context. prepare(0) starts the backup job (point in time T0 for drive0); the
+ * nested polls of prepare(1) read Wx for drive0 from the NBD socket (after T0: not in the
+ * backup), the client sees it complete and sends Wy for drive1, admitted before the append: in
+ * snapshot1. With the series both drains close the main context from prepare(0) on.
+ */
+export function backupPlusSnapshotOverNbd(protections: Topology['protections'] = {}): Topology {
+  return {
+    contexts: [],
+    nodes: [...drive('drive0', 'main'), ...drive('drive1', 'main'), ...drive('backup0', 'main'), ...drive('overlay1', 'main')],
+    clients: [
+      // prepare(0) runs from 1 ms (flush-free: the backup starts at once); prepare(1) flushes drive1 until 1.5 ms.
+      { name: 'nbd0', kind: 'nbd', node: 'drive0', workload: [{ id: 'Wx', op: 'write', after: [], at: ms(1.1) }] },
+      { name: 'nbd1', kind: 'nbd', node: 'drive1', workload: [{ id: 'Wy', op: 'write', after: ['Wx'] }] },
+    ],
+    transactions: [
+      {
+        name: '1',
+        actions: [
+          { type: 'drive-backup', device: 'drive0', target: 'backup0' },
+          { type: 'blockdev-snapshot-sync', device: 'drive1', overlay: 'overlay1' },
+        ],
+      },
+    ],
+    script: [{ do: 'transaction', txn: '1', at: ms(1) }],
+    hostLatency: latency,
+    protections,
+  };
+}
+
+/**
+ * 3.3 Two internal snapshots (qcow2) on two dataplane drives of one IOThread. prepare(0)
+ * creates snapshot0 at once; the metadata writes of that creation spin nested polls that
+ * admit Wx to drive0 (after snapshot0) and then Wy to drive1 (before snapshot1).
+ */
+export function twoInternalSnapshots(protections: Topology['protections'] = {}): Topology {
+  return {
+    contexts: [{ name: 'iothread0' }],
+    nodes: [...drive('drive0', 'iothread0'), ...drive('drive1', 'iothread0')],
+    clients: [
+      { name: 'vblk0', kind: 'virtio-blk', node: 'drive0', workload: [{ id: 'Wx', op: 'write', after: [], at: ms(1.01) }] },
+      { name: 'vblk1', kind: 'virtio-blk', node: 'drive1', workload: [{ id: 'Wy', op: 'write', after: ['Wx'] }] },
+    ],
+    transactions: [
+      {
+        name: '1',
+        actions: [
+          { type: 'blockdev-snapshot-internal-sync', device: 'drive0', name: 'snap0' },
+          { type: 'blockdev-snapshot-internal-sync', device: 'drive1', name: 'snap1' },
+        ],
+      },
+    ],
+    script: [{ do: 'transaction', txn: '1', at: ms(1) }],
+    // The snapshot table write is slow enough for the guest to get two writes in.
+    hostLatency: { read: ms(0.01), write: ms(0.2), flush: ms(0.5) },
+    protections,
+  };
+}
