@@ -65,7 +65,16 @@ export function createActorSpecs(topology: Topology): ActorSpec[] {
       name: nodeActor(node.name),
       kind: 'block-node',
       logic: blockNodeMachine,
-      input: { name: nodeActor(node.name), driver: node.driver, ctx: ctxActor(node.ctx), children, parents, host: HOST_ACTOR },
+      input: {
+        name: nodeActor(node.name),
+        driver: node.driver,
+        ctx: ctxActor(node.ctx),
+        children,
+        parents,
+        host: HOST_ACTOR,
+        drainHook: protections.qedDrainHook,
+        timers: node.timers ?? [],
+      },
     });
   }
   // Which client issues each request, so a dependency is checked where it completes.

@@ -5,7 +5,7 @@
  * stable prefixed names (`ctx:iothread0`, `node:drive0`).
  */
 import type { ClientKind, WorkloadRequest } from '../machines/externalClientMachine.ts';
-import type { DriverName } from '../machines/blockNodeMachine.ts';
+import type { DriverName, HousekeepingTimer } from '../machines/blockNodeMachine.ts';
 import type { Era } from '../machines/transactionMachine.ts';
 
 export interface ContextSpec {
@@ -25,6 +25,8 @@ export interface NodeSpec {
   readOnly?: boolean;
   /** Internal snapshots the image already has. */
   snapshots?: readonly string[];
+  /** Driver timers that do no block I/O: qcow2 cache clean, iscsi NOP and event timers, curl's multi timer. */
+  timers?: readonly HousekeepingTimer[];
 }
 
 /** One action of a QMP transaction, as QMP names it. */

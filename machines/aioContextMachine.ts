@@ -29,8 +29,11 @@ export interface BottomHalf {
 export interface AioTimer {
   owner: ActorName;
   clock: ClockType;
-  /** Absolute deadline in ns on `clock`, or null when not armed. */
+  /** Absolute deadline in ns on `clock` when it was given as one (timer_mod); null for a relative arm or when not armed. */
   deadline: number | null;
+  armed: boolean;
+  /** Bumped by every timer_mod / timer_del, so an alarm that went off for an older arming is ignored. */
+  generation: number;
   /** The deadline passed (the engine said so); the next poll's timer phase runs it. */
   expired: boolean;
 }
@@ -90,9 +93,10 @@ export type AioContextEvent =
   | { type: 'aio.bh.cancel'; id: string }
   | { type: 'aio.bh.delete'; id: string }
   | { type: 'aio.timer.new'; id: string; owner: ActorName; clock: ClockType }
-  | { type: 'aio.timer.mod'; id: string; deadline: number }
+  /** timer_mod: an absolute `deadline`, or a `delay` from now (the owner does not read the clock). */
+  | { type: 'aio.timer.mod'; id: string; deadline?: number; delay?: number }
   | { type: 'aio.timer.del'; id: string }
-  | { type: 'aio.timer.expired'; id: string; deadline: number }
+  | { type: 'aio.timer.expired'; id: string; generation: number }
   | { type: 'aio.external.disable' }
   | { type: 'aio.external.enable'; replyTo?: ActorName }
   | { type: 'aio.poll'; blocking: boolean; thread: ThreadName; replyTo: ActorName }
@@ -133,7 +137,7 @@ function timerQueue(ctx: Ctx): string[] {
     .sort((a, b) => {
       const ta = ctx.timers[a];
       const tb = ctx.timers[b];
-      return clockRank[ta.clock] - clockRank[tb.clock] || (ta.deadline ?? 0) - (tb.deadline ?? 0) || (a < b ? -1 : 1);
+      return clockRank[ta.clock] - clockRank[tb.clock] || (ta.deadline ?? 0) - (tb.deadline ?? 0) || ta.generation - tb.generation || (a < b ? -1 : 1);
     });
 }
 
@@ -183,7 +187,7 @@ function resumePoll(ctx: Ctx, out: Emitter): Ctx {
     const t = ctx.timers[next];
     if (!t || !t.expired) continue;
     // timerlist_run_timers: the timer is disarmed before its callback runs.
-    ctx = { ...ctx, timers: { ...ctx.timers, [next]: { ...t, expired: false, deadline: null } } };
+    ctx = { ...ctx, timers: { ...ctx.timers, [next]: { ...t, expired: false, armed: false, deadline: null } } };
     ctx = dispatch(ctx, out, 'timer', next, t.owner, false, true);
     return ctx;
   }
@@ -318,7 +322,7 @@ export function aioContextStep(ctx: Ctx, event: AnyEvent): Result {
       break;
     }
     case 'aio.timer.new':
-      ctx = { ...ctx, timers: { ...ctx.timers, [e.id]: { owner: e.owner, clock: e.clock, deadline: null, expired: false } } };
+      ctx = { ...ctx, timers: { ...ctx.timers, [e.id]: { owner: e.owner, clock: e.clock, deadline: null, armed: false, generation: 0, expired: false } } };
       break;
     case 'aio.timer.mod': {
       const t = ctx.timers[e.id];
@@ -326,21 +330,24 @@ export function aioContextStep(ctx: Ctx, event: AnyEvent): Result {
         out.observe({ type: 'obs.error', message: `${ctx.name}: timer_mod on unknown timer '${e.id}'` });
         break;
       }
-      ctx = { ...ctx, timers: { ...ctx.timers, [e.id]: { ...t, deadline: e.deadline, expired: false } } };
-      out.alarm(`${ctx.name}/${e.id}`, t.clock, e.deadline, { type: 'aio.timer.expired', id: e.id, deadline: e.deadline });
+      const generation = t.generation + 1;
+      ctx = { ...ctx, timers: { ...ctx.timers, [e.id]: { ...t, deadline: e.deadline ?? null, armed: true, generation, expired: false } } };
+      const expired = { type: 'aio.timer.expired', id: e.id, generation };
+      if (e.deadline !== undefined) out.alarm(`${ctx.name}/${e.id}`, t.clock, e.deadline, expired);
+      else out.alarmIn(`${ctx.name}/${e.id}`, t.clock, e.delay ?? 0, expired);
       break;
     }
     case 'aio.timer.del': {
       const t = ctx.timers[e.id];
       if (!t) break;
-      ctx = { ...ctx, timers: { ...ctx.timers, [e.id]: { ...t, deadline: null, expired: false } } };
+      ctx = { ...ctx, timers: { ...ctx.timers, [e.id]: { ...t, deadline: null, armed: false, generation: t.generation + 1, expired: false } } };
       out.clearAlarm(`${ctx.name}/${e.id}`);
       break;
     }
     case 'aio.timer.expired': {
       const t = ctx.timers[e.id];
       // A stale alarm (the timer was re-armed or deleted after it went off) is ignored.
-      if (!t || t.deadline !== e.deadline) break;
+      if (!t || !t.armed || t.generation !== e.generation) break;
       ctx = { ...ctx, timers: { ...ctx.timers, [e.id]: { ...t, expired: true } } };
       break;
     }

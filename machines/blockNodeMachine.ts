@@ -20,6 +20,8 @@ import { applyStep, Emitter, type ActorName, type AnyEvent, type RequestOrigin, 
 export type DriverName = 'file' | 'raw' | 'qcow2' | 'qed' | 'iscsi' | 'curl' | 'nbd';
 
 export interface TrackedRequest {
+  /** qed: a guest write that allocates (every guest write is taken as allocating). */
+  allocating?: boolean;
   origin: RequestOrigin;
   op: 'read' | 'write' | 'flush';
   replyTo: ActorName;
@@ -64,6 +66,30 @@ export interface BlockNodeContext {
   hookCalls: readonly HookCall[];
   /** drained_end waiting for aio_enable_external to return, then answering this caller. */
   endReplyTo: ActorName | null;
+  /** qed's need-check state (block/qed.c); null for other drivers. */
+  qed: QedState | null;
+  /** Protection switch (patches 11-12): qed's .bdrv_drain hook. */
+  drainHook: boolean;
+  /** Driver timers that do no block I/O (qcow2 cache clean, iscsi NOP/event, curl multi), with firings left. */
+  housekeeping: Readonly<Record<string, { firings: number; interval: number }>>;
+}
+
+/** block/qed.c: the NEED_CHECK header bit, allocating writes in flight, the need-check timer and its flush sequence. */
+export interface QedState {
+  needCheck: boolean;
+  allocating: number;
+  timerArmed: boolean;
+  /** qed_need_check_timer_cb's sequence: flush, write the header with the bit clear, flush. */
+  step: null | 'flush' | 'header' | 'flush-again';
+  /** How many times the sequence ran (request ids stay unique). */
+  runs: number;
+}
+
+/** A driver timer that does no block-layer I/O (DOMAIN.md 2.8). */
+export interface HousekeepingTimer {
+  kind: 'qcow2-cache-clean' | 'iscsi-nop' | 'iscsi-event' | 'curl-multi';
+  interval: number;
+  firings: number;
 }
 
 export interface BlockNodeInput {
@@ -73,7 +99,14 @@ export interface BlockNodeInput {
   children?: Partial<Record<'file' | 'backing', ActorName>>;
   parents?: readonly ActorName[];
   host?: ActorName;
+  drainHook?: boolean;
+  timers?: readonly HousekeepingTimer[];
 }
+
+/** qed arms its need-check timer this long after the last allocating write (QED_NEED_CHECK_TIMEOUT, VIRTUAL clock). */
+export const QED_NEED_CHECK_NS = 5_000_000_000;
+export const qedTimerId = (node: ActorName) => `timer:qed-need-check:${node}`;
+export const housekeepingTimerId = (node: ActorName, kind: HousekeepingTimer['kind']) => `timer:${kind}:${node}`;
 
 export type BlockNodeEvent =
   | { type: 'io.submit'; id: string; origin: RequestOrigin; op: 'read' | 'write' | 'flush'; replyTo: ActorName; aio: boolean }
@@ -128,6 +161,8 @@ function completeRequest(ctx: Ctx, out: Emitter, id: string): Ctx {
   ctx = untrack(ctx, id);
   out.observe({ type: 'obs.io.complete', node: ctx.name, id, origin: req.origin });
   out.observe({ type: 'obs.counter', counter: 'inFlight', value: ctx.trackedOrder.length });
+  if (req.replyTo === ctx.name) return qedContinue(ctx, out);
+  if (req.allocating && ctx.qed) ctx = qedAllocatingWriteDone(ctx, out);
   if (!req.aio) {
     out.send(req.replyTo, { type: 'io.complete', id, node: ctx.name, origin: req.origin });
     return ctx;
@@ -146,14 +181,65 @@ function startPoll(ctx: Ctx, out: Emitter): Ctx {
 /** bdrv_drain: hook on this node and (bdrv_drain_recurse) on every child, then the poll loop. */
 function startDrain(ctx: Ctx, out: Emitter, kind: DrainRun['kind'], thread: ThreadName, replyTo: ActorName): Ctx {
   const children = Object.values(ctx.children) as ActorName[];
-  runDriverHook(ctx, out);
+  ctx = runDriverHook(ctx, out);
   for (const child of children) out.send(child, { type: 'drain.hook', replyTo: ctx.name });
   ctx = { ...ctx, drain: { kind, thread, replyTo, stage: 'hooks', hooksOutstanding: children.length, busyBeforePoll: false } };
   return children.length === 0 ? startPoll(ctx, out) : ctx;
 }
 
-/** BlockDriver.bdrv_drain (patch 11): no 2015 driver but qed implements it; qed arrives with the driver-timer work. */
-function runDriverHook(_ctx: Ctx, _out: Emitter): void {}
+/**
+ * BlockDriver.bdrv_drain (patch 11), run on every drain of the node: qed's (patch 12, in the
+ * form that lasted) cancels a pending need-check timer and runs its work now, so the drain's
+ * polling waits for that I/O instead of the timer firing inside the section.
+ */
+function runDriverHook(ctx: Ctx, out: Emitter): Ctx {
+  if (!ctx.qed || !ctx.drainHook || !ctx.qed.timerArmed) return ctx;
+  out.send(ctx.ctx, { type: 'aio.timer.del', id: qedTimerId(ctx.name) });
+  return qedStartCheckClear({ ...ctx, qed: { ...ctx.qed, timerArmed: false } }, out);
+}
+
+/** qed_start_allocating_write / qed_aio_write_alloc: the bit is set and a pending timer is cancelled. */
+function qedAllocatingWriteStarts(ctx: Ctx, out: Emitter): Ctx {
+  const qed = ctx.qed!;
+  if (qed.timerArmed) out.send(ctx.ctx, { type: 'aio.timer.del', id: qedTimerId(ctx.name) });
+  return { ...ctx, qed: { ...qed, needCheck: true, allocating: qed.allocating + 1, timerArmed: false } };
+}
+
+/** The last allocating write finished with the bit set: arm the need-check timer (VIRTUAL, 5 s). */
+function qedAllocatingWriteDone(ctx: Ctx, out: Emitter): Ctx {
+  const qed = { ...ctx.qed!, allocating: ctx.qed!.allocating - 1 };
+  if (qed.allocating === 0 && qed.needCheck && qed.step === null && !qed.timerArmed) {
+    out.send(ctx.ctx, { type: 'aio.timer.mod', id: qedTimerId(ctx.name), delay: QED_NEED_CHECK_NS });
+    qed.timerArmed = true;
+  }
+  return { ...ctx, qed };
+}
+
+/** qed_need_check_timer_cb: flush, clear the bit in the header, flush; the driver's own I/O. */
+function qedStartCheckClear(ctx: Ctx, out: Emitter): Ctx {
+  return qedIssue({ ...ctx, qed: { ...ctx.qed!, step: 'flush', runs: ctx.qed!.runs + 1 } }, out);
+}
+
+function qedIssue(ctx: Ctx, out: Emitter): Ctx {
+  const qed = ctx.qed!;
+  const op = qed.step === 'header' ? 'write' : 'flush';
+  const id = `${ctx.name}/need-check${qed.runs}/${qed.step}`;
+  // The driver's own request: tracked on this node (so a drain waits for it), served by the file child.
+  ctx = track(ctx, id, { origin: 'driver-timer', op, replyTo: ctx.name, aio: false });
+  out.observe({ type: 'obs.io.submit', node: ctx.name, id, origin: 'driver-timer', op, via: ctx.name });
+  out.observe({ type: 'obs.counter', counter: 'inFlight', value: ctx.trackedOrder.length });
+  const child = ctx.children.file;
+  if (child) out.send(child, { type: 'io.submit', id, origin: 'driver-timer', op, replyTo: ctx.name, aio: false });
+  else out.send(ctx.host, { type: 'host.submit', id, node: ctx.name, op, origin: 'driver-timer', ctx: ctx.ctx, handler: laioHandlerId(ctx.name) });
+  return ctx;
+}
+
+function qedContinue(ctx: Ctx, out: Emitter): Ctx {
+  const qed = ctx.qed!;
+  const next = qed.step === 'flush' ? 'header' : qed.step === 'header' ? 'flush-again' : null;
+  if (next === null) return { ...ctx, qed: { ...qed, step: null, needCheck: false } };
+  return qedIssue({ ...ctx, qed: { ...qed, step: next } }, out);
+}
 
 function finishDrain(ctx: Ctx, out: Emitter): Ctx {
   const drain = ctx.drain!;
@@ -174,7 +260,9 @@ export function blockNodeStep(ctx: Ctx, event: AnyEvent): { context: Ctx; emitte
   switch (e.type) {
     case 'io.submit': {
       // tracked_request_begin, then the driver's request function.
-      ctx = track(ctx, e.id, { origin: e.origin, op: e.op, replyTo: e.replyTo, aio: e.aio });
+      const allocating = ctx.qed !== null && e.op === 'write' && e.origin.startsWith('external');
+      if (allocating) ctx = qedAllocatingWriteStarts(ctx, out);
+      ctx = track(ctx, e.id, { origin: e.origin, op: e.op, replyTo: e.replyTo, aio: e.aio, ...(allocating ? { allocating } : {}) });
       out.observe({ type: 'obs.io.submit', node: ctx.name, id: e.id, origin: e.origin, op: e.op, via: e.replyTo });
       out.observe({ type: 'obs.counter', counter: 'inFlight', value: ctx.trackedOrder.length });
       const child = ctx.children.file;
@@ -198,6 +286,14 @@ export function blockNodeStep(ctx: Ctx, event: AnyEvent): { context: Ctx; emitte
         const reaped = ctx.reaped;
         ctx = { ...ctx, reaped: [] };
         for (const id of reaped) ctx = completeRequest(ctx, out, id);
+      } else if (e.kind === 'timer' && e.id === qedTimerId(ctx.name) && ctx.qed) {
+        // qed_need_check_timer_cb, in a poll of this node's context: whatever drained section is open.
+        ctx = qedStartCheckClear({ ...ctx, qed: { ...ctx.qed, timerArmed: false } }, out);
+      } else if (e.kind === 'timer' && e.id in ctx.housekeeping) {
+        // A timer that touches no block request: it may re-arm itself, that is all.
+        const timer = ctx.housekeeping[e.id];
+        if (timer.firings > 1) out.send(ctx.ctx, { type: 'aio.timer.mod', id: e.id, delay: timer.interval });
+        ctx = { ...ctx, housekeeping: { ...ctx.housekeeping, [e.id]: { ...timer, firings: timer.firings - 1 } } };
       } else if (e.kind === 'bh' && e.id === completionBhId(ctx.name)) {
         // bdrv_co_em_bh: the AIO completion callback of each finished request.
         for (const { id, replyTo, origin } of ctx.completionQueue) out.send(replyTo, { type: 'io.complete', id, node: ctx.name, origin });
@@ -243,7 +339,7 @@ export function blockNodeStep(ctx: Ctx, event: AnyEvent): { context: Ctx; emitte
       ctx = { ...ctx, endReplyTo: null };
       break;
     case 'drain.hook': {
-      runDriverHook(ctx, out);
+      ctx = runDriverHook(ctx, out);
       const children = Object.values(ctx.children) as ActorName[];
       if (children.length === 0) {
         out.send(e.replyTo, { type: 'drain.hook.done', node: ctx.name });
@@ -335,6 +431,9 @@ export const blockNodeMachine = setup({
     drain: null,
     hookCalls: [],
     endReplyTo: null,
+    qed: input.driver === 'qed' ? { needCheck: false, allocating: 0, timerArmed: false, step: null, runs: 0 } : null,
+    drainHook: input.drainHook ?? true,
+    housekeeping: Object.fromEntries((input.timers ?? []).map((t) => [housekeepingTimerId(input.name, t.kind), { firings: t.firings, interval: t.interval }])),
   }),
   entry: 'registerCompletionPath',
   initial: 'running',
@@ -377,6 +476,12 @@ function registerCompletionPath(ctx: Ctx): { context: Ctx; emitted: Emitter['emi
     out.send(ctx.ctx, { type: 'aio.handler.set', id: laioHandlerId(ctx.name), owner: ctx.name, external: false });
   }
   out.send(ctx.ctx, { type: 'aio.bh.new', id: completionBhId(ctx.name), owner: ctx.name });
+  if (ctx.qed) out.send(ctx.ctx, { type: 'aio.timer.new', id: qedTimerId(ctx.name), owner: ctx.name, clock: 'virtual' });
+  for (const [id, timer] of Object.entries(ctx.housekeeping)) {
+    const clock = id.includes('qcow2-cache-clean') ? 'virtual' : 'realtime';
+    out.send(ctx.ctx, { type: 'aio.timer.new', id, owner: ctx.name, clock });
+    if (timer.firings > 0) out.send(ctx.ctx, { type: 'aio.timer.mod', id, delay: timer.interval });
+  }
   return { context: ctx, emitted: out.emitted };
 }
 

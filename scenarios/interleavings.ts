@@ -107,3 +107,26 @@ export function twoInternalSnapshots(protections: Topology['protections'] = {}):
     protections,
   };
 }
+
+/**
+ * 3.4 qed's need-check timer inside the section. drive0 is qed; the guest's write at 0 sets
+ * NEED_CHECK and, once complete, arms the timer for 5 s of guest time. The transaction starts
+ * just before: without the drain hook, the timer fires in a nested poll of prepare's flush and
+ * writes the header of a node the transaction believes idle. With patch 12 the hook runs that
+ * work when the drain begins, and the drain waits for it.
+ */
+export function qedTimerInsideSection(protections: Topology['protections'] = {}): Topology {
+  return {
+    contexts: [{ name: 'iothread0' }],
+    nodes: [
+      { name: 'drive0', driver: 'qed', ctx: 'iothread0', file: 'drive0-file' },
+      { name: 'drive0-file', driver: 'file', ctx: 'iothread0' },
+      ...drive('overlay0', 'iothread0'),
+    ],
+    clients: [{ name: 'vblk0', kind: 'virtio-blk', node: 'drive0', workload: [{ id: 'W0', op: 'write', after: [] }] }],
+    transactions: [{ name: '1', actions: [{ type: 'blockdev-snapshot-sync', device: 'drive0', overlay: 'overlay0' }] }],
+    script: [{ do: 'transaction', txn: '1', at: ms(5000 - 0.2) }],
+    hostLatency: latency,
+    protections,
+  };
+}
