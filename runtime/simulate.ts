@@ -50,6 +50,7 @@ export interface SimulationResult {
 export function modelMapOf(topology: Topology): ModelMap {
   return {
     era: topology.era ?? '2015',
+    qedDrainHook: topology.protections?.qedDrainHook ?? true,
     nodeClients: Object.fromEntries(topology.nodes.map((n) => [nodeActor(n.name), topology.clients.filter((c) => c.node === n.name).map((c) => clientActor(c.name))])),
     nodeContext: Object.fromEntries(topology.nodes.map((n) => [nodeActor(n.name), ctxActor(n.ctx)])),
     nodeChildren: Object.fromEntries(
