@@ -123,6 +123,13 @@ export function underLock(ctx: ActorName, host: { self: ActorName; thread: Threa
   return [
     { kind: 'call', label, to: ctx, event: { type: 'aio.acquire', thread: host.thread, replyTo: host.self }, awaits: 'aio.acquired' },
     ...inner,
-    { kind: 'send', label: 'release', to: ctx, event: { type: 'aio.release', thread: host.thread } },
+    { kind: 'send', label, to: ctx, event: { type: 'aio.release', thread: host.thread } },
   ];
+}
+
+/** bdrv_drain_all (2015): bdrv_drain of every node in turn, each under its context's lock. */
+export function drainAllOps(allNodes: readonly { node: ActorName; ctx: ActorName }[], host: { self: ActorName; thread: ThreadName }, label: string): SyncOp[] {
+  return allNodes.flatMap(({ node, ctx }) =>
+    underLock(ctx, host, [{ kind: 'call', label, to: node, event: { type: 'drain.run', thread: host.thread, replyTo: host.self }, awaits: 'drain.done' }], label),
+  );
 }

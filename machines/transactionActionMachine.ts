@@ -15,7 +15,7 @@
  */
 import { setup } from 'xstate';
 import { applyStep, Emitter, type ActorName, type AnyEvent, type ThreadName } from './effects.ts';
-import { currentLabel, emptyProgram, feedProgram, runProgram, type Program, type ProgramHost, type SyncOp } from './syncProgram.ts';
+import { currentLabel, drainAllOps, emptyProgram, feedProgram, runProgram, type Program, type ProgramHost, type SyncOp } from './syncProgram.ts';
 
 export type ActionKind = 'blockdev-snapshot-sync' | 'blockdev-snapshot-internal-sync' | 'drive-backup' | 'blockdev-backup' | 'abort';
 export type TxnPhase = 'prepare' | 'commit' | 'abort' | 'clean';
@@ -100,6 +100,7 @@ function io(ctx: Ctx, label: string, node: ActorName, nodeCtx: ActorName, op: 'r
 /** aio_context_acquire + bdrv_drained_begin, as the four drained actions open their prepare. */
 function acquireAndDrain(ctx: Ctx): SyncOp[] {
   const ops: SyncOp[] = [
+    // Held until clean: the IOThread cannot run its own loop on this context meanwhile.
     { kind: 'call', label: 'acquire', to: ctx.ctx!, event: { type: 'aio.acquire', thread: ctx.thread, replyTo: ctx.name }, awaits: 'aio.acquired' },
     local('acquire', 'acquired'),
   ];
@@ -112,15 +113,6 @@ function acquireAndDrain(ctx: Ctx): SyncOp[] {
   return ops;
 }
 
-/** bdrv_drain_all (2015): every node in turn under its context's lock; bdrv_reopen starts with it. */
-function drainAll(ctx: Ctx, label: string): SyncOp[] {
-  return ctx.allNodes.flatMap(({ node, ctx: nodeCtx }) => [
-    { kind: 'call', label, to: nodeCtx, event: { type: 'aio.acquire', thread: ctx.thread, replyTo: ctx.name }, awaits: 'aio.acquired' } as SyncOp,
-    { kind: 'call', label, to: node, event: { type: 'drain.run', thread: ctx.thread, replyTo: ctx.name }, awaits: 'drain.done' } as SyncOp,
-    { kind: 'send', label, to: nodeCtx, event: { type: 'aio.release', thread: ctx.thread } } as SyncOp,
-  ]);
-}
-
 export function phaseProgram(ctx: Ctx, phase: TxnPhase): SyncOp[] {
   const device = ctx.device;
   switch (phase) {
@@ -128,8 +120,9 @@ export function phaseProgram(ctx: Ctx, phase: TxnPhase): SyncOp[] {
       return prepareOps(ctx, device);
     case 'commit':
       if (ctx.kind !== 'blockdev-snapshot-sync') return [];
-      // external_snapshot_commit: bdrv_append (the point in time), then reopen the old image read-only.
-      return [local('append', 'append'), ...drainAll(ctx, 'reopenReadOnly'), io(ctx, 'reopenReadOnly', ctx.node!, ctx.ctx!, 'flush')];
+      // external_snapshot_commit: bdrv_append (the point in time), then reopen the old image read-only,
+      // which begins with bdrv_drain_all (bdrv_reopen_multiple).
+      return [local('append', 'append'), ...drainAllOps(ctx.allNodes, { self: ctx.name, thread: ctx.thread }, 'reopenReadOnly'), io(ctx, 'reopenReadOnly', ctx.node!, ctx.ctx!, 'flush')];
     case 'abort':
       if (ctx.kind === 'blockdev-snapshot-internal-sync' && ctx.created) {
         // qcow2_snapshot_delete: free the snapshot's clusters, then rewrite the snapshot table.

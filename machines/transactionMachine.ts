@@ -12,7 +12,7 @@
  */
 import { setup } from 'xstate';
 import { applyStep, Emitter, type ActorName, type AnyEvent, type ThreadName } from './effects.ts';
-import { emptyProgram, feedProgram, runProgram, type Program, type ProgramHost, type SyncOp } from './syncProgram.ts';
+import { drainAllOps, emptyProgram, feedProgram, runProgram, type Program, type ProgramHost } from './syncProgram.ts';
 import type { TxnPhase } from './transactionActionMachine.ts';
 
 export type Era = '2015' | 'now';
@@ -54,14 +54,6 @@ function host(ctx: Ctx): ProgramHost {
   return { self: ctx.name, thread: ctx.thread, holds: () => false };
 }
 
-function drainAllOps(ctx: Ctx): SyncOp[] {
-  return ctx.allNodes.flatMap(({ node, ctx: nodeCtx }) => [
-    { kind: 'call', label: 'drainAll', to: nodeCtx, event: { type: 'aio.acquire', thread: ctx.thread, replyTo: ctx.name }, awaits: 'aio.acquired' } as SyncOp,
-    { kind: 'call', label: 'drainAll', to: node, event: { type: 'drain.run', thread: ctx.thread, replyTo: ctx.name }, awaits: 'drain.done' } as SyncOp,
-    { kind: 'send', label: 'drainAll', to: nodeCtx, event: { type: 'aio.release', thread: ctx.thread } } as SyncOp,
-  ]);
-}
-
 function callNext(ctx: Ctx, out: Emitter): Ctx {
   const stage = ctx.stage as TxnPhase;
   const [index, ...rest] = ctx.pending;
@@ -100,7 +92,7 @@ export function transactionStep(ctx: Ctx, event: AnyEvent): { context: Ctx; emit
   if (event.type === 'txn.run') {
     out.observe({ type: 'obs.txn', txn: ctx.name, phase: 'transaction', index: -1, result: 'start' });
     ctx = { ...ctx, replyTo: event.replyTo as ActorName, thread: event.thread as ThreadName, stage: 'drainAll', program: { ops: [], waiting: null } };
-    ctx = { ...ctx, program: { ops: drainAllOps(ctx), waiting: null } };
+    ctx = { ...ctx, program: { ops: drainAllOps(ctx.allNodes, { self: ctx.name, thread: ctx.thread }, 'drainAll'), waiting: null } };
     ctx = runDrainAll(ctx, out);
   } else if (event.type === 'txn.phase.done') {
     const index = event.index as number;
