@@ -9,6 +9,7 @@
  */
 import { setup } from 'xstate';
 import { applyStep, Emitter, type ActorName, type AnyEvent, type ThreadName } from './effects.ts';
+import { drainAllOps, emptyProgram, feedProgram, runProgram, underLock, type Program, type ProgramHost, type SyncOp } from './syncProgram.ts';
 
 export type MonitorCommand =
   | { do: 'drained_begin'; node: ActorName; ctx: ActorName; at?: number }
@@ -19,20 +20,14 @@ export type MonitorCommand =
   | { do: 'stop' | 'cont'; at?: number }
   | { do: 'transaction'; txn: ActorName; at?: number };
 
-/** One call the running command makes and the reply it waits for. */
-export interface MonitorOp {
-  to: ActorName;
-  event: AnyEvent;
-  awaits: string;
-}
-
 export interface MonitorContext {
   name: ActorName;
   mainCtx: ActorName;
   thread: ThreadName;
   script: readonly MonitorCommand[];
   pc: number;
-  ops: readonly MonitorOp[];
+  /** The running command as the calls it makes. */
+  program: Program;
   /** The main-loop poll that dispatched the running command, to answer when it ends. */
   dispatchedBy: ActorName | null;
   errors: number;
@@ -53,32 +48,28 @@ export type MonitorEvent =
 export const monitorHandlerId = (monitor: ActorName) => `qmp:${monitor}`;
 
 /** A command as the calls it makes, each inside aio_context_acquire/release of its context. */
-export function commandOps(cmd: MonitorCommand, self: ActorName, thread: ThreadName): MonitorOp[] {
-  const locked = (ctx: ActorName, call: MonitorOp): MonitorOp[] => [
-    { to: ctx, event: { type: 'aio.acquire', thread, replyTo: self }, awaits: 'aio.acquired' },
-    call,
-    { to: ctx, event: { type: 'aio.release', thread }, awaits: '' },
+export function commandOps(cmd: MonitorCommand, self: ActorName, thread: ThreadName): SyncOp[] {
+  const host = { self, thread };
+  const call = (to: ActorName, type: string, awaits: string, extra: Record<string, unknown> = {}): SyncOp[] => [
+    { kind: 'call', label: cmd.do, to, event: { type, thread, replyTo: self, ...extra }, awaits },
   ];
   switch (cmd.do) {
     case 'drained_begin':
-      return locked(cmd.ctx, { to: cmd.node, event: { type: 'drain.begin', thread, replyTo: self }, awaits: 'drain.begin.done' });
+      return underLock(cmd.ctx, host, call(cmd.node, 'drain.begin', 'drain.begin.done'), cmd.do);
     case 'drained_end':
-      return locked(cmd.ctx, { to: cmd.node, event: { type: 'drain.end', thread, replyTo: self }, awaits: 'drain.end.done' });
+      return underLock(cmd.ctx, host, call(cmd.node, 'drain.end', 'drain.end.done'), cmd.do);
     case 'drain':
-      return locked(cmd.ctx, { to: cmd.node, event: { type: 'drain.run', thread, replyTo: self }, awaits: 'drain.done' });
+      return underLock(cmd.ctx, host, call(cmd.node, 'drain.run', 'drain.done'), cmd.do);
     case 'drain_all':
-      // bdrv_drain_all (2015): every node in turn, each under its own context's lock.
-      return cmd.nodes.flatMap(({ node, ctx }) =>
-        locked(ctx, { to: node, event: { type: 'drain.run', thread, replyTo: self }, awaits: 'drain.done' }),
-      );
+      return drainAllOps(cmd.nodes, host, cmd.do);
     case 'poll':
-      return locked(cmd.ctx, { to: cmd.ctx, event: { type: 'aio.poll', blocking: cmd.blocking, thread, replyTo: self }, awaits: 'aio.poll.done' });
+      return underLock(cmd.ctx, host, call(cmd.ctx, 'aio.poll', 'aio.poll.done', { blocking: cmd.blocking }), cmd.do);
     case 'stop':
     case 'cont':
-      // Carried out by the command itself (runOps) as a run-state change, no call.
+      // A run-state change the command carries out itself; no call.
       return [];
     case 'transaction':
-      return [{ to: cmd.txn, event: { type: 'txn.run', thread, replyTo: self }, awaits: 'txn.result' }];
+      return call(cmd.txn, 'txn.run', 'txn.result');
   }
 }
 
@@ -103,19 +94,15 @@ export function describeCommand(cmd: MonitorCommand): string {
   }
 }
 
-/** Issue calls until one needs an answer. */
-function runOps(ctx: MonitorContext, out: Emitter): MonitorContext {
-  let ops = ctx.ops;
-  while (ops.length > 0) {
-    const [op, ...rest] = ops;
-    out.send(op.to, op.event);
-    if (op.awaits) return { ...ctx, ops };
-    ops = rest;
-  }
-  // The command is over: the main loop's dispatch of the monitor handler returns.
+const host = (ctx: MonitorContext): ProgramHost => ({ self: ctx.name, thread: ctx.thread, holds: () => false });
+
+/** Issue calls until one needs an answer; when the command is over, the main loop's dispatch returns. */
+function runCommand(ctx: MonitorContext, out: Emitter): MonitorContext {
+  const outcome = runProgram(ctx.program, host(ctx), out);
+  if (outcome.status !== 'finished') return { ...ctx, program: outcome.program };
+  out.observe({ type: 'obs.command', phase: 'end', command: describeCommand(ctx.script[ctx.pc]), index: ctx.pc });
   out.send(ctx.mainCtx, { type: 'aio.callback.done' });
-  const pc = ctx.pc + 1;
-  ctx = { ...ctx, ops: [], pc, dispatchedBy: null };
+  ctx = { ...ctx, program: emptyProgram, pc: ctx.pc + 1, dispatchedBy: null };
   armNext(ctx, out);
   return ctx;
 }
@@ -138,26 +125,21 @@ export function monitorStep(ctx: MonitorContext, event: AnyEvent) {
     case 'aio.dispatch': {
       const cmd = ctx.script[ctx.pc];
       out.observe({ type: 'obs.command', phase: 'start', command: describeCommand(cmd), index: ctx.pc });
-      if (cmd.do === 'stop' || cmd.do === 'cont') {
-        out.setVmRunning(cmd.do === 'cont');
-        out.observe({ type: 'obs.command', phase: 'end', command: describeCommand(cmd), index: ctx.pc });
-      }
-      ctx = { ...ctx, ops: commandOps(cmd, ctx.name, e.thread), dispatchedBy: e.ctx };
-      ctx = runOps(ctx, out);
+      if (cmd.do === 'stop' || cmd.do === 'cont') out.setVmRunning(cmd.do === 'cont');
+      ctx = { ...ctx, thread: e.thread, program: { ops: commandOps(cmd, ctx.name, e.thread), waiting: null }, dispatchedBy: e.ctx };
+      ctx = runCommand(ctx, out);
       break;
     }
     default: {
-      const [op, ...rest] = ctx.ops;
-      if (!op || op.awaits !== e.type) {
+      const fed = feedProgram(ctx.program, e, host(ctx), out);
+      if (!fed.consumed) {
         out.observe({ type: 'obs.error', message: `${ctx.name}: unexpected ${e.type} while running command ${ctx.pc}` });
         break;
       }
       if (e.type === 'drain.end.done' && e.error) ctx = { ...ctx, errors: ctx.errors + 1 };
       if (e.type === 'txn.result') ctx = { ...ctx, replies: [...ctx.replies, e.ok ? 'ok' : `error: ${e.error}`] };
-      if (rest.length === 0 || rest.every((r) => !r.awaits)) {
-        out.observe({ type: 'obs.command', phase: 'end', command: describeCommand(ctx.script[ctx.pc]), index: ctx.pc });
-      }
-      ctx = runOps({ ...ctx, ops: rest }, out);
+      ctx = { ...ctx, program: fed.program };
+      if (fed.advanced) ctx = runCommand(ctx, out);
     }
   }
   return { context: ctx, emitted: out.emitted };
@@ -192,7 +174,7 @@ export const monitorMachine = setup({
     thread: 'main',
     script: input.script,
     pc: 0,
-    ops: [],
+    program: emptyProgram,
     dispatchedBy: null,
     errors: 0,
     replies: [],
