@@ -130,3 +130,26 @@ export function qedTimerInsideSection(protections: Topology['protections'] = {})
     protections,
   };
 }
+
+/**
+ * The residual gap of DOMAIN.md 2.7 (our reading, not an upstream report): an allocating write
+ * still in flight when bdrv_drained_begin runs the qed hook finds no timer to cancel; when the
+ * write completes during the drain's own polling it arms the timer, which fires 5 s of guest
+ * time later inside the section, every protection on.
+ */
+export function qedResidualGap(protections: Topology['protections'] = {}): Topology {
+  return {
+    contexts: [{ name: 'iothread0' }],
+    nodes: [
+      { name: 'drive0', driver: 'qed', ctx: 'iothread0', file: 'drive0-file' },
+      { name: 'drive0-file', driver: 'file', ctx: 'iothread0' },
+    ],
+    clients: [{ name: 'vblk0', kind: 'virtio-blk', node: 'drive0', workload: [{ id: 'W0', op: 'write', after: [], at: ms(1) }] }],
+    script: [
+      { do: 'drained_begin', node: 'drive0', at: ms(1.5) },
+      { do: 'drained_end', node: 'drive0', at: ms(8000) },
+    ],
+    hostLatency: { read: ms(0.05), write: ms(1), flush: ms(0.5) },
+    protections,
+  };
+}

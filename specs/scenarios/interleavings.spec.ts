@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import type { Protections, Topology } from '../../actors/topology.ts';
-import { backupPlusSnapshotOverNbd, qedTimerInsideSection, twoExternalSnapshots, twoInternalSnapshots } from '../../scenarios/interleavings.ts';
+import { backupPlusSnapshotOverNbd, qedResidualGap, qedTimerInsideSection, twoExternalSnapshots, twoInternalSnapshots } from '../../scenarios/interleavings.ts';
 import { simulate } from '../../runtime/simulate.ts';
 
 type Scenario = (protections?: Partial<Protections>) => Topology;
@@ -71,5 +71,18 @@ describe('3.4 with the drain hook', () => {
     expect(timerIo.map((e) => (e.type === '@trace.io.submit' ? e.op : ''))).toEqual(['flush', 'write', 'flush']);
     for (const e of timerIo) expect(e.step).toBeLessThan(returned);
     expect(result.violations).toEqual([]);
+  });
+});
+
+describe('the residual gap of DOMAIN.md 2.7', () => {
+  it('should let a write in flight at drained_begin re-arm qed’s timer, which fires inside the section with every protection on', () => {
+    const result = simulate(qedResidualGap(), { collectTrace: true });
+    const trace = result.trace!;
+    const returned = trace.find((e) => e.type === '@trace.drain' && e.phase === 'begin.returned')!;
+    const armed = trace.find((e) => e.type === '@trace.alarm' && e.phase === 'set' && e.id.includes('qed-need-check'))!;
+    expect(armed.step).toBeLessThan(returned.step);
+    expect(result.violations.map((v) => `${v.invariant} at ${v.time / 1e6} ms`)).toEqual(['I6 at 5002 ms', 'I6 at 5002.5 ms', 'I6 at 5003.5 ms']);
+    // The hook's own invariant holds: the timer was not pending when the drain began.
+    expect(result.violations.some((v) => v.invariant === 'I4')).toBe(false);
   });
 });
