@@ -8,9 +8,11 @@
  * the source's context, so whoever waits in block_job_cancel_sync's `aio_poll(ctx, true)` loop
  * sees `job.completed` before that poll returns.
  *
- * Not modelled: the copy-before-write notifier delaying a guest write until the old data is
- * copied. What a backup holds is decided by its point in time (writes absorbed by the source
- * before the job started), which is what the consistency checks need.
+ * Copy-before-write: the job registers a before-write notifier on the source
+ * (bdrv_add_before_write_notifier). A guest write to a chunk not copied yet is held by the
+ * source until the job has copied that chunk's old data to the target (backup_before_write_notify
+ * -> backup_do_cow); chunks copied that way are skipped by the loop. A write's chunk is a hash
+ * of its id (the model has no offsets).
  */
 import { setup } from 'xstate';
 import { applyStep, Emitter, type ActorName, type AnyEvent, type ThreadName } from './effects.ts';
@@ -25,6 +27,10 @@ export interface BackupJobContext {
   chunk: number;
   /** The request in flight: `r` reading chunk from source, `w` writing it to target. */
   inFlight: 'r' | 'w' | null;
+  /** One character per chunk: `c` copied (by the loop or before a guest write), `.` not yet. */
+  copied: string;
+  /** Guest writes held by the source until their chunk is copied, oldest first; the first is being copied. */
+  cow: readonly { write: string; chunk: number; replyTo: ActorName; phase: 'r' | 'w' | 'wait' }[];
   cancelled: boolean;
   completed: boolean;
   owner: ActorName | null;
@@ -41,18 +47,54 @@ export interface BackupJobInput {
 export type BackupJobEvent =
   | { type: 'job.start'; replyTo: ActorName }
   | { type: 'job.cancel' }
+  | { type: 'job.before_write'; id: string; replyTo: ActorName }
   | { type: 'io.complete'; id: string; node: ActorName }
   | { type: 'aio.dispatch'; ctx: ActorName; kind: 'bh' | 'handler' | 'timer'; id: string; thread: ThreadName };
 
 export const jobCompletionBhId = (job: ActorName) => `bh:job:${job}`;
 
+/** The chunk a guest write touches: a stable hash of its id (the model has no offsets). */
+export function chunkOf(writeId: string, chunks: number): number {
+  let h = 0;
+  for (let i = 0; i < writeId.length; i++) h = (Math.imul(h, 31) + writeId.charCodeAt(i)) >>> 0;
+  return chunks > 0 ? h % chunks : 0;
+}
+
+function markCopied(ctx: BackupJobContext, chunk: number): BackupJobContext {
+  return { ...ctx, copied: ctx.copied.slice(0, chunk) + 'c' + ctx.copied.slice(chunk + 1) };
+}
+
+/** The loop's next chunk not copied yet, from `from`. */
+function nextUncopied(ctx: BackupJobContext, from: number): number {
+  let chunk = from;
+  while (chunk < ctx.chunks && ctx.copied[chunk] === 'c') chunk++;
+  return chunk;
+}
+
+/** backup_do_cow for the oldest held write: copy its chunk unless that is done already. */
+function serveCow(ctx: BackupJobContext, out: Emitter): BackupJobContext {
+  for (;;) {
+    const [head, ...rest] = ctx.cow;
+    if (!head || head.phase !== 'wait') return ctx;
+    if (ctx.copied[head.chunk] === 'c' || ctx.completed || ctx.cancelled) {
+      out.send(head.replyTo, { type: 'job.before_write.done', id: head.write });
+      ctx = { ...ctx, cow: rest };
+      continue;
+    }
+    out.send(ctx.source, { type: 'io.submit', id: `${ctx.name}/cow-r:${head.write}`, origin: 'job', op: 'read', replyTo: ctx.name, aio: true });
+    return { ...ctx, cow: [{ ...head, phase: 'r' }, ...rest] };
+  }
+}
+
 function issue(ctx: BackupJobContext, out: Emitter, phase: 'r' | 'w'): BackupJobContext {
+  if (phase === 'r') ctx = { ...ctx, chunk: nextUncopied(ctx, ctx.chunk) };
+  if (ctx.chunk >= ctx.chunks) return finish(ctx, out);
   const node = phase === 'r' ? ctx.source : ctx.target;
   out.send(node, { type: 'io.submit', id: `${ctx.name}/${phase}${ctx.chunk}`, origin: 'job', op: phase === 'r' ? 'read' : 'write', replyTo: ctx.name, aio: true });
   return { ...ctx, inFlight: phase };
 }
 
-/** block_job_completed, deferred to a BH so that a waiting aio_poll sees it. */
+/** block_job_completed, deferred to a BH so that a waiting aio_poll sees it; the notifier goes away. */
 function finish(ctx: BackupJobContext, out: Emitter): BackupJobContext {
   out.send(ctx.ctx, { type: 'aio.bh.schedule', id: jobCompletionBhId(ctx.name) });
   return { ...ctx, inFlight: null };
@@ -63,18 +105,36 @@ export function backupJobStep(ctx: BackupJobContext, event: AnyEvent) {
   const e = event as BackupJobEvent;
   switch (e.type) {
     case 'job.start':
-      // backup_start + block_job_start: the coroutine runs until its first yield (the first read).
+      // backup_start + block_job_start: the notifier is in place, then the coroutine runs until its first yield.
       ctx = { ...ctx, owner: e.replyTo };
+      out.send(ctx.source, { type: 'node.notifier.add', job: ctx.name });
       out.send(e.replyTo, { type: 'job.started', job: ctx.name });
       ctx = ctx.chunks > 0 ? issue(ctx, out, 'r') : finish(ctx, out);
       break;
     case 'job.cancel':
       ctx = { ...ctx, cancelled: true };
       break;
+    case 'job.before_write': {
+      const waiting = { write: e.id, chunk: chunkOf(e.id, ctx.chunks), replyTo: e.replyTo, phase: 'wait' as const };
+      const idle = ctx.cow.length === 0;
+      ctx = { ...ctx, cow: [...ctx.cow, waiting] };
+      if (idle) ctx = serveCow(ctx, out);
+      break;
+    }
     case 'io.complete':
-      if (ctx.inFlight === 'r' && !ctx.cancelled) {
+      if (e.id.startsWith(`${ctx.name}/cow-`)) {
+        const [head, ...rest] = ctx.cow;
+        if (head.phase === 'r') {
+          out.send(ctx.target, { type: 'io.submit', id: `${ctx.name}/cow-w:${head.write}`, origin: 'job', op: 'write', replyTo: ctx.name, aio: true });
+          ctx = { ...ctx, cow: [{ ...head, phase: 'w' }, ...rest] };
+        } else {
+          out.send(head.replyTo, { type: 'job.before_write.done', id: head.write });
+          ctx = serveCow({ ...markCopied(ctx, head.chunk), cow: rest }, out);
+        }
+      } else if (ctx.inFlight === 'r' && !ctx.cancelled) {
         ctx = issue(ctx, out, 'w');
       } else {
+        if (ctx.inFlight === 'w') ctx = markCopied(ctx, ctx.chunk);
         const chunk = ctx.inFlight === 'w' ? ctx.chunk + 1 : ctx.chunk;
         ctx = { ...ctx, chunk };
         ctx = chunk < ctx.chunks && !ctx.cancelled ? issue(ctx, out, 'r') : finish(ctx, out);
@@ -82,6 +142,10 @@ export function backupJobStep(ctx: BackupJobContext, event: AnyEvent) {
       break;
     case 'aio.dispatch':
       ctx = { ...ctx, completed: true };
+      out.send(ctx.source, { type: 'node.notifier.remove', job: ctx.name });
+      // Writes still held are let through: there is nothing left to copy for.
+      for (const held of ctx.cow) if (held.phase === 'wait') out.send(held.replyTo, { type: 'job.before_write.done', id: held.write });
+      ctx = { ...ctx, cow: ctx.cow.filter((held) => held.phase !== 'wait') };
       if (ctx.owner) out.send(ctx.owner, { type: 'job.completed', job: ctx.name, cancelled: ctx.cancelled });
       out.send(e.ctx, { type: 'aio.callback.done' });
       break;
@@ -118,6 +182,8 @@ export const backupJobMachine = setup({
     chunks: input.chunks ?? 2,
     chunk: 0,
     inFlight: null,
+    copied: '.'.repeat(input.chunks ?? 2),
+    cow: [],
     cancelled: false,
     completed: false,
     owner: null,
@@ -133,6 +199,7 @@ export const backupJobMachine = setup({
       always: [{ guard: 'isCancelled', target: 'cancelling' }, { guard: 'isCompleted', target: 'completed' }],
       on: {
         'job.cancel': { actions: 'applyEvent' },
+        'job.before_write': { actions: 'applyEvent' },
         'io.complete': { actions: 'applyEvent' },
         'aio.dispatch': { actions: 'applyEvent' },
       },
@@ -142,12 +209,13 @@ export const backupJobMachine = setup({
       always: [{ guard: 'isCompleted', target: 'completed' }],
       on: {
         'job.cancel': { actions: 'applyEvent' },
+        'job.before_write': { actions: 'applyEvent' },
         'io.complete': { actions: 'applyEvent' },
         'aio.dispatch': { actions: 'applyEvent' },
       },
     },
     completed: {
-      on: { 'job.cancel': {} },
+      on: { 'job.cancel': {}, 'job.before_write': { actions: 'applyEvent' }, 'io.complete': { actions: 'applyEvent' } },
     },
   },
 });

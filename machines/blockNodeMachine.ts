@@ -70,6 +70,10 @@ export interface BlockNodeContext {
   qed: QedState | null;
   /** Protection switch (patches 11-12): qed's .bdrv_drain hook. */
   drainHook: boolean;
+  /** bdrv_add_before_write_notifier: the backup job that must copy old data before a guest write proceeds. */
+  beforeWrite: ActorName | null;
+  /** Guest writes tracked but held until the job's copy-before-write is done. */
+  held: readonly string[];
   /** Driver timers that do no block I/O (qcow2 cache clean, iscsi NOP/event, curl multi), with firings left. */
   housekeeping: Readonly<Record<string, { firings: number; interval: number }>>;
 }
@@ -120,7 +124,9 @@ export type BlockNodeEvent =
   | { type: 'drain.run'; thread: ThreadName; replyTo: ActorName }
   | { type: 'drain.hook'; replyTo: ActorName }
   | { type: 'drain.hook.done'; node: ActorName }
-  | { type: 'aio.external.enabled'; ctx: ActorName };
+  | { type: 'aio.external.enabled'; ctx: ActorName }
+  | { type: 'node.notifier.add' | 'node.notifier.remove'; job: ActorName }
+  | { type: 'job.before_write.done'; id: string };
 
 type Ctx = BlockNodeContext;
 
@@ -169,6 +175,18 @@ function completeRequest(ctx: Ctx, out: Emitter, id: string): Ctx {
   }
   if (ctx.completionQueue.length === 0) out.send(ctx.ctx, { type: 'aio.bh.schedule', id: completionBhId(ctx.name) });
   return { ...ctx, completionQueue: [...ctx.completionQueue, { id, replyTo: req.replyTo, origin: req.origin }] };
+}
+
+/** The driver's request function: down to the file child, or (a protocol node) to the host via linux-aio. */
+function forward(ctx: Ctx, out: Emitter, id: string): void {
+  const req = ctx.tracked[id];
+  const child = ctx.children.file;
+  if (child) {
+    out.send(child, { type: 'io.submit', id, origin: req.origin, op: req.op, replyTo: ctx.name, aio: false });
+  } else {
+    // laio_submit: the request goes to the host; the kernel signals the event notifier when it completes.
+    out.send(ctx.host, { type: 'host.submit', id, node: ctx.name, op: req.op, origin: req.origin, ctx: ctx.ctx, handler: laioHandlerId(ctx.name) });
+  }
 }
 
 function startPoll(ctx: Ctx, out: Emitter): Ctx {
@@ -265,15 +283,27 @@ export function blockNodeStep(ctx: Ctx, event: AnyEvent): { context: Ctx; emitte
       ctx = track(ctx, e.id, { origin: e.origin, op: e.op, replyTo: e.replyTo, aio: e.aio, ...(allocating ? { allocating } : {}) });
       out.observe({ type: 'obs.io.submit', node: ctx.name, id: e.id, origin: e.origin, op: e.op, via: e.replyTo });
       out.observe({ type: 'obs.counter', counter: 'inFlight', value: ctx.trackedOrder.length });
-      const child = ctx.children.file;
-      if (child) {
-        out.send(child, { type: 'io.submit', id: e.id, origin: e.origin, op: e.op, replyTo: ctx.name, aio: false });
-      } else {
-        // laio_submit: the request goes to the host; the kernel signals the event notifier when it completes.
-        out.send(ctx.host, { type: 'host.submit', id: e.id, node: ctx.name, op: e.op, origin: e.origin, ctx: ctx.ctx, handler: laioHandlerId(ctx.name) });
+      if (ctx.beforeWrite && e.op === 'write' && e.origin.startsWith('external')) {
+        // notifier_with_return_list_notify(&bs->before_write_notifiers): the job copies the old data first.
+        out.send(ctx.beforeWrite, { type: 'job.before_write', id: e.id, replyTo: ctx.name });
+        ctx = { ...ctx, held: [...ctx.held, e.id] };
+        break;
       }
+      forward(ctx, out, e.id);
       break;
     }
+    case 'node.notifier.add':
+      ctx = { ...ctx, beforeWrite: e.job };
+      break;
+    case 'node.notifier.remove':
+      if (ctx.beforeWrite === e.job) ctx = { ...ctx, beforeWrite: null };
+      break;
+    case 'job.before_write.done':
+      if (ctx.held.includes(e.id)) {
+        ctx = { ...ctx, held: ctx.held.filter((id) => id !== e.id) };
+        forward(ctx, out, e.id);
+      }
+      break;
     case 'io.complete':
       ctx = completeRequest(ctx, out, e.id);
       break;
@@ -393,6 +423,9 @@ const always = [
   'drain.hook.done',
   'drain.end',
   'aio.external.enabled',
+  'node.notifier.add',
+  'node.notifier.remove',
+  'job.before_write.done',
 ] as const;
 
 const applyEvent = { actions: 'applyEvent' } as const;
@@ -431,6 +464,8 @@ export const blockNodeMachine = setup({
     drain: null,
     hookCalls: [],
     endReplyTo: null,
+    beforeWrite: null,
+    held: [],
     qed: input.driver === 'qed' ? { needCheck: false, allocating: 0, timerArmed: false, step: null, runs: 0 } : null,
     drainHook: input.drainHook ?? true,
     housekeeping: Object.fromEntries((input.timers ?? []).map((t) => [housekeepingTimerId(input.name, t.kind), { firings: t.firings, interval: t.interval }])),

@@ -206,3 +206,39 @@ describe('driver timers that do no block I/O (qcow2, iscsi, curl)', () => {
     expect(r.violations).toEqual([]);
   });
 });
+
+describe('backupJobMachine: copy-before-write', () => {
+  // 4 chunks of 0.5 ms reads and writes: the loop is on chunk 1 at 2 ms. W2 hits chunk 3, W3 chunk 0 (chunkOf).
+  const topology = txn([{ type: 'drive-backup', device: 'drive0', target: 'backup0' }], {
+    clients: [
+      {
+        name: 'vblk0',
+        kind: 'virtio-blk',
+        node: 'drive0',
+        workload: [
+          { id: 'W2', op: 'write', after: [], at: ms(2) },
+          { id: 'W3', op: 'write', after: ['W2'] },
+        ],
+      },
+    ],
+    backupChunks: 4,
+    hostLatency: { read: ms(0.5), write: ms(0.5), flush: 0 },
+  });
+  const submits = (r: SimulationResult) =>
+    r.trace!.filter((e) => e.type === '@trace.io.submit' && e.node === 'node:drive0-file').map((e) => (e.type === '@trace.io.submit' ? e.id : ''));
+
+  it('should copy the old data of a chunk not yet copied before the guest write reaches the disk', () => {
+    const order = submits(run(topology));
+    expect(order.indexOf('job:1/0/cow-r:W2')).toBeGreaterThan(-1);
+    expect(order.indexOf('job:1/0/cow-r:W2')).toBeLessThan(order.indexOf('W2'));
+  });
+
+  it('should let a write to a chunk the loop already copied through without a copy, and skip copied chunks in the loop', () => {
+    const r = run(topology);
+    const order = submits(r);
+    expect(order.some((id) => id.includes('cow-r:W3'))).toBe(false);
+    expect(order.filter((id) => /job:1\/0\/r\d/.test(id))).toEqual(['job:1/0/r0', 'job:1/0/r1', 'job:1/0/r2']);
+    expect(r.unfinished).toEqual([]);
+    expect(r.violations).toEqual([]);
+  });
+});
