@@ -11,6 +11,7 @@ import { Engine, type EndReason } from './engine/Engine.ts';
 import type { World } from './engine/World.ts';
 import { InvariantChecker, type ReportedViolation } from './invariants/InvariantChecker.ts';
 import type { ModelMap } from './invariants/monitors.ts';
+import type { ImageReport } from './invariants/ImageLedger.ts';
 import { fifo, random, replay, type Strategy } from './scheduler/strategies.ts';
 import type { TraceEvent } from './trace/TraceEvent.ts';
 import { VirtualClock } from './scheduler/VirtualClock.ts';
@@ -42,6 +43,8 @@ export interface SimulationResult {
   checker: InvariantChecker | null;
   /** Errors the machines reported (`@trace.error`), e.g. drained_end on a node that is not drained. */
   errors: Extract<TraceEvent, { type: '@trace.error' }>[];
+  /** Each snapshot's and backup's image: the guest writes it holds. */
+  images: ImageReport[];
   /** Why the run did not reach its natural end: script unfinished, workload unissued or incomplete. */
   unfinished: string[];
   trace: TraceEvent[] | null;
@@ -96,6 +99,7 @@ export function simulate(topology: Topology, options: SimulateOptions = {}): Sim
     violations: checker?.violations ?? [],
     checker,
     errors,
+    images: checker?.images() ?? [],
     unfinished,
     trace: collected,
   };

@@ -4,6 +4,8 @@
  */
 import { Observable, type OperatorFunction } from 'rxjs';
 import type { TraceEvent } from '../trace/TraceEvent.ts';
+import type { ImageReport } from './ImageLedger.ts';
+import { ConsistentCutMonitor } from './transactionMonitors.ts';
 import { defaultMonitors, TraceState, type InvariantId, type InvariantMonitor, type ModelMap, type Violation } from './monitors.ts';
 
 export interface ReportedViolation extends Violation {
@@ -38,6 +40,12 @@ export class InvariantChecker {
   /** End-of-run checks (lost requests, handlers never dispatched); call once, after a quiet end. */
   finish(): void {
     for (const monitor of this.monitors) monitor.finish?.(this.state, (v) => this.record(monitor.id, v), this.last);
+  }
+
+  /** What every image holds (snapshots and backups taken in the run), from the consistent-cut monitor. */
+  images(): ImageReport[] {
+    const cut = this.monitors.find((m): m is ConsistentCutMonitor => m instanceof ConsistentCutMonitor);
+    return cut ? cut.ledger.images() : [];
   }
 
   /** Per invariant: held (no violation) or the first violation. */

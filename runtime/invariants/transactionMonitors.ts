@@ -6,6 +6,7 @@
  */
 import type { ActorName } from '../../machines/effects.ts';
 import type { TraceEvent, TraceEventOf } from '../trace/TraceEvent.ts';
+import { ImageLedger } from './ImageLedger.ts';
 import type { InvariantMonitor, TraceState } from './monitors.ts';
 
 type Report = Parameters<InvariantMonitor['observe']>[2];
@@ -217,8 +218,8 @@ export class PairingMonitor implements InvariantMonitor {
 export class ConsistentCutMonitor implements InvariantMonitor {
   readonly id = 'I10' as const;
   readonly title = "a transaction's points in time form a consistent cut";
-  /** Guest writes as they reached a node: id -> node, device, step. */
-  private readonly writes = new Map<string, { node: ActorName; via: ActorName; step: number }>();
+  /** Guest writes and points in time: what every image holds. */
+  readonly ledger = new ImageLedger();
   private readonly completedAt = new Map<string, number>();
   private readonly issuedAt = new Map<string, number>();
   private readonly points = new Map<ActorName, TraceEventOf<'@trace.pit'>[]>();
@@ -226,9 +227,8 @@ export class ConsistentCutMonitor implements InvariantMonitor {
   constructor(private readonly nodeClients: Readonly<Record<ActorName, readonly ActorName[]>> = {}) {}
 
   observe(e: TraceEvent, _state: TraceState, report: Report): void {
-    if (e.type === '@trace.io.submit' && e.op === 'write' && e.origin.startsWith('external') && e.via.startsWith('client:')) {
-      this.writes.set(e.id, { node: e.node, via: e.via, step: e.step });
-    } else if (e.type === '@trace.guest') {
+    this.ledger.observe(e);
+    if (e.type === '@trace.guest') {
       (e.phase === 'issue' ? this.issuedAt : this.completedAt).set(e.id, e.step);
     } else if (e.type === '@trace.pit') {
       const txn = e.action.split('/')[0];
@@ -240,23 +240,17 @@ export class ConsistentCutMonitor implements InvariantMonitor {
     }
   }
 
-  /** What the image taken at `pit` holds: writes its node absorbed before it (an external snapshot keeps all of the old node's). */
-  private holds(pit: TraceEventOf<'@trace.pit'>, id: string): boolean {
-    const w = this.writes.get(id);
-    return w !== undefined && w.node === pit.node && (pit.kind === 'external-snapshot' || w.step < pit.step);
-  }
-
   private checkCut(e: TxnEvent, report: Report): void {
     const pits = this.points.get(e.txn) ?? [];
     for (const imageY of pits) {
-      for (const [wy] of this.writes) {
-        if (!this.holds(imageY, wy)) continue;
+      for (const [wy] of this.ledger.writes) {
+        if (!this.ledger.holds(imageY, wy)) continue;
         const issuedY = this.issuedAt.get(wy);
         if (issuedY === undefined) continue;
         for (const imageX of pits) {
           const devices = this.nodeClients[imageX.node] ?? [];
-          for (const [wx, x] of this.writes) {
-            if (wx === wy || !devices.includes(x.via) || this.holds(imageX, wx)) continue;
+          for (const [wx, x] of this.ledger.writes) {
+            if (wx === wy || !devices.includes(x.via) || this.ledger.holds(imageX, wx)) continue;
             const doneX = this.completedAt.get(wx);
             if (doneX === undefined || doneX >= issuedY) continue;
             report({

@@ -86,3 +86,21 @@ describe('the residual gap of DOMAIN.md 2.7', () => {
     expect(result.violations.some((v) => v.invariant === 'I4')).toBe(false);
   });
 });
+
+describe('image contents at each point in time', () => {
+  const images = (protections: Partial<Protections>) =>
+    simulate(twoExternalSnapshots(protections)).images.map((i) => `${i.kind} of ${i.node}: [${i.holds.join(', ')}]`);
+
+  it('should leave both writes out of both snapshots with the series', () => {
+    expect(images({})).toEqual(['external-snapshot of node:drive0: []', 'external-snapshot of node:drive1: []']);
+  });
+
+  it('should put Wy in drive1’s snapshot and Wx in neither without the drains', () => {
+    expect(images({ transactionDrains: false })).toEqual(['external-snapshot of node:drive0: []', 'external-snapshot of node:drive1: [Wy]']);
+  });
+
+  it('should put a backup’s earlier writes in it and later ones not', () => {
+    const result = simulate(backupPlusSnapshotOverNbd({ transactionDrains: false }));
+    expect(result.images.map((i) => `${i.kind} of ${i.node}: [${i.holds.join(', ')}]`)).toEqual(['backup of node:drive0: []', 'external-snapshot of node:drive1: [Wy]']);
+  });
+});
