@@ -103,6 +103,17 @@ describe('transaction: failures and the drained_begin / drained_end pairing', ()
     expect(r.violations).toEqual([]);
   });
 
+  it.each([
+    [{ medium: false }, { type: 'blockdev-snapshot-sync', device: 'drive1', overlay: 'overlay1' } as ActionSpec, "Device 'drive1' has no medium"],
+    [{ readOnly: true }, { type: 'blockdev-snapshot-internal-sync', device: 'drive1', name: 'x' } as ActionSpec, "Device 'drive1' is read only"],
+    [{ driver: 'raw' as const }, { type: 'blockdev-snapshot-internal-sync', device: 'drive1', name: 'x' } as ActionSpec, "Device 'drive1' doesn't support internal snapshots"],
+  ])('should check %j after the drain', (attributes, action, message) => {
+    const r = run(txn([action], { nodes: [...drive('drive0'), ...drive('drive1', 'iothread0', attributes), ...drive('overlay1')] }));
+    expect(replies(r)).toEqual([`error: ${message}`]);
+    expect(drains(r, 'drive1')).toEqual(['begin:1', 'end:0']);
+    expect(r.violations).toEqual([]);
+  });
+
   it('should refuse blockdev-backup across two contexts before any drain', () => {
     const r = run(txn([{ type: 'blockdev-backup', device: 'drive0', target: 'other' }]));
     expect(replies(r)).toEqual(['error: Backup between two IO threads is not implemented']);
