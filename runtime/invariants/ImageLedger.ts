@@ -15,6 +15,8 @@ export interface GuestWrite {
 
 export interface ImageReport {
   action: ActorName;
+  /** The action's index in its transaction. */
+  index: number;
   kind: TraceEventOf<'@trace.pit'>['kind'];
   node: ActorName;
   step: number;
@@ -54,6 +56,7 @@ export class ImageLedger {
   images(): ImageReport[] {
     return this.points.map((pit) => ({
       action: pit.action,
+      index: pit.index,
       kind: pit.kind,
       node: pit.node,
       step: pit.step,

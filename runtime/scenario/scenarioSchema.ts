@@ -1,0 +1,123 @@
+/**
+ * The scenario file format, defined once: `scenarioSchema` checks a YAML document and
+ * `scenarioJsonSchema()` is the JSON Schema for editors (`drainlab schema`).
+ */
+import { optional, required, t } from './schema.ts';
+
+export const INVARIANTS = ['I1', 'I2', 'I3', 'I4', 'I5', 'I6', 'I7', 'I8', 'I9', 'I10', 'I11', 'I12', 'conservation'] as const;
+const DRIVERS = ['file', 'raw', 'qcow2', 'qed', 'iscsi', 'curl', 'nbd'] as const;
+const NAME = /^[A-Za-z0-9][A-Za-z0-9_.-]*$/;
+const name = (what: string) => t.string({ pattern: NAME, patternText: NAME.source, what: `${what} (letters, digits, '-', '_', '.')` });
+
+const node = t
+  .object({
+    name: required(name('a node name')),
+    driver: required(t.enum(DRIVERS, 'a driver')),
+    ctx: optional(name('a context name').describe('The AioContext the node lives in (default main)')),
+    file: optional(name('a node name').describe('The protocol child (bs->file)')),
+    backing: optional(name('a node name')),
+    medium: optional(t.boolean().describe('bdrv_is_inserted (default true)')),
+    readOnly: optional(t.boolean()),
+    snapshots: optional(t.array(t.string()).describe('Internal snapshots the image already has')),
+    timers: optional(
+      t.array(
+        t.object({
+          kind: required(t.enum(['qcow2-cache-clean', 'iscsi-nop', 'iscsi-event', 'curl-multi'], 'a driver timer')),
+          interval: required(t.duration()),
+          firings: required(t.number({ integer: true, min: 1 })),
+        }),
+      ),
+    ),
+  })
+  .describe('A block node (BlockDriverState)');
+
+const request = t.object({
+  id: required(name('a request id')),
+  op: required(t.enum(['read', 'write', 'flush'], 'an operation')),
+  after: optional(t.array(name('a request id')).describe('Issue only after these requests completed (the guest saw them)')),
+  at: optional(t.duration().describe('Issue no earlier than this instant')),
+});
+
+const client = t
+  .object({
+    name: required(name('a client name')),
+    kind: required(t.enum(['nbd', 'virtio-blk', 'virtio-scsi'], 'a client kind')),
+    node: required(name('a node name')),
+    requests: optional(t.array(request).describe('What the guest or NBD client issues, in program order')),
+  })
+  .describe('An external client: an NBD server connection or a virtio dataplane notifier');
+
+const device = required(name('a device name'));
+const action = t.tagged(
+  'type',
+  {
+    'blockdev-snapshot-sync': t.object({ type: required(t.string()), device, overlay: required(name('a node name')) }),
+    'blockdev-snapshot-internal-sync': t.object({ type: required(t.string()), device, name: required(t.string({ what: 'a snapshot name' })) }),
+    'drive-backup': t.object({ type: required(t.string()), device, target: required(name('a node name')) }),
+    'blockdev-backup': t.object({ type: required(t.string()), device, target: required(name('a node name')) }),
+    abort: t.object({ type: required(t.string()) }),
+  },
+  'a transaction action',
+);
+
+const at = optional(t.duration().describe('When the command reaches the monitor (REALTIME)'));
+const onNode = t.object({ do: required(t.string()), node: required(name('a node name')), at });
+const step = t.tagged(
+  'do',
+  {
+    drained_begin: onNode,
+    drained_end: onNode,
+    drain: onNode,
+    drain_all: t.object({ do: required(t.string()), at }),
+    poll: t.object({ do: required(t.string()), ctx: required(name('a context name')), blocking: optional(t.boolean()), at }),
+    stop: t.object({ do: required(t.string()), at }),
+    cont: t.object({ do: required(t.string()), at }),
+    transaction: t.object({ do: required(t.string()), txn: required(name('a transaction name')), at }),
+  },
+  'a script step',
+);
+
+const invariantList = t.array(t.enum(INVARIANTS, 'an invariant'));
+
+export const scenarioSchema = t.object(
+  {
+    title: required(t.string().describe('One line')),
+    description: required(t.string().describe('What happens and why it matters, for a teacher to read aloud')),
+    era: optional(t.enum(['2015', 'now'], 'an era')),
+    seed: optional(t.number({ integer: true, min: 0, max: 0xffffffff })),
+    strategy: optional(t.enum(['fifo', 'random'], 'a strategy')),
+    protections: optional(
+      t.object({
+        externalGating: optional(t.boolean().describe('Patches 1, 2, 5')),
+        nbdExternal: optional(t.boolean().describe('Patch 3')),
+        dataplaneExternal: optional(t.boolean().describe('Patch 4')),
+        transactionDrains: optional(t.boolean().describe('Patches 6-10')),
+        qedDrainHook: optional(t.boolean().describe('Patches 11-12')),
+      }),
+    ),
+    hostLatency: optional(t.object({ read: optional(t.duration()), write: optional(t.duration()), flush: optional(t.duration()) })),
+    backupChunks: optional(t.number({ integer: true, min: 1, max: 64 })),
+    contexts: optional(t.array(name('a context name')).describe('IOThread contexts; main always exists')),
+    nodes: required(t.array(node)),
+    clients: optional(t.array(client)),
+    transactions: optional(t.array(t.object({ name: required(name('a transaction name')), actions: required(t.array(action)) }))),
+    script: optional(t.array(step)),
+    expect: optional(
+      t.object({
+        hold: optional(t.either(t.enum(['all'], 'all'), invariantList).describe('Invariants that must hold (default: all not listed under violate)')),
+        violate: optional(invariantList.describe('Invariants that must be violated')),
+        replies: optional(t.array(t.string()).describe("The QMP replies to transactions, in order: 'ok' or 'error: <message>'")),
+        final: optional(t.record(t.record(t.either(t.string(), t.number())), 'actor: { state or counter: value }')),
+        order: optional(t.array(t.array(t.string())).describe("Pairs [a, b]: a happens before b; 'issue W', 'complete W', 'submit W', 'pit N', 'commit N', 'clean N'")),
+        images: optional(t.record(t.array(name('a request id')), 'action index: writes its image holds')),
+      }),
+    ),
+  },
+  'a scenario (a mapping with title, description, nodes, ...)',
+);
+
+export type ScenarioFile = NonNullable<ReturnType<typeof scenarioSchema.check>>;
+
+export function scenarioJsonSchema(): Record<string, unknown> {
+  return { $schema: 'https://json-schema.org/draft/2020-12/schema', title: 'drainlab scenario', ...scenarioSchema.json() };
+}
