@@ -55,7 +55,7 @@ export function parseScenario(text: string, file: string): Scenario {
   }
   const checked = scenarioSchema.check(doc.contents as never, '', cx, 0);
   if (checked) checkReferences(checked, cx);
-  if (cx.problems.length > 0 || !checked) throw new ScenarioProblems(file, sortProblems(cx.problems));
+  if (cx.problems.length > 0 || !checked) throw new ScenarioProblems(file, sortProblems(dedupe(cx.problems)));
   return {
     name: basename(file).replace(/\.ya?ml$/, ''),
     file,
@@ -68,17 +68,30 @@ export function parseScenario(text: string, file: string): Scenario {
   };
 }
 
+function dedupe(problems: Problem[]): Problem[] {
+  const seen = new Set<string>();
+  return problems.filter((p) => {
+    const key = `${p.line}:${p.col}:${p.message}`;
+    if (seen.has(key)) return false;
+    seen.add(key);
+    return true;
+  });
+}
+
 function sortProblems(problems: Problem[]): Problem[] {
   return [...problems].sort((a, b) => a.line - b.line || a.col - b.col);
 }
 
 /** The checks a schema cannot make: names that must exist, ids that must be unique, no cycles. */
-function checkReferences(s: ScenarioFile, cx: CheckContext): void {
+function checkReferences(file: ScenarioFile, cx: CheckContext): void {
+  // The value may be partial (parts that failed the schema are missing): read it defensively.
+  const s = { ...file, nodes: file.nodes ?? [] };
   const contexts = new Set(['main', ...(s.contexts ?? [])]);
-  const nodes = new Map(s.nodes.map((n) => [n.name, n]));
-  const unique = (values: string[], what: string, pathOf: (i: number) => string) => {
+  const nodes = new Map(s.nodes.filter((n) => n.name !== undefined).map((n) => [n.name, n]));
+  const unique = (values: (string | undefined)[], what: string, pathOf: (i: number) => string) => {
     const seen = new Map<string, number>();
     values.forEach((v, i) => {
+      if (v === undefined) return;
       if (seen.has(v)) cx.reportAt(pathOf(i), `${pathOf(i)}: ${what} '${v}' is already defined (${pathOf(seen.get(v)!)})`);
       else seen.set(v, i);
     });
@@ -121,6 +134,7 @@ function checkReferences(s: ScenarioFile, cx: CheckContext): void {
     nodeRef(c.node, `clients[${i}].node`);
     (c.requests ?? []).forEach((r, j) => {
       const path = `clients[${i}].requests[${j}].id`;
+      if (r.id === undefined) return;
       if (requestIds.has(r.id)) cx.reportAt(path, `${path}: request '${r.id}' is already defined (${requestIds.get(r.id)})`);
       else requestIds.set(r.id, path);
     });

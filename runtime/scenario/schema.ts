@@ -185,14 +185,14 @@ export class ArraySchema<T> extends Schema<T[]> {
       cx.report(path, node, fallback, `${path}: expected a list, got ${shown(node)}`);
       return undefined;
     }
-    const out: T[] = [];
-    let ok = true;
+    // Items that failed leave a hole at their index (forEach and map skip it), so later checks
+    // still see the rest with their own indexes: every problem at once, each at its place.
+    const out: T[] = new Array(node.items.length);
     node.items.forEach((item, i) => {
       const value = this.item.check(item as Node, `${path}[${i}]`, cx, node.range?.[0] ?? fallback);
-      if (value === undefined) ok = false;
-      else out.push(value);
+      if (value !== undefined) out[i] = value;
     });
-    return ok ? out : undefined;
+    return out;
   }
   json(): JsonSchema {
     return this.withDescription({ type: 'array', items: this.item.json() });
@@ -225,8 +225,8 @@ export class ObjectSchema<S extends Shape> extends Schema<ValueOf<S>> {
       cx.report(path, node, fallback, `${path || 'the file'}: expected ${this.what}, got ${shown(node)}`);
       return undefined;
     }
+    // Fields that failed are left out of a partial value, so later checks still see the rest.
     const out: Record<string, unknown> = {};
-    let ok = true;
     const seen = new Set<string>();
     for (const pair of node.items) {
       const keyNode = pair.key as Node;
@@ -235,22 +235,19 @@ export class ObjectSchema<S extends Shape> extends Schema<ValueOf<S>> {
       const field = this.shape[key];
       if (!field) {
         cx.report(childPath, keyNode, node.range?.[0] ?? fallback, `${childPath}: unknown key '${key}'; expected one of ${Object.keys(this.shape).join(', ')}`);
-        ok = false;
         continue;
       }
       seen.add(key);
       const value = field.schema.check(pair.value as Node, childPath, cx, keyNode?.range?.[1] ?? fallback);
-      if (value === undefined) ok = false;
-      else out[key] = value;
+      if (value !== undefined) out[key] = value;
     }
     for (const [key, field] of Object.entries(this.shape)) {
       if (field.required && !seen.has(key)) {
         const childPath = path ? `${path}.${key}` : key;
         cx.report(childPath, node, fallback, `${path || 'the file'}: missing key '${key}' (${field.schema.expected()})`);
-        ok = false;
       }
     }
-    return ok ? (out as ValueOf<S>) : undefined;
+    return out as ValueOf<S>;
   }
   json(): JsonSchema {
     const properties: Record<string, JsonSchema> = {};
@@ -313,16 +310,14 @@ export class RecordSchema<T> extends Schema<Record<string, T>> {
       return undefined;
     }
     const out: Record<string, T> = {};
-    let ok = true;
     for (const pair of node.items) {
       const keyNode = pair.key as Node;
       const key = isScalar(keyNode) ? String(keyNode.value) : '';
       cx.positions.set(`${path}.${key}#key`, cx.at(keyNode, fallback));
       const value = this.value.check(pair.value as Node, `${path}.${key}`, cx, keyNode?.range?.[1] ?? fallback);
-      if (value === undefined) ok = false;
-      else out[key] = value;
+      if (value !== undefined) out[key] = value;
     }
-    return ok ? out : undefined;
+    return out;
   }
   json(): JsonSchema {
     return this.withDescription({ type: 'object', additionalProperties: this.value.json() });
