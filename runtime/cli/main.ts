@@ -6,16 +6,61 @@
 import { parseArgs, type ParseArgsConfig } from 'node:util';
 import { InternalError, ScenarioError } from '../errors.ts';
 import { runDemo } from './demo.ts';
+import { listCommand, replayCommand, runCommand, schemaCommand, type Output } from './scenarioCommands.ts';
 
 const HELP = `drainlab: an executable model of QEMU's drained sections (bdrv_drained_begin/end)
 
 Usage: drainlab <command> [options]
 
 Commands:
-  demo      run the built-in scenario with the series and without external gating,
-            print both timelines and the verdict of each invariant
+  run       run a scenario (a file or a library name) and check its expectations
+  replay    rerun the exact interleaving a failed run printed
+  list      the scenario library
+  schema    the JSON Schema of scenario files (for editors)
+  demo      the built-in demo: a drained section with and without external gating
 
 Run 'drainlab <command> --help' for a command's options.`;
+
+const RUN_HELP = `Usage: drainlab run <file|name> [--seed N | --seeds A..B] [--strategy fifo|random]
+                    [--json] [--trace FILE]
+
+Runs a scenario and checks its expectations. Prints the timeline, the images, and each
+expectation; a failure also prints what led to it and the replay line.
+
+Options:
+  --seed N          the seed (default: the scenario's, else 0)
+  --seeds A..B      run every seed from A to B (random strategy), with progress and a summary
+  --strategy S      fifo or random (default: the scenario's)
+  --json            a machine-readable report instead of the timeline
+  --trace FILE      write the full trace as NDJSON
+  -h, --help        this help
+
+Exit codes: 0 expectations met, 1 not met, 2 bad input, 3 internal error.
+
+Example:
+  drainlab run two-external-snapshots-without-drains --seeds 0..49`;
+
+const REPLAY_HELP = `Usage: drainlab replay <scenario@path> [--json] [--trace FILE]
+
+Reruns the exact interleaving that a run printed as 'replay: drainlab replay ...'.
+
+Example:
+  drainlab replay two-external-snapshots@0*5.1.0*78.1`;
+
+const LIST_HELP = `Usage: drainlab list [--json]
+
+The library (scenarios/library): each scenario's name, whether it is expected to hold or to
+violate (and which invariant), and its title.
+
+Example:
+  drainlab list --json`;
+
+const SCHEMA_HELP = `Usage: drainlab schema > scenario.schema.json
+
+Prints the JSON Schema of scenario files, generated from the same definition that checks them.
+
+Example:
+  drainlab schema > scenario.schema.json`;
 
 const DEMO_HELP = `Usage: drainlab demo [--seed N] [--strategy fifo|random] [--trace FILE]
 
@@ -53,8 +98,42 @@ export async function main(
         }
         return runDemo({ seed: parseSeed(flags.seed), strategy: parseStrategy(flags.strategy), trace: flags.trace as string | undefined, out });
       }
+      case 'run': {
+        const { values, positionals } = parseWithPositionals(rest, { seed: { type: 'string' }, seeds: { type: 'string' }, strategy: { type: 'string' }, json: { type: 'boolean' }, trace: { type: 'string' }, help: { type: 'boolean', short: 'h' } }, 'run');
+        if (values.help) return out(RUN_HELP), 0;
+        const scenario = onePositional(positionals, 'run', 'a scenario file or library name');
+        if (values.seed !== undefined && values.seeds !== undefined) throw new ScenarioError("run: give --seed or --seeds, not both");
+        return runCommand(
+          {
+            scenario,
+            seed: values.seed === undefined ? undefined : parseSeed(values.seed),
+            seeds: values.seeds === undefined ? undefined : parseSeedRange(values.seeds),
+            strategy: values.strategy === undefined ? undefined : parseStrategy(values.strategy),
+            json: values.json === true,
+            trace: values.trace as string | undefined,
+          },
+          io(out),
+        );
+      }
+      case 'replay': {
+        const { values, positionals } = parseWithPositionals(rest, { json: { type: 'boolean' }, trace: { type: 'string' }, help: { type: 'boolean', short: 'h' } }, 'replay');
+        if (values.help) return out(REPLAY_HELP), 0;
+        return replayCommand({ path: onePositional(positionals, 'replay', 'a replay line SCENARIO@PATH'), json: values.json === true, trace: values.trace as string | undefined }, io(out));
+      }
+      case 'list': {
+        const { values, positionals } = parseWithPositionals(rest, { json: { type: 'boolean' }, help: { type: 'boolean', short: 'h' } }, 'list');
+        if (values.help) return out(LIST_HELP), 0;
+        if (positionals.length) throw new ScenarioError(`list: unexpected argument '${positionals[0]}' (see 'drainlab list --help')`);
+        return listCommand({ json: values.json === true }, io(out));
+      }
+      case 'schema': {
+        const { values, positionals } = parseWithPositionals(rest, { help: { type: 'boolean', short: 'h' } }, 'schema');
+        if (values.help) return out(SCHEMA_HELP), 0;
+        if (positionals.length) throw new ScenarioError(`schema: unexpected argument '${positionals[0]}' (see 'drainlab schema --help')`);
+        return schemaCommand(io(out));
+      }
       default:
-        throw new ScenarioError(`unknown command '${command}'; expected one of: demo (see 'drainlab --help')`);
+        throw new ScenarioError(`unknown command '${command}'; expected one of: run, replay, list, schema, demo (see 'drainlab --help')`);
     }
   } catch (error) {
     if (error instanceof ScenarioError) {
@@ -84,6 +163,42 @@ function parse(args: readonly string[], options: NonNullable<ParseArgsConfig['op
     }
     throw new ScenarioError(`${command}: ${message.split('\n')[0].replace(/\.$/, '')} (see 'drainlab ${command} --help')`);
   }
+}
+
+function parseWithPositionals(args: readonly string[], options: NonNullable<ParseArgsConfig['options']>, command: string) {
+  try {
+    const parsed = parseArgs({ args: [...args], options, strict: true, allowPositionals: true });
+    return { values: parsed.values as Record<string, string | boolean | undefined>, positionals: parsed.positionals };
+  } catch (error) {
+    parse(args, options, command);
+    throw error;
+  }
+}
+
+function onePositional(positionals: string[], command: string, what: string): string {
+  if (positionals.length === 0) throw new ScenarioError(`${command}: expected ${what} (see 'drainlab ${command} --help')`);
+  if (positionals.length > 1) throw new ScenarioError(`${command}: expected one argument, got ${positionals.length}: ${positionals.join(' ')}`);
+  return positionals[0];
+}
+
+function parseSeedRange(raw: string | boolean): { from: number; to: number } {
+  const match = typeof raw === 'string' ? /^(\d+)\.\.(\d+)$/.exec(raw) : null;
+  if (!match || Number(match[1]) > Number(match[2]) || Number(match[2]) > 0xffffffff) {
+    throw new ScenarioError(`--seeds: '${String(raw)}' is not a seed range; expected A..B with whole numbers A <= B, e.g. 0..99`);
+  }
+  return { from: Number(match[1]), to: Number(match[2]) };
+}
+
+function io(out: (line: string) => void): Output {
+  const isTTY = process.stderr.isTTY === true;
+  return {
+    out,
+    isTTY,
+    progress: (line, final) => {
+      if (isTTY) process.stderr.write(`\r${line}${final ? '\n' : ''}`);
+      else process.stderr.write(`${line}\n`);
+    },
+  };
 }
 
 function parseSeed(raw: string | boolean | undefined): number {

@@ -13,6 +13,8 @@ import { scenarioSchema, type ScenarioFile } from './scenarioSchema.ts';
 export interface Scenario {
   name: string;
   file: string;
+  /** How the user named it (a library name or a path): replay lines use it. */
+  ref?: string;
   title: string;
   description: string;
   seed: number;

@@ -46,7 +46,7 @@ export function runScenario(scenario: Scenario, options: RunScenarioOptions = {}
     result,
     expectations,
     met: expectations.every((e) => e.met),
-    replay: `drainlab replay ${scenario.file}@${result.replayPath || '0'}`,
+    replay: `drainlab replay ${scenario.ref ?? scenario.file}@${result.replayPath || '0'}`,
   };
 }
 

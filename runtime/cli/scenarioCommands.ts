@@ -1,0 +1,193 @@
+/**
+ * `drainlab run`, `replay`, `list` and `schema`: plain functions with typed options, so tests
+ * call them directly; `main.ts` parses flags and maps failures to exit codes.
+ */
+import { existsSync, readdirSync } from 'node:fs';
+import { join, resolve } from 'node:path';
+import { ScenarioError } from '../errors.ts';
+import { loadScenarioFile, type Scenario } from '../scenario/loadScenario.ts';
+import { runScenario, type ScenarioRun } from '../scenario/runScenario.ts';
+import { scenarioJsonSchema } from '../scenario/scenarioSchema.ts';
+import { NdjsonWriter } from '../trace/NdjsonWriter.ts';
+import { formatTimelineLine, timelineHeader, timelineLine, wrap } from '../trace/formatTimeline.ts';
+
+export const LIBRARY = resolve(import.meta.dirname, '../../scenarios/library');
+
+export interface Output {
+  out: (line: string) => void;
+  /** Progress for long work: a bar on a terminal, plain lines otherwise. */
+  progress?: (line: string, final: boolean) => void;
+  isTTY?: boolean;
+}
+
+/** A scenario by file path, or by the name of a library scenario. */
+export function resolveScenario(ref: string): Scenario {
+  if (existsSync(ref)) return { ...loadScenarioFile(ref), ref };
+  const inLibrary = join(LIBRARY, `${ref}.yaml`);
+  if (existsSync(inLibrary)) return { ...loadScenarioFile(inLibrary), ref, file: join('scenarios/library', `${ref}.yaml`) };
+  throw new ScenarioError(`no scenario file or library scenario named '${ref}'; 'drainlab list' shows the library`);
+}
+
+export interface RunOptions {
+  scenario: string;
+  seed?: number;
+  seeds?: { from: number; to: number };
+  strategy?: 'fifo' | 'random';
+  json?: boolean;
+  trace?: string;
+}
+
+export function runCommand(options: RunOptions, io: Output): number {
+  const scenario = resolveScenario(options.scenario);
+  if (options.seeds) return runSeeds(scenario, options, io);
+  const writer = options.trace ? new NdjsonWriter(options.trace) : null;
+  let run: ScenarioRun;
+  try {
+    run = runScenario(scenario, { seed: options.seed, strategy: options.strategy, sinks: writer ? [writer.write] : [] });
+  } finally {
+    writer?.close();
+  }
+  if (options.json) io.out(JSON.stringify(report(run), null, 2));
+  else printRun(run, io, writer?.path);
+  return run.met ? 0 : 1;
+}
+
+export function replayCommand(options: { path: string; json?: boolean; trace?: string }, io: Output): number {
+  const at = options.path.lastIndexOf('@');
+  if (at <= 0) throw new ScenarioError(`replay: '${options.path}' is not a replay line; expected SCENARIO@PATH as a failed run prints it, e.g. two-external-snapshots@0*12.3.1`);
+  const scenario = resolveScenario(options.path.slice(0, at));
+  const writer = options.trace ? new NdjsonWriter(options.trace) : null;
+  let run: ScenarioRun;
+  try {
+    run = runScenario(scenario, { replayPath: options.path.slice(at + 1), sinks: writer ? [writer.write] : [] });
+  } finally {
+    writer?.close();
+  }
+  if (options.json) io.out(JSON.stringify(report(run), null, 2));
+  else printRun(run, io, writer?.path);
+  return run.met ? 0 : 1;
+}
+
+export interface LibraryEntry {
+  name: string;
+  file: string;
+  title: string;
+  expects: 'hold' | 'violate';
+  violates: string[];
+}
+
+export function libraryEntries(): LibraryEntry[] {
+  if (!existsSync(LIBRARY)) return [];
+  return readdirSync(LIBRARY)
+    .filter((f) => f.endsWith('.yaml'))
+    .sort()
+    .map((f) => {
+      const scenario = loadScenarioFile(join(LIBRARY, f));
+      const violates = [...(scenario.expect.violate ?? [])];
+      return { name: scenario.name, file: join('scenarios/library', f), title: scenario.title, expects: violates.length ? 'violate' : 'hold', violates };
+    });
+}
+
+export function listCommand(options: { json?: boolean }, io: Output): number {
+  const entries = libraryEntries();
+  if (options.json) {
+    io.out(JSON.stringify(entries, null, 2));
+    return 0;
+  }
+  const width = Math.max(...entries.map((e) => e.name.length), 4);
+  for (const e of entries) {
+    const verdict = e.expects === 'hold' ? 'holds' : `violates ${e.violates.join(', ')}`;
+    io.out(`${e.name.padEnd(width)}  ${verdict}`);
+    for (const line of wrap(e.title, 76, '')) io.out(`${' '.repeat(4)}${line}`);
+  }
+  return 0;
+}
+
+export function schemaCommand(io: Output): number {
+  io.out(JSON.stringify(scenarioJsonSchema(), null, 2));
+  return 0;
+}
+
+function runSeeds(scenario: Scenario, options: RunOptions, io: Output): number {
+  const { from, to } = options.seeds!;
+  const failed: { seed: number; run: ScenarioRun }[] = [];
+  const total = to - from + 1;
+  for (let seed = from; seed <= to; seed++) {
+    const run = runScenario(scenario, { seed, strategy: options.strategy ?? 'random' });
+    if (!run.met) failed.push({ seed, run });
+    const done = seed - from + 1;
+    const line = io.isTTY
+      ? `[${'#'.repeat(Math.round((30 * done) / total)).padEnd(30)}] ${done}/${total} seeds, ${failed.length} not met`
+      : `seed ${seed}: ${run.met ? 'met' : 'NOT met'}`;
+    io.progress?.(line, done === total);
+  }
+  const summary = {
+    scenario: scenario.name,
+    seeds: { from, to },
+    met: total - failed.length,
+    notMet: failed.map(({ seed, run }) => ({ seed, replay: run.replay, failed: run.expectations.filter((e) => !e.met).map((e) => `${e.expectation}: ${e.detail}`) })),
+  };
+  if (options.json) {
+    io.out(JSON.stringify(summary, null, 2));
+  } else {
+    io.out(`${scenario.name}: ${summary.met} of ${total} seeds met the expectations${failed.length ? `; not met: ${failed.map((f) => f.seed).join(', ')}` : ''}`);
+    for (const f of failed.slice(0, 5)) {
+      io.out(`  seed ${f.seed}: ${f.run.expectations.filter((e) => !e.met).map((e) => e.expectation).join('; ')}`);
+      io.out(`    ${f.run.replay}`);
+    }
+  }
+  return failed.length === 0 ? 0 : 1;
+}
+
+function report(run: ScenarioRun) {
+  const { result, scenario } = run;
+  return {
+    scenario: scenario.name,
+    file: scenario.file,
+    title: scenario.title,
+    seed: result.seed,
+    strategy: result.strategy,
+    steps: result.steps,
+    endReason: result.endReason,
+    replay: run.replay,
+    met: run.met,
+    expectations: run.expectations,
+    violations: result.violations.map(({ leadingEvents, ...v }) => ({ ...v, leadingSteps: leadingEvents.map((e) => e.step) })),
+    images: result.images,
+    errors: result.errors.map((e) => ({ step: e.step, actor: e.actor, message: e.message })),
+  };
+}
+
+function printRun(run: ScenarioRun, io: Output, tracePath?: string): void {
+  const { result, scenario } = run;
+  io.out(`${scenario.name}: ${scenario.title}`);
+  io.out(`seed ${result.seed}, strategy ${result.strategy}, ${result.steps} steps`);
+  if (tracePath) io.out(`trace: ${tracePath}`);
+  io.out('');
+  io.out(timelineHeader);
+  for (const e of result.trace ?? []) {
+    const line = timelineLine(e);
+    if (line) io.out(formatTimelineLine(line));
+  }
+  if (result.images.length) {
+    io.out('');
+    io.out('images:');
+    for (const image of result.images) io.out(`  ${image.kind} of ${image.node} (action ${image.index}, step ${image.step}): [${image.holds.join(', ')}]`);
+  }
+  io.out('');
+  io.out('expectations:');
+  for (const e of run.expectations) {
+    for (const line of wrap(`  ${e.met ? 'ok  ' : 'FAIL'} ${e.expectation}${e.met && !e.detail.startsWith('violated') ? '' : `: ${e.detail}`}`, 80, '         ')) io.out(line);
+  }
+  const firstFailure = run.expectations.find((e) => !e.met && e.step !== undefined);
+  const violation = firstFailure ? result.violations.find((v) => v.step === firstFailure.step) : undefined;
+  if (violation) {
+    io.out('');
+    io.out(`what led to step ${violation.step}:`);
+    for (const e of violation.leadingEvents.slice(-8)) io.out(`  ${String(e.step).padStart(5)} ${e.actor.padEnd(16)} ${e.type.slice(7)}`.slice(0, 80));
+    for (const line of wrap(violation.explanation, 78, '  ')) io.out(`  ${line.trimStart()}`);
+  }
+  io.out('');
+  io.out(run.met ? 'expectations met' : 'expectations NOT met');
+  if (!run.met) io.out(`replay: ${run.replay}`);
+}
