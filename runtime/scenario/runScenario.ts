@@ -115,7 +115,12 @@ function finalValue(snapshot: SimulationResult['world']['snapshots'][string], fi
   return typeof value === 'number' || typeof value === 'string' || typeof value === 'boolean' ? (value as never) : undefined;
 }
 
-/** The step of the first trace event a descriptor names: `issue W`, `complete W`, `submit W`, `pit N`, `<phase> N`. */
+/**
+ * The step of the first trace event a descriptor names: `issue W`, `complete W` (the guest),
+ * `submit W` (reaches a node), `pit N`, `prepare|commit|abort|clean N` (starts), `fire TEXT` (a
+ * timer whose id contains TEXT runs), `command N` (script step N starts), `drained_begin NODE`,
+ * `drained_end NODE`.
+ */
 export function firstStep(trace: readonly TraceEvent[], descriptor: string): number | undefined {
   const [verb, arg] = descriptor.trim().split(/\s+/, 2);
   const found = trace.find((e) => {
@@ -132,6 +137,10 @@ export function firstStep(trace: readonly TraceEvent[], descriptor: string): num
       case 'abort':
       case 'clean':
         return e.type === '@trace.txn' && e.phase === verb && e.result === 'start' && String(e.index) === arg;
+      case 'fire':
+        return e.type === '@trace.dispatch' && e.kind === 'timer' && e.id.includes(arg);
+      case 'command':
+        return e.type === '@trace.command' && e.phase === 'start' && String(e.index) === arg;
       case 'drained_begin':
         return e.type === '@trace.drain' && e.phase === 'begin' && e.node === `node:${arg}`;
       case 'drained_end':
