@@ -129,6 +129,23 @@ export class NumberSchema extends Schema<number> {
   }
 }
 
+/** Any scalar (text, number or boolean), read as text. */
+export class ScalarSchema extends Schema<string> {
+  expected(): string {
+    return 'a value (text, number or true/false)';
+  }
+  check(node: Node | null | undefined, path: string, cx: CheckContext, fallback: number): string | undefined {
+    cx.positions.set(path, cx.at(node, fallback));
+    const value = isScalar(node) ? node.value : undefined;
+    if (typeof value === 'string' || typeof value === 'number' || typeof value === 'boolean') return String(value);
+    cx.report(path, node, fallback, `${path}: expected ${this.expected()}, got ${shown(node)}`);
+    return undefined;
+  }
+  json(): JsonSchema {
+    return this.withDescription({ type: ['string', 'number', 'boolean'] });
+  }
+}
+
 export class BooleanSchema extends Schema<boolean> {
   expected(): string {
     return 'true or false';
@@ -348,6 +365,7 @@ export const t = {
   enum: (values: readonly string[], what?: string) => new StringSchema({ enum: values, what }),
   number: (options?: ConstructorParameters<typeof NumberSchema>[0]) => new NumberSchema(options),
   boolean: () => new BooleanSchema(),
+  scalar: () => new ScalarSchema(),
   duration: () => new DurationSchema(),
   array: <T>(item: Schema<T>) => new ArraySchema(item),
   object: <S extends Shape>(shape: S, what?: string) => new ObjectSchema(shape, what),
