@@ -6,6 +6,7 @@
 import { parseArgs, type ParseArgsConfig } from 'node:util';
 import { InternalError, ScenarioError } from '../errors.ts';
 import { runDemo } from './demo.ts';
+import { runHeadline } from './headline.ts';
 import { listCommand, replayCommand, runCommand, schemaCommand, type Output } from './scenarioCommands.ts';
 
 const HELP = `drainlab: an executable model of QEMU's drained sections (bdrv_drained_begin/end)
@@ -17,7 +18,8 @@ Commands:
   replay    rerun the exact interleaving a failed run printed
   list      the scenario library
   schema    the JSON Schema of scenario files (for editors)
-  demo      the built-in demo: a drained section with and without external gating
+  demo      the headline: two external snapshots with and without the series, side by side
+            (--gating: a drained section with and without external gating)
 
 Run 'drainlab <command> --help' for a command's options.`;
 
@@ -62,21 +64,27 @@ Prints the JSON Schema of scenario files, generated from the same definition tha
 Example:
   drainlab schema > scenario.schema.json`;
 
-const DEMO_HELP = `Usage: drainlab demo [--seed N] [--strategy fifo|random] [--trace FILE]
+const DEMO_HELP = `Usage: drainlab demo [--seed N] [--strategy fifo|random]
+       drainlab demo --gating [--seed N] [--strategy fifo|random] [--trace FILE]
 
-Runs the built-in scenario: a guest writes through a virtio-blk dataplane notifier
-while the monitor drains its node from 1 ms to 3 ms, once with the series and once
-with external gating switched off.
+The headline (npm start): two external snapshots on one IOThread while the guest writes
+Wx, then Wy, with the series and without its drains, side by side: where each write
+landed, what each snapshot holds, which invariant broke and where.
+
+With --gating: a guest writes through a virtio-blk dataplane notifier while the monitor
+drains its node from 1 ms to 3 ms, with the series and with external gating off, as two
+timelines.
 
 Options:
-  --seed N          seed of the random strategy (default 0; printed with every run)
-  --strategy S      fifo (default) or random
-  --trace FILE      also write each run's full trace as NDJSON
+  --seed N          seed of the random strategy (default: the scenario's; printed)
+  --strategy S      fifo or random
+  --gating          the drained-section demo instead of the headline
+  --trace FILE      with --gating: write each run's trace as NDJSON
                     (FILE.series.ndjson and FILE.no-gating.ndjson)
   -h, --help        this help
 
 Example:
-  drainlab demo --strategy random --seed 7 --trace out/demo.ndjson`;
+  drainlab demo --strategy random --seed 7`;
 
 export async function main(
   argv: readonly string[],
@@ -91,16 +99,24 @@ export async function main(
     }
     switch (command) {
       case 'demo': {
-        const flags = parse(rest, { seed: { type: 'string' }, strategy: { type: 'string' }, trace: { type: 'string' }, help: { type: 'boolean', short: 'h' } }, 'demo');
+        const flags = parse(rest, { seed: { type: 'string' }, strategy: { type: 'string' }, trace: { type: 'string' }, gating: { type: 'boolean' }, help: { type: 'boolean', short: 'h' } }, 'demo');
         if (flags.help) {
           out(DEMO_HELP);
           return 0;
         }
-        return runDemo({ seed: parseSeed(flags.seed), strategy: parseStrategy(flags.strategy), trace: flags.trace as string | undefined, out });
+        if (flags.gating) return runDemo({ seed: parseSeed(flags.seed), strategy: parseStrategy(flags.strategy), trace: flags.trace as string | undefined, out });
+        if (flags.trace !== undefined) throw new ScenarioError("demo: --trace goes with --gating; for the headline use 'drainlab run two-external-snapshots --trace FILE'");
+        return runHeadline(
+          { seed: flags.seed === undefined ? undefined : parseSeed(flags.seed), strategy: flags.strategy === undefined ? undefined : parseStrategy(flags.strategy) },
+          io(out),
+        );
       }
       case 'run': {
         const { values, positionals } = parseWithPositionals(rest, { seed: { type: 'string' }, seeds: { type: 'string' }, strategy: { type: 'string' }, json: { type: 'boolean' }, trace: { type: 'string' }, help: { type: 'boolean', short: 'h' } }, 'run');
-        if (values.help) return out(RUN_HELP), 0;
+        if (values.help) {
+          out(RUN_HELP);
+          return 0;
+        }
         const scenario = onePositional(positionals, 'run', 'a scenario file or library name');
         if (values.seed !== undefined && values.seeds !== undefined) throw new ScenarioError("run: give --seed or --seeds, not both");
         return runCommand(
@@ -117,18 +133,27 @@ export async function main(
       }
       case 'replay': {
         const { values, positionals } = parseWithPositionals(rest, { json: { type: 'boolean' }, trace: { type: 'string' }, help: { type: 'boolean', short: 'h' } }, 'replay');
-        if (values.help) return out(REPLAY_HELP), 0;
+        if (values.help) {
+          out(REPLAY_HELP);
+          return 0;
+        }
         return replayCommand({ path: onePositional(positionals, 'replay', 'a replay line SCENARIO@PATH'), json: values.json === true, trace: values.trace as string | undefined }, io(out));
       }
       case 'list': {
         const { values, positionals } = parseWithPositionals(rest, { json: { type: 'boolean' }, help: { type: 'boolean', short: 'h' } }, 'list');
-        if (values.help) return out(LIST_HELP), 0;
+        if (values.help) {
+          out(LIST_HELP);
+          return 0;
+        }
         if (positionals.length) throw new ScenarioError(`list: unexpected argument '${positionals[0]}' (see 'drainlab list --help')`);
         return listCommand({ json: values.json === true }, io(out));
       }
       case 'schema': {
         const { values, positionals } = parseWithPositionals(rest, { help: { type: 'boolean', short: 'h' } }, 'schema');
-        if (values.help) return out(SCHEMA_HELP), 0;
+        if (values.help) {
+          out(SCHEMA_HELP);
+          return 0;
+        }
         if (positionals.length) throw new ScenarioError(`schema: unexpected argument '${positionals[0]}' (see 'drainlab schema --help')`);
         return schemaCommand(io(out));
       }

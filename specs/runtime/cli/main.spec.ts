@@ -12,9 +12,32 @@ async function cli(...argv: string[]) {
   return { code, out: out.join('\n'), err: err.join('\n') };
 }
 
-describe('drainlab demo', () => {
-  it('should exit 0 and show both runs with a verdict per invariant', async () => {
+describe('drainlab demo (the headline, npm start)', () => {
+  it('should show both runs side by side: where the writes landed, the images, the broken invariant', async () => {
     const { code, out } = await cli('demo');
+    expect(code).toBe(0);
+    expect(out).toMatch(/Wx admitted +after clean → overlay0 +in commit\(0\) → overlay0/);
+    expect(out).toMatch(/Wy admitted +after clean → overlay1 +in commit\(0\) → drive1/);
+    expect(out).toMatch(/snapshot of drive1 +holds \[\] +holds \[Wy\]/);
+    expect(out).toMatch(/I10 +holds +VIOLATED at step \d+/);
+    expect(out).toMatch(/I1 +holds +holds/);
+  });
+
+  it('should fit an 80-column terminal', async () => {
+    const { out } = await cli('demo');
+    expect(out.split('\n').filter((l) => l.length > 80)).toEqual([]);
+  });
+
+  it('should refuse --trace without --gating, pointing at drainlab run', async () => {
+    const { code, err } = await cli('demo', '--trace', 'x.ndjson');
+    expect(code).toBe(2);
+    expect(err).toContain("drainlab run two-external-snapshots --trace FILE");
+  });
+});
+
+describe('drainlab demo --gating', () => {
+  it('should exit 0 and show both runs with a verdict per invariant', async () => {
+    const { code, out } = await cli('demo', '--gating');
     expect(code).toBe(0);
     expect(out).toContain('== with the series (all protections on)');
     expect(out).toContain('== external gating switched off');
@@ -24,18 +47,18 @@ describe('drainlab demo', () => {
   });
 
   it('should fit an 80-column terminal', async () => {
-    const { out } = await cli('demo');
+    const { out } = await cli('demo', '--gating');
     expect(out.split('\n').filter((l) => l.length > 80)).toEqual([]);
   });
 
   it('should print the seed and a replay path for a random run', async () => {
-    const { out } = await cli('demo', '--strategy', 'random', '--seed', '42');
+    const { out } = await cli('demo', '--gating', '--strategy', 'random', '--seed', '42');
     expect(out).toMatch(/seed 42, strategy random, \d+ steps, replay path [0-9.*]+/);
   });
 
   it('should write both traces as NDJSON with --trace', async () => {
     const dir = mkdtempSync(join(tmpdir(), 'drainlab-'));
-    const { code } = await cli('demo', '--trace', join(dir, 'demo.ndjson'));
+    const { code } = await cli('demo', '--gating', '--trace', join(dir, 'demo.ndjson'));
     expect(code).toBe(0);
     for (const suffix of ['series', 'no-gating']) {
       const lines = readFileSync(join(dir, `demo.${suffix}.ndjson`), 'utf8').trim().split('\n');
@@ -53,7 +76,7 @@ describe('drainlab: bad input', () => {
     [['demo', '--seed'], "drainlab: demo: Option '--seed <value>' argument missing (see 'drainlab demo --help')"],
     [['demo', '--strategy', 'lifo'], "drainlab: --strategy: 'lifo' is not a strategy; expected fifo or random"],
     [['demo', '--nope'], "drainlab: demo: Unknown option '--nope' (see 'drainlab demo --help')"],
-    [['explode'], "drainlab: unknown command 'explode'; expected one of: demo (see 'drainlab --help')"],
+    [['explode'], "drainlab: unknown command 'explode'; expected one of: run, replay, list, schema, demo (see 'drainlab --help')"],
   ])('should reject %j with exit code 2 and one clear line', async (argv, message) => {
     const { code, err } = await cli(...argv);
     expect(code).toBe(2);
@@ -80,6 +103,6 @@ describe('drainlab as a process', () => {
   it('should run the demo and exit 0', () => {
     const run = spawnSync(process.execPath, [bin, 'demo'], { encoding: 'utf8' });
     expect(run.status).toBe(0);
-    expect(run.stdout).toContain('== verdicts');
+    expect(run.stdout).toContain('I10');
   });
 });
