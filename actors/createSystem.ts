@@ -8,13 +8,17 @@ import { blockNodeMachine } from '../machines/blockNodeMachine.ts';
 import { eventLoopMachine } from '../machines/eventLoopMachine.ts';
 import { externalClientMachine, externalClientOffers, type ExternalClientContext } from '../machines/externalClientMachine.ts';
 import { hostStorageMachine, hostStorageOffers, type HostStorageContext } from '../machines/hostStorageMachine.ts';
-import { monitorMachine, type MonitorCommand } from '../machines/monitorMachine.ts';
+import { monitorMachine, monitorOffers, type MonitorCommand, type MonitorContext } from '../machines/monitorMachine.ts';
+import type { Trigger } from '../machines/effects.ts';
+import type { TransactionActionContext } from '../machines/transactionActionMachine.ts';
+import type { WorldView } from '../runtime/engine/Engine.ts';
 import { backupJobMachine } from '../machines/backupJobMachine.ts';
 import { transactionActionMachine, type TransactionActionInput } from '../machines/transactionActionMachine.ts';
 import { transactionMachine } from '../machines/transactionMachine.ts';
 import type { ActorSpec } from '../runtime/engine/Engine.ts';
 import { ScenarioError } from '../runtime/errors.ts';
 import {
+  type TriggerSpec,
   actionActor,
   allProtections,
   clientActor,
@@ -82,6 +86,21 @@ export function createActorSpecs(topology: Topology): ActorSpec[] {
   for (const client of topology.clients) {
     client.workload.forEach((r, index) => requestOwner.set(r.id, { client: clientActor(client.name), index }));
   }
+  const isCompleted = (view: WorldView, id: string) => {
+    const owner = requestOwner.get(id);
+    return owner !== undefined && (view.snapshot(owner.client).context as ExternalClientContext).progress[owner.index] === 'c';
+  };
+  const actionsOf = new Map((topology.transactions ?? []).map((t) => [txnActor(t.name), t.actions.map((_, i) => actionActor(t.name, i))]));
+  /** Whether a trigger holds in the world: a request completed, or an action entered a phase. */
+  const holds = (view: WorldView, trigger: Trigger): boolean => {
+    if ('completed' in trigger) return isCompleted(view, trigger.completed);
+    const actions = actionsOf.get(trigger.txn) ?? [];
+    return actions.some((action, i) => {
+      if (trigger.index !== undefined && trigger.index !== i) return false;
+      const ctx = view.snapshot(action).context as TransactionActionContext;
+      return ctx.phase === trigger.phase || ctx.history.some((h) => h.startsWith(`${trigger.phase}:`));
+    });
+  };
   for (const client of topology.clients) {
     const ctx = nodeCtx.get(client.node);
     if (ctx === undefined) throw new ScenarioError(`client '${client.name}': no node named '${client.node}'`);
@@ -95,13 +114,14 @@ export function createActorSpecs(topology: Topology): ActorSpec[] {
         node: nodeActor(client.node),
         ctx: ctxActor(ctx),
         external: client.kind === 'nbd' ? protections.nbdExternal : protections.dataplaneExternal,
-        workload: client.workload,
+        workload: client.workload.map((r) => (r.when ? { ...r, when: toTrigger(r.when) } : r)),
       },
       offers: (snapshot, view) =>
-        externalClientOffers(snapshot.context as ExternalClientContext, (id) => {
-          const owner = requestOwner.get(id);
-          return owner !== undefined && (view.snapshot(owner.client).context as ExternalClientContext).progress[owner.index] === 'c';
-        }),
+        externalClientOffers(
+          snapshot.context as ExternalClientContext,
+          (id) => isCompleted(view, id),
+          (trigger) => holds(view, trigger),
+        ),
     });
   }
   for (const txn of topology.transactions ?? []) specs.push(...transactionSpecs(txn, topology, protections));
@@ -117,6 +137,7 @@ export function createActorSpecs(topology: Topology): ActorSpec[] {
     kind: 'monitor',
     logic: monitorMachine,
     input: { name: MONITOR_ACTOR, mainCtx: ctxActor(MAIN_CONTEXT), script: (topology.script ?? []).map((c) => toMonitorCommand(c, topology)) },
+    offers: (snapshot, view) => monitorOffers(snapshot.context as MonitorContext, (trigger) => holds(view, trigger)),
   });
   return specs;
 }
@@ -206,7 +227,16 @@ function transactionSpecs(txn: TransactionSpec, topology: Topology, protections:
   return specs;
 }
 
+function toTrigger(when: TriggerSpec): Trigger {
+  return 'completed' in when ? when : { ...when, txn: txnActor(when.txn) };
+}
+
 function toMonitorCommand(cmd: ScriptCommand, topology: Topology): MonitorCommand {
+  const timing = { at: cmd.at, ...(cmd.when ? { when: toTrigger(cmd.when) } : {}) };
+  return { ...toMonitorAction(cmd, topology), ...timing } as MonitorCommand;
+}
+
+function toMonitorAction(cmd: ScriptCommand, topology: Topology): MonitorCommand {
   const ctxOf = (node: string) => {
     const spec = topology.nodes.find((n) => n.name === node);
     if (!spec) throw new ScenarioError(`script: no node named '${node}'`);

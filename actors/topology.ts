@@ -47,15 +47,23 @@ export interface ClientSpec {
   name: string;
   kind: ClientKind;
   node: string;
-  workload: readonly WorkloadRequest[];
+  /** Requests in program order; a `when` names its transaction by its topology name. */
+  workload: readonly (Omit<WorkloadRequest, 'when'> & { when?: TriggerSpec })[];
 }
 
-export type ScriptCommand =
-  | { do: 'drained_begin' | 'drained_end' | 'drain'; node: string; at?: number }
-  | { do: 'drain_all'; at?: number }
-  | { do: 'poll'; ctx: string; blocking?: boolean; at?: number }
-  | { do: 'stop' | 'cont'; at?: number }
-  | { do: 'transaction'; txn: string; at?: number };
+/** A condition a scripted step or a request waits for; `txn` names a transaction of the topology. */
+export type TriggerSpec = { completed: string } | { txn: string; phase: 'prepare' | 'commit' | 'abort' | 'clean'; index?: number };
+
+type Timing = { at?: number; when?: TriggerSpec };
+
+export type ScriptCommand = Timing &
+  (
+    | { do: 'drained_begin' | 'drained_end' | 'drain'; node: string }
+    | { do: 'drain_all' }
+    | { do: 'poll'; ctx: string; blocking?: boolean }
+    | { do: 'stop' | 'cont' }
+    | { do: 'transaction'; txn: string }
+  );
 
 /** The series' protections (patch numbers of seed/cover-letter.txt). All on by default. */
 export interface Protections {

@@ -28,6 +28,21 @@ export type RequestOrigin =
 
 export type AnyEvent = { type: string; [key: string]: unknown };
 
+/**
+ * A condition on the rest of the world that a scripted step waits for: a request the guest
+ * saw complete, or a transaction (one action, or any) having entered a phase. The runtime
+ * evaluates it; machines only carry it.
+ */
+export type Trigger =
+  | { completed: string }
+  | { txn: ActorName; phase: 'prepare' | 'commit' | 'abort' | 'clean'; index?: number };
+
+export function describeTrigger(trigger: Trigger): string {
+  return 'completed' in trigger
+    ? `after ${trigger.completed} completed`
+    : `after ${trigger.txn}${trigger.index === undefined ? '' : ` action ${trigger.index}`} entered ${trigger.phase}`;
+}
+
 export interface SendEffect {
   type: 'fx.send';
   to: ActorName;

@@ -14,7 +14,7 @@
  * and *when* it issues is the scheduler's choice (`far.issue` is offered).
  */
 import { setup } from 'xstate';
-import { applyStep, Emitter, type ActorName, type AnyEvent, type RequestOrigin, type ThreadName } from './effects.ts';
+import { applyStep, Emitter, type ActorName, type AnyEvent, type RequestOrigin, type ThreadName, type Trigger } from './effects.ts';
 
 export type ClientKind = 'nbd' | 'virtio-blk' | 'virtio-scsi';
 
@@ -25,6 +25,8 @@ export interface WorkloadRequest {
   after: readonly string[];
   /** Issue no earlier than this REALTIME instant, ns. */
   at?: number;
+  /** Issue only once this holds (e.g. the transaction entered commit). */
+  when?: Trigger;
 }
 
 export interface ExternalClientContext {
@@ -200,10 +202,11 @@ export const externalClientMachine = setup({
  * dependencies completed. `isCompleted` answers for any request id: causal dependencies cross
  * clients (the guest saw Wx complete on one disk before it wrote Wy to another).
  */
-export function externalClientOffers(ctx: ExternalClientContext, isCompleted: (id: string) => boolean): AnyEvent[] {
+export function externalClientOffers(ctx: ExternalClientContext, isCompleted: (id: string) => boolean, holds: (t: Trigger) => boolean = () => true): AnyEvent[] {
   const req = ctx.workload[ctx.nextIndex];
   if (!req) return [];
   if (req.at !== undefined && req.at > ctx.reachedAt) return [];
   for (const dep of req.after) if (!isCompleted(dep)) return [];
+  if (req.when && !holds(req.when)) return [];
   return [{ type: 'far.issue', id: req.id }];
 }

@@ -8,17 +8,22 @@
  * when done, so the IOThread can run its own loop between commands.
  */
 import { setup } from 'xstate';
-import { applyStep, Emitter, type ActorName, type AnyEvent, type ThreadName } from './effects.ts';
+import { applyStep, describeTrigger, Emitter, type ActorName, type AnyEvent, type ThreadName, type Trigger } from './effects.ts';
 import { drainAllOps, emptyProgram, feedProgram, runProgram, underLock, type Program, type ProgramHost, type SyncOp } from './syncProgram.ts';
 
-export type MonitorCommand =
-  | { do: 'drained_begin'; node: ActorName; ctx: ActorName; at?: number }
-  | { do: 'drained_end'; node: ActorName; ctx: ActorName; at?: number }
-  | { do: 'drain'; node: ActorName; ctx: ActorName; at?: number }
-  | { do: 'drain_all'; nodes: readonly { node: ActorName; ctx: ActorName }[]; at?: number }
-  | { do: 'poll'; ctx: ActorName; blocking: boolean; at?: number }
-  | { do: 'stop' | 'cont'; at?: number }
-  | { do: 'transaction'; txn: ActorName; at?: number };
+/** Every command may wait for a time (`at`, REALTIME ns) and for a condition (`when`). */
+type Timing = { at?: number; when?: Trigger };
+
+export type MonitorCommand = Timing &
+  (
+    | { do: 'drained_begin'; node: ActorName; ctx: ActorName }
+    | { do: 'drained_end'; node: ActorName; ctx: ActorName }
+    | { do: 'drain'; node: ActorName; ctx: ActorName }
+    | { do: 'drain_all'; nodes: readonly { node: ActorName; ctx: ActorName }[] }
+    | { do: 'poll'; ctx: ActorName; blocking: boolean }
+    | { do: 'stop' | 'cont' }
+    | { do: 'transaction'; txn: ActorName }
+  );
 
 export interface MonitorContext {
   name: ActorName;
@@ -33,10 +38,14 @@ export interface MonitorContext {
   errors: number;
   /** QMP replies to transactions, in order: `ok` or `error: <message>`. */
   replies: readonly string[];
+  /** For a command with `when`: its time has come (`at`), and whether it was sent. */
+  timeReached: boolean;
+  sent: boolean;
 }
 
 export type MonitorEvent =
   | { type: 'script.wake' }
+  | { type: 'script.time' }
   | { type: 'aio.dispatch'; ctx: ActorName; kind: 'bh' | 'handler' | 'timer'; id: string; thread: ThreadName }
   | { type: 'aio.acquired'; ctx: ActorName }
   | { type: 'aio.poll.done'; ctx: ActorName; progress: boolean }
@@ -74,6 +83,10 @@ export function commandOps(cmd: MonitorCommand, self: ActorName, thread: ThreadN
 }
 
 export function describeCommand(cmd: MonitorCommand): string {
+  return cmd.when ? `${describeAction(cmd)} (${describeTrigger(cmd.when)})` : describeAction(cmd);
+}
+
+function describeAction(cmd: MonitorCommand): string {
   switch (cmd.do) {
     case 'drain_all':
       return 'bdrv_drain_all';
@@ -103,24 +116,39 @@ function runCommand(ctx: MonitorContext, out: Emitter): MonitorContext {
   out.observe({ type: 'obs.command', phase: 'end', command: describeCommand(ctx.script[ctx.pc]), index: ctx.pc });
   out.send(ctx.mainCtx, { type: 'aio.callback.done' });
   ctx = { ...ctx, program: emptyProgram, pc: ctx.pc + 1, dispatchedBy: null };
-  armNext(ctx, out);
-  return ctx;
+  return armNext(ctx, out);
 }
 
-/** The next command arrives at its time (`at`, REALTIME ns); without one, at once. */
-function armNext(ctx: MonitorContext, out: Emitter): void {
+/**
+ * The next command arrives at its time (`at`, REALTIME ns; without one, at once). A command
+ * with `when` also waits for its condition: the alarm only marks the time as reached, and the
+ * environment offers `script.wake` once the condition holds (`monitorOffers`).
+ */
+function armNext(ctx: MonitorContext, out: Emitter): MonitorContext {
   const cmd = ctx.script[ctx.pc];
-  if (!cmd) return;
-  out.alarm(`${ctx.name}/cmd${ctx.pc}`, 'realtime', cmd.at ?? 0, { type: 'script.wake' });
+  if (!cmd) return ctx;
+  out.alarm(`${ctx.name}/cmd${ctx.pc}`, 'realtime', cmd.at ?? 0, { type: cmd.when ? 'script.time' : 'script.wake' });
+  return { ...ctx, timeReached: false, sent: false };
+}
+
+/** The monitor's environment step: a command waiting for its condition arrives once it holds. */
+export function monitorOffers(ctx: MonitorContext, holds: (t: Trigger) => boolean): AnyEvent[] {
+  const cmd = ctx.script[ctx.pc];
+  if (!cmd?.when || !ctx.timeReached || ctx.sent || ctx.dispatchedBy !== null) return [];
+  return holds(cmd.when) ? [{ type: 'script.wake' }] : [];
 }
 
 export function monitorStep(ctx: MonitorContext, event: AnyEvent) {
   const out = new Emitter();
   const e = event as MonitorEvent;
   switch (e.type) {
+    case 'script.time':
+      ctx = { ...ctx, timeReached: true };
+      break;
     case 'script.wake':
       // The command's bytes reach the QMP socket: the monitor's handler becomes ready.
       out.send(ctx.mainCtx, { type: 'aio.handler.notify', id: monitorHandlerId(ctx.name) });
+      ctx = { ...ctx, sent: true };
       break;
     case 'aio.dispatch': {
       const cmd = ctx.script[ctx.pc];
@@ -156,8 +184,7 @@ export const monitorMachine = setup({
     registerMonitor: applyStep((ctx: MonitorContext) => {
       const out = new Emitter();
       out.send(ctx.mainCtx, { type: 'aio.handler.set', id: monitorHandlerId(ctx.name), owner: ctx.name, external: false });
-      armNext(ctx, out);
-      return { context: ctx, emitted: out.emitted };
+      return { context: armNext(ctx, out), emitted: out.emitted };
     }) as any,
   },
   guards: {
@@ -178,6 +205,8 @@ export const monitorMachine = setup({
     dispatchedBy: null,
     errors: 0,
     replies: [],
+    timeReached: false,
+    sent: false,
   }),
   entry: 'registerMonitor',
   initial: 'waiting',
@@ -187,6 +216,7 @@ export const monitorMachine = setup({
       always: [{ guard: 'isScriptOver', target: 'finished' }],
       on: {
         'script.wake': { actions: 'applyEvent' },
+        'script.time': { actions: 'applyEvent' },
         'aio.dispatch': { target: 'running', actions: 'applyEvent' },
       },
     },
@@ -195,6 +225,7 @@ export const monitorMachine = setup({
       always: [{ guard: 'isCommandOver', target: 'waiting' }],
       on: {
         'script.wake': { actions: 'applyEvent' },
+        'script.time': { actions: 'applyEvent' },
         'aio.acquired': { actions: 'applyEvent' },
         'aio.poll.done': { actions: 'applyEvent' },
         'drain.begin.done': { actions: 'applyEvent' },

@@ -5,7 +5,7 @@
 import { readFileSync } from 'node:fs';
 import { basename } from 'node:path';
 import { LineCounter, parseDocument } from 'yaml';
-import type { Topology } from '../../actors/topology.ts';
+import type { Topology, TriggerSpec } from '../../actors/topology.ts';
 import { ScenarioError } from '../errors.ts';
 import { CheckContext, type Problem } from './schema.ts';
 import { scenarioSchema, type ScenarioFile } from './scenarioSchema.ts';
@@ -152,6 +152,24 @@ function checkReferences(file: ScenarioFile, cx: CheckContext): void {
   );
 
   const txns = new Set((s.transactions ?? []).map((x) => x.name));
+  const actionCount = new Map((s.transactions ?? []).map((x) => [x.name, (x.actions ?? []).length]));
+  const checkTrigger = (when: { completed?: string; txn?: string; phase?: string; index?: number } | undefined, path: string) => {
+    if (!when) return;
+    const waitsForRequest = when.completed !== undefined;
+    const waitsForPhase = when.txn !== undefined || when.phase !== undefined || when.index !== undefined;
+    if (waitsForRequest === waitsForPhase) {
+      cx.reportAt(path, `${path}: expected either { completed: REQUEST } or { txn: NAME, phase: PHASE, index?: N }`);
+      return;
+    }
+    if (waitsForRequest && !requestIds.has(when.completed!)) cx.reportAt(`${path}.completed`, `${path}.completed: no client issues a request '${when.completed}'`);
+    if (waitsForPhase) {
+      if (when.txn === undefined || when.phase === undefined) cx.reportAt(path, `${path}: a phase condition needs both txn and phase`);
+      else if (!txns.has(when.txn)) cx.reportAt(`${path}.txn`, `${path}.txn: no transaction named '${when.txn}'`);
+      else if (when.index !== undefined && when.index >= (actionCount.get(when.txn) ?? 0)) cx.reportAt(`${path}.index`, `${path}.index: transaction '${when.txn}' has ${actionCount.get(when.txn)} action(s), no action ${when.index}`);
+    }
+  };
+  (s.clients ?? []).forEach((c, i) => (c.requests ?? []).forEach((r, j) => checkTrigger(r.when, `clients[${i}].requests[${j}].when`)));
+  (s.script ?? []).forEach((step, i) => checkTrigger((step as { when?: never }).when, `script[${i}].when`));
   (s.script ?? []).forEach((step, i) => {
     const st = step as { do: string; node?: string; ctx?: string; txn?: string };
     if (st.node !== undefined) nodeRef(st.node, `script[${i}].node`);
@@ -178,7 +196,13 @@ function toTopology(s: ScenarioFile): Topology {
       name: c.name,
       kind: c.kind as 'nbd' | 'virtio-blk' | 'virtio-scsi',
       node: c.node,
-      workload: (c.requests ?? []).map((r) => ({ id: r.id, op: r.op as 'read' | 'write' | 'flush', after: r.after ?? [], ...(r.at !== undefined ? { at: r.at } : {}) })),
+      workload: (c.requests ?? []).map((r) => ({
+        id: r.id,
+        op: r.op as 'read' | 'write' | 'flush',
+        after: r.after ?? [],
+        ...(r.at !== undefined ? { at: r.at } : {}),
+        ...(r.when ? { when: r.when as TriggerSpec } : {}),
+      })),
     })),
     transactions: (s.transactions ?? []).map((x) => ({ name: x.name, actions: x.actions as never })),
     script: (s.script ?? []) as never,

@@ -31,11 +31,21 @@ const node = t
   })
   .describe('A block node (BlockDriverState)');
 
+const trigger = t
+  .object({
+    completed: optional(name('a request id').describe('After the guest saw this request complete')),
+    txn: optional(name('a transaction name')),
+    phase: optional(t.enum(['prepare', 'commit', 'abort', 'clean'], 'a transaction phase')),
+    index: optional(t.number({ integer: true, min: 0 }).describe('Which action (default: any)')),
+  })
+  .describe("A condition: { completed: W } or { txn: NAME, phase: commit, index: 0 }");
+
 const request = t.object({
   id: required(name('a request id')),
   op: required(t.enum(['read', 'write', 'flush'], 'an operation')),
   after: optional(t.array(name('a request id')).describe('Issue only after these requests completed (the guest saw them)')),
   at: optional(t.duration().describe('Issue no earlier than this instant')),
+  when: optional(trigger.describe('Issue only once this holds')),
 });
 
 const client = t
@@ -61,18 +71,19 @@ const action = t.tagged(
 );
 
 const at = optional(t.duration().describe('When the command reaches the monitor (REALTIME)'));
-const onNode = t.object({ do: required(t.string()), node: required(name('a node name')), at });
+const when = optional(trigger.describe('The command reaches the monitor only once this holds'));
+const onNode = t.object({ do: required(t.string()), node: required(name('a node name')), at, when });
 const step = t.tagged(
   'do',
   {
     drained_begin: onNode,
     drained_end: onNode,
     drain: onNode,
-    drain_all: t.object({ do: required(t.string()), at }),
-    poll: t.object({ do: required(t.string()), ctx: required(name('a context name')), blocking: optional(t.boolean()), at }),
-    stop: t.object({ do: required(t.string()), at }),
-    cont: t.object({ do: required(t.string()), at }),
-    transaction: t.object({ do: required(t.string()), txn: required(name('a transaction name')), at }),
+    drain_all: t.object({ do: required(t.string()), at, when }),
+    poll: t.object({ do: required(t.string()), ctx: required(name('a context name')), blocking: optional(t.boolean()), at, when }),
+    stop: t.object({ do: required(t.string()), at, when }),
+    cont: t.object({ do: required(t.string()), at, when }),
+    transaction: t.object({ do: required(t.string()), txn: required(name('a transaction name')), at, when }),
   },
   'a script step',
 );
