@@ -215,7 +215,8 @@ function parseSeedRange(raw: string | boolean): { from: number; to: number } {
 }
 
 function io(out: (line: string) => void): Output {
-  const isTTY = process.stderr.isTTY === true;
+  // A bar when a person watches (stdout is a terminal), plain lines when output is captured.
+  const isTTY = process.stdout.isTTY === true && process.stderr.isTTY === true;
   return {
     out,
     isTTY,

@@ -279,21 +279,27 @@ export class Engine {
     const choices = [...world.choices];
     let rng = world.rng;
     let taken = 0;
-    for (;;) {
-      if (taken >= maxSteps) {
-        world = { ...world, rng, choices };
-        return { world, steps: taken, endReason: 'max-steps', replayPath: encodeReplayPath(choices) };
+    try {
+      for (;;) {
+        if (taken >= maxSteps) {
+          world = { ...world, rng, choices };
+          return { world, steps: taken, endReason: 'max-steps', replayPath: encodeReplayPath(choices) };
+        }
+        const enabled = this.enabledSteps(world);
+        if (enabled.length === 0) break;
+        let index = 0;
+        if (enabled.length > 1) {
+          [index, rng] = strategy.choose(enabled, rng, choices.length);
+          choices.push(index);
+        }
+        world = this.apply(world, enabled[index]);
+        taken++;
+        if (clock && world.time.realtime > clock.nowNs()) clock.advanceTo(world.time.realtime);
       }
-      const enabled = this.enabledSteps(world);
-      if (enabled.length === 0) break;
-      let index = 0;
-      if (enabled.length > 1) {
-        [index, rng] = strategy.choose(enabled, rng, choices.length);
-        choices.push(index);
-      }
-      world = this.apply(world, enabled[index]);
-      taken++;
-      if (clock && world.time.realtime > clock.nowNs()) clock.advanceTo(world.time.realtime);
+    } catch (error) {
+      // A bug in a machine or the engine: hand back the choices that lead to it.
+      if (error instanceof InternalError && error.replay === undefined) throw new InternalError(`${error.message} (at step ${world.step + 1})`, encodeReplayPath(choices));
+      throw error;
     }
     world = { ...world, rng, choices };
     return { world, steps: taken, endReason: 'quiescent', replayPath: encodeReplayPath(choices) };
@@ -400,7 +406,12 @@ export class Engine {
   private transition(actor: ActorName, snapshot: AnyMachineSnapshot, event: AnyEvent): AnyMachineSnapshot {
     this.collected.length = 0;
     const logic = this.specs.get(actor)!.logic;
-    const next = logic.transition(snapshot, event as never, this.scope) as AnyMachineSnapshot;
+    let next: AnyMachineSnapshot;
+    try {
+      next = logic.transition(snapshot, event as never, this.scope) as AnyMachineSnapshot;
+    } catch (error) {
+      throw new InternalError(`${actor} failed on ${describeEvent(event)}: ${error instanceof Error ? error.message : String(error)}`);
+    }
     this.assertHealthy(actor, next, event);
     return next;
   }

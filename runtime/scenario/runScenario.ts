@@ -4,6 +4,7 @@
  * each image holds. The CLI and the tests use this one path.
  */
 import { stateName } from '../engine/Engine.ts';
+import { InternalError } from '../errors.ts';
 import type { MonitorContext } from '../../machines/monitorMachine.ts';
 import { simulate, type SimulateOptions, type SimulationResult } from '../simulate.ts';
 import type { TraceEvent } from '../trace/TraceEvent.ts';
@@ -39,7 +40,13 @@ export interface RunScenarioOptions {
 export function runScenario(scenario: Scenario, options: RunScenarioOptions = {}): ScenarioRun {
   const seed = options.seed ?? scenario.seed;
   const strategy = options.replayPath !== undefined ? { replay: options.replayPath } : (options.strategy ?? scenario.strategy);
-  const result = simulate(scenario.topology, { seed, strategy, collectTrace: true, sinks: options.sinks, maxSteps: options.maxSteps });
+  let result: SimulationResult;
+  try {
+    result = simulate(scenario.topology, { seed, strategy, collectTrace: true, sinks: options.sinks, maxSteps: options.maxSteps });
+  } catch (error) {
+    if (error instanceof InternalError) throw new InternalError(error.message, `drainlab replay ${scenario.ref ?? scenario.file}@${error.replay || '0'}`);
+    throw error;
+  }
   const expectations = judge(scenario, result);
   return {
     scenario,

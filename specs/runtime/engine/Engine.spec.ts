@@ -133,3 +133,29 @@ describe('Engine: replay paths', () => {
     expect(() => simulate(randomWorkload(), { strategy: { replay: '99' } })).toThrow(/choice 1 is 99, but only \d+ steps are enabled/);
   });
 });
+
+describe('Engine: a machine that fails', () => {
+  it('should raise an InternalError naming the actor and the event, with the replay path to it', async () => {
+    const { setup, assign } = await import('xstate');
+    const { InternalError } = await import('../../../runtime/errors.ts');
+    const { fifo } = await import('../../../runtime/scheduler/strategies.ts');
+    const broken = setup({
+      actions: {
+        explode: assign(() => {
+          throw new Error('boom');
+        }),
+      },
+    }).createMachine({ initial: 'a', states: { a: { on: { go: { actions: 'explode' } } } } });
+    const engine = new Engine([{ name: 'x:broken', kind: 'test', logic: broken as never, input: {} }]);
+    const world = engine.inject(engine.initial, 'x:broken', { type: 'go' });
+    let caught: unknown;
+    try {
+      engine.run(fifo, { from: world });
+    } catch (error) {
+      caught = error;
+    }
+    expect(caught).toBeInstanceOf(InternalError);
+    expect((caught as Error).message).toBe('x:broken failed on go: boom (at step 1)');
+    expect((caught as InstanceType<typeof InternalError>).replay).toBe('');
+  });
+});
