@@ -4,7 +4,7 @@
  */
 import { readFileSync } from 'node:fs';
 import { basename } from 'node:path';
-import { LineCounter, parseDocument } from 'yaml';
+import { LineCounter, parseDocument, type YAMLError } from 'yaml';
 import type { Topology, TriggerSpec } from '../../actors/topology.ts';
 import { ScenarioError } from '../errors.ts';
 import { CheckContext, type Problem } from './schema.ts';
@@ -48,13 +48,7 @@ export function parseScenario(text: string, file: string): Scenario {
   const lines = new LineCounter();
   const doc = parseDocument(text, { lineCounter: lines, prettyErrors: false, uniqueKeys: true });
   const cx = new CheckContext(lines);
-  if (doc.errors.length > 0) {
-    for (const error of doc.errors) {
-      const { line, col } = lines.linePos(error.pos[0]);
-      cx.problems.push({ line, col, path: '', message: `YAML: ${error.message.split('\n')[0].replace(/ at line \d+, column \d+:?$/, '')}` });
-    }
-    throw new ScenarioProblems(file, cx.problems);
-  }
+  if (doc.errors.length > 0) throw new ScenarioProblems(file, sortProblems(dedupe(yamlProblems(text, doc.errors, lines))));
   const checked = scenarioSchema.check(doc.contents as never, '', cx, 0);
   if (checked) checkReferences(checked, cx);
   if (cx.problems.length > 0 || !checked) throw new ScenarioProblems(file, sortProblems(dedupe(cx.problems)));
@@ -68,6 +62,51 @@ export function parseScenario(text: string, file: string): Scenario {
     topology: toTopology(checked),
     expect: checked.expect ?? {},
   };
+}
+
+/**
+ * The YAML parser's errors in a user's words, at the place to fix: one message where the
+ * parser gives two for one mistake, the opening quote rather than the end of the file.
+ */
+function yamlProblems(text: string, errors: readonly YAMLError[], lines: LineCounter): Problem[] {
+  const problems: Problem[] = [];
+  const at = (offset: number) => lines.linePos(offset);
+  const firstColumnOf = (line: number) => {
+    const content = text.split('\n')[line - 1] ?? '';
+    return content.length - content.trimStart().length + 1;
+  };
+  const implicit = new Set(['BLOCK_AS_IMPLICIT_KEY', 'MULTILINE_IMPLICIT_KEY']);
+  let indentationReported = false;
+  for (const error of errors) {
+    const start = at(error.pos[0]);
+    if (implicit.has(error.code)) {
+      // A key indented deeper than its siblings: the parser blames the line above it.
+      if (indentationReported) continue;
+      indentationReported = true;
+      const line = Math.min(start.line + 1, lines.lineStarts.length);
+      problems.push({ line, col: firstColumnOf(line), path: '', message: 'YAML: bad indentation: keys of the same mapping must start in the same column' });
+    } else if (error.code === 'MULTIPLE_DOCS') {
+      problems.push({ ...start, path: '', message: 'YAML: a scenario file holds one document; a second one starts here' });
+    } else if (error.code === 'MISSING_CHAR' && /quote/.test(error.message)) {
+      problems.push({ ...openingQuote(text, error.pos[0], lines), path: '', message: 'YAML: Missing closing "quote' });
+    } else if (error.code === 'DUPLICATE_KEY') {
+      const key = /^[^:\s]+/.exec(text.slice(error.pos[0]))?.[0] ?? '?';
+      problems.push({ ...start, path: '', message: `YAML: key '${key}' appears twice in the same mapping` });
+    } else {
+      problems.push({ ...start, path: '', message: `YAML: ${error.message.split('\n')[0].replace(/ at line \d+, column \d+:?$/, '')}` });
+    }
+  }
+  return problems;
+}
+
+/** The last line before `offset` with an odd number of double quotes: where the quote was opened. */
+function openingQuote(text: string, offset: number, lines: LineCounter): { line: number; col: number } {
+  const upTo = text.slice(0, offset).split('\n');
+  for (let i = upTo.length - 1; i >= 0; i--) {
+    const quotes = [...upTo[i].matchAll(/(?<!\\)"/g)];
+    if (quotes.length % 2 === 1) return { line: i + 1, col: quotes[quotes.length - 1].index! + 1 };
+  }
+  return lines.linePos(offset);
 }
 
 function dedupe(problems: Problem[]): Problem[] {
@@ -88,6 +127,10 @@ function sortProblems(problems: Problem[]): Problem[] {
 function checkReferences(file: ScenarioFile, cx: CheckContext): void {
   // The value may be partial (parts that failed the schema are missing): read it defensively.
   const s = { ...file, nodes: file.nodes ?? [] };
+  // A list that failed the schema cannot be checked against: its references are not reported.
+  const failed = (path: string) => cx.problems.some((p) => p.path === path);
+  const nodesKnown = !failed('nodes');
+  const contextsKnown = !failed('contexts');
   const contexts = new Set(['main', ...(s.contexts ?? [])]);
   const nodes = new Map(s.nodes.filter((n) => n.name !== undefined).map((n) => [n.name, n]));
   const unique = (values: (string | undefined)[], what: string, pathOf: (i: number) => string) => {
@@ -103,21 +146,31 @@ function checkReferences(file: ScenarioFile, cx: CheckContext): void {
   unique((s.clients ?? []).map((c) => c.name), 'client', (i) => `clients[${i}].name`);
   unique((s.transactions ?? []).map((x) => x.name), 'transaction', (i) => `transactions[${i}].name`);
 
+  const known = (names: Iterable<string>, what: string) => {
+    const list = [...names];
+    return list.length ? `${what} are ${list.join(', ')}` : `there are no ${what}`;
+  };
   const nodeRef = (value: string | undefined, path: string) => {
-    if (value !== undefined && !nodes.has(value)) cx.reportAt(path, `${path}: no node named '${value}'; nodes are ${[...nodes.keys()].join(', ')}`);
+    if (nodesKnown && value !== undefined && !nodes.has(value)) cx.reportAt(path, `${path}: no node named '${value}'; ${known(nodes.keys(), 'nodes')}`);
+  };
+  const ctxRef = (value: string | undefined, path: string) => {
+    if (contextsKnown && value !== undefined && !contexts.has(value)) cx.reportAt(path, `${path}: no context named '${value}'; ${known(contexts, 'contexts')}`);
   };
   s.nodes.forEach((n, i) => {
-    if (n.ctx !== undefined && !contexts.has(n.ctx)) cx.reportAt(`nodes[${i}].ctx`, `nodes[${i}].ctx: no context named '${n.ctx}'; contexts are ${[...contexts].join(', ')}`);
+    ctxRef(n.ctx, `nodes[${i}].ctx`);
     nodeRef(n.file, `nodes[${i}].file`);
     nodeRef(n.backing, `nodes[${i}].backing`);
   });
-  // A child cycle would make drains recurse forever.
+  // A child cycle would make drains recurse forever; each cycle is reported once, at its first node.
+  const inReportedCycle = new Set<string>();
   s.nodes.forEach((n, i) => {
+    if (n.name === undefined || inReportedCycle.has(n.name)) return;
     const seen = new Set<string>([n.name]);
     let frontier = [n.file, n.backing].filter((c): c is string => c !== undefined);
     while (frontier.length > 0) {
       if (frontier.includes(n.name)) {
         cx.reportAt(`nodes[${i}].name`, `nodes[${i}]: node '${n.name}' is its own descendant (child cycle through file/backing)`);
+        for (const member of seen) inReportedCycle.add(member);
         return;
       }
       const next: string[] = [];
@@ -141,12 +194,49 @@ function checkReferences(file: ScenarioFile, cx: CheckContext): void {
       else requestIds.set(r.id, path);
     });
   });
+  // Requests go out in list order per client, each after its dependencies: a request waiting
+  // for a later one of its own client, or a cycle through other clients, never goes out.
+  const position = new Map<string, { client: number; index: number }>();
+  (s.clients ?? []).forEach((c, i) => (c.requests ?? []).forEach((r, j) => r.id !== undefined && position.set(r.id, { client: i, index: j })));
+  const waitsFor = (id: string): string[] => {
+    const at = position.get(id);
+    if (!at) return [];
+    const r = s.clients![at.client].requests![at.index];
+    const previous = at.index > 0 ? [s.clients![at.client].requests![at.index - 1]?.id].filter((x): x is string => x !== undefined) : [];
+    return [...(r.after ?? []), ...previous];
+  };
+  /** The requests on a path from `from` back to `target`, or null when there is none. */
+  const cycleThrough = (from: string, target: string): Set<string> | null => {
+    const parent = new Map<string, string | null>([[from, null]]);
+    const queue = [from];
+    while (queue.length) {
+      const id = queue.shift()!;
+      if (id === target) {
+        const members = new Set<string>([target]);
+        for (let at: string | null | undefined = id; at; at = parent.get(at)) members.add(at);
+        return members;
+      }
+      for (const next of waitsFor(id)) if (!parent.has(next)) (parent.set(next, id), queue.push(next));
+    }
+    return null;
+  };
+  const inReportedDependencyCycle = new Set<string>();
   (s.clients ?? []).forEach((c, i) =>
     (c.requests ?? []).forEach((r, j) =>
       (r.after ?? []).forEach((dep, k) => {
         const path = `clients[${i}].requests[${j}].after[${k}]`;
+        const depAt = position.get(dep);
         if (!requestIds.has(dep)) cx.reportAt(path, `${path}: '${r.id}' depends on request '${dep}', which no client issues`);
         else if (dep === r.id) cx.reportAt(path, `${path}: '${r.id}' depends on itself`);
+        else if (depAt && depAt.client === i && depAt.index > j) cx.reportAt(path, `${path}: '${r.id}' waits for '${dep}', which its client issues later (requests go out in list order)`);
+        else if (!inReportedDependencyCycle.has(r.id)) {
+          const cycle = cycleThrough(dep, r.id);
+          if (cycle) {
+            // One message per cycle, at its first request in the file.
+            for (const id of cycle) inReportedDependencyCycle.add(id);
+            cx.reportAt(path, `${path}: '${r.id}' depends on itself through '${dep}' (a dependency cycle)`);
+          }
+        }
       }),
     ),
   );
@@ -164,7 +254,7 @@ function checkReferences(file: ScenarioFile, cx: CheckContext): void {
     if (waitsForRequest && !requestIds.has(when.completed!)) cx.reportAt(`${path}.completed`, `${path}.completed: no client issues a request '${when.completed}'`);
     if (waitsForPhase) {
       if (when.txn === undefined || when.phase === undefined) cx.reportAt(path, `${path}: a phase condition needs both txn and phase`);
-      else if (!txns.has(when.txn)) cx.reportAt(`${path}.txn`, `${path}.txn: no transaction named '${when.txn}'`);
+      else if (!txns.has(when.txn)) cx.reportAt(`${path}.txn`, `${path}.txn: no transaction named '${when.txn}'; ${known(txns, 'transactions')}`);
       else if (when.index !== undefined && when.index >= (actionCount.get(when.txn) ?? 0)) cx.reportAt(`${path}.index`, `${path}.index: transaction '${when.txn}' has ${actionCount.get(when.txn)} action(s), no action ${when.index}`);
     }
   };
@@ -173,8 +263,8 @@ function checkReferences(file: ScenarioFile, cx: CheckContext): void {
   (s.script ?? []).forEach((step, i) => {
     const st = step as { do: string; node?: string; ctx?: string; txn?: string };
     if (st.node !== undefined) nodeRef(st.node, `script[${i}].node`);
-    if (st.ctx !== undefined && !contexts.has(st.ctx)) cx.reportAt(`script[${i}].ctx`, `script[${i}].ctx: no context named '${st.ctx}'; contexts are ${[...contexts].join(', ')}`);
-    if (st.txn !== undefined && !txns.has(st.txn)) cx.reportAt(`script[${i}].txn`, `script[${i}].txn: no transaction named '${st.txn}'`);
+    ctxRef(st.ctx, `script[${i}].ctx`);
+    if (st.txn !== undefined && !txns.has(st.txn)) cx.reportAt(`script[${i}].txn`, `script[${i}].txn: no transaction named '${st.txn}'; ${known(txns, 'transactions')}`);
   });
 }
 

@@ -7,7 +7,7 @@ import { optional, required, t } from './schema.ts';
 export const INVARIANTS = ['I1', 'I2', 'I3', 'I4', 'I5', 'I6', 'I7', 'I8', 'I9', 'I10', 'I11', 'I12', 'conservation'] as const;
 const DRIVERS = ['file', 'raw', 'qcow2', 'qed', 'iscsi', 'curl', 'nbd'] as const;
 const NAME = /^[A-Za-z0-9][A-Za-z0-9_.-]*$/;
-const name = (what: string) => t.string({ pattern: NAME, patternText: NAME.source, what: `${what} (letters, digits, '-', '_', '.')` });
+const name = (what: string) => t.string({ pattern: NAME, patternText: NAME.source, what: `${what}: letters, digits, '-', '_' or '.'` });
 
 const node = t
   .object({
@@ -115,7 +115,7 @@ export const scenarioSchema = t.object(
     script: optional(t.array(step)),
     expect: optional(
       t.object({
-        hold: optional(t.either(t.enum(['all'], 'all'), invariantList).describe('Invariants that must hold (default: all not listed under violate)')),
+        hold: optional(t.either(t.enum(['all'], 'all'), invariantList, 'all or a list of invariants').describe('Invariants that must hold (default: all not listed under violate)')),
         violate: optional(invariantList.describe('Invariants that must be violated')),
         replies: optional(t.array(t.string()).describe("The QMP replies to transactions, in order: 'ok' or 'error: <message>'")),
         final: optional(t.record(t.record(t.either(t.scalar(), t.number())), 'actor: { state or counter: value }')),

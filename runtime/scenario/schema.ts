@@ -59,7 +59,7 @@ export abstract class Schema<T> {
 
 function shown(node: Node | null | undefined): string {
   if (node === null || node === undefined) return 'nothing';
-  if (isScalar(node)) return node.value === null ? 'null' : typeof node.value === 'string' ? `'${node.value}'` : String(node.value);
+  if (isScalar(node)) return node.value === null ? 'nothing' : typeof node.value === 'string' ? `'${node.value}'` : String(node.value);
   if (isMap(node)) return 'a mapping';
   if (isSeq(node)) return 'a list';
   return 'something else';
@@ -346,14 +346,24 @@ export class EitherSchema<A, B> extends Schema<A | B> {
   constructor(
     private readonly scalar: Schema<A>,
     private readonly mapping: Schema<B>,
+    private readonly what?: string,
   ) {
     super();
   }
   expected(): string {
-    return `${this.scalar.expected()} or ${this.mapping.expected()}`;
+    return this.what ?? `${this.scalar.expected()} or ${this.mapping.expected()}`;
   }
   check(node: Node | null | undefined, path: string, cx: CheckContext, fallback: number): A | B | undefined {
-    return isMap(node) || isSeq(node) ? this.mapping.check(node, path, cx, fallback) : this.scalar.check(node, path, cx, fallback);
+    if (isMap(node) || isSeq(node)) return this.mapping.check(node, path, cx, fallback);
+    if (!this.what) return this.scalar.check(node, path, cx, fallback);
+    // Both forms are named in one message: a scalar that fails is not only "not the scalar".
+    const before = cx.problems.length;
+    const value = this.scalar.check(node, path, cx, fallback);
+    if (cx.problems.length > before) {
+      cx.problems.length = before;
+      cx.report(path, node, fallback, `${path}: expected ${this.what}, got ${shown(node)}`);
+    }
+    return value;
   }
   json(): JsonSchema {
     return this.withDescription({ anyOf: [this.scalar.json(), this.mapping.json()] });
@@ -371,5 +381,5 @@ export const t = {
   object: <S extends Shape>(shape: S, what?: string) => new ObjectSchema(shape, what),
   tagged: <T>(tag: string, variants: Record<string, ObjectSchema<Shape>>, what: string) => new TaggedSchema<T>(tag, variants, what),
   record: <T>(value: Schema<T>, what?: string) => new RecordSchema(value, what),
-  either: <A, B>(scalar: Schema<A>, mapping: Schema<B>) => new EitherSchema(scalar, mapping),
+  either: <A, B>(scalar: Schema<A>, mapping: Schema<B>, what?: string) => new EitherSchema(scalar, mapping, what),
 };

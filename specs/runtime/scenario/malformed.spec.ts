@@ -18,29 +18,7 @@ const files = readdirSync(folder)
  * Files whose expectation is what the loader should print but does not yet: their tests are
  * `it.fails` until the loader is fixed (then take the file out of this list).
  */
-const KNOWN_LOADER_BUGS = new Set([
-  // Two yaml-library messages ('Nested mappings are not allowed in compact mappings', 'Implicit keys
-  // need to be on a single line'), both on the line above the over-indented key.
-  '01-bad-indentation.yaml',
-  // `nodes` failed the schema, yet every reference to a node is reported too ("nodes are " and nothing).
-  '19-nodes-not-a-list.yaml',
-  // Unlike nodes and contexts, the message does not list the transactions there are.
-  '27-unknown-transaction.yaml',
-  // One cycle, reported once for every node on it.
-  '33-two-node-cycle.yaml',
-  // "'al' is not all; expected one of all": the list form of hold is not mentioned.
-  '41-hold-typo.yaml',
-  // `contexts` failed the schema, yet every reference to a context is reported too.
-  '42-contexts-not-a-list.yaml',
-  // "nodes are " followed by nothing.
-  '43-empty-node-list.yaml',
-  // Not detected: the file loads, and the run ends with 'W1, W2 never completed'.
-  '44-dependency-cycle.yaml',
-  // "please use YAML.parseAllDocuments()": an API name, not advice for a scenario file.
-  '45-two-documents.yaml',
-  // Reported at the end of the file (a line past the last one), not at the opening quote.
-  '46-unclosed-quote.yaml',
-]);
+const KNOWN_LOADER_BUGS = new Set<string>([]);
 
 interface Case {
   file: string;
