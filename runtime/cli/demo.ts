@@ -2,7 +2,7 @@
  * `drainlab demo` (and `npm start`): the built-in scenario twice, with the series and with
  * external gating switched off, as two timelines and a verdict per invariant.
  */
-import { guestWritesDuringDrainedSection } from '../../scenarios/builtin.ts';
+import { resolveScenario } from './scenarioCommands.ts';
 import { simulate, type SimulationResult } from '../simulate.ts';
 import { NdjsonWriter } from '../trace/NdjsonWriter.ts';
 import { formatTimelineLine, timelineHeader, timelineLine, wrap } from '../trace/formatTimeline.ts';
@@ -27,7 +27,8 @@ export function runDemo(options: DemoOptions): number {
   ] as const) {
     const writer = options.trace ? new NdjsonWriter(withSuffix(options.trace, suffix)) : null;
     const lines: string[] = [];
-    const result = simulate(guestWritesDuringDrainedSection(protections), {
+    const base = resolveScenario('drained-section-dataplane').topology;
+    const result = simulate({ ...base, protections: { ...base.protections, ...protections } }, {
       seed: options.seed,
       strategy: options.strategy,
       sinks: [

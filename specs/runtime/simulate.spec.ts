@@ -1,7 +1,9 @@
 import { describe, expect, it } from 'vitest';
 import { timer, map } from 'rxjs';
 import { createActor, createMachine } from 'xstate';
-import { guestWritesDuringDrainedSection } from '../../scenarios/builtin.ts';
+import { libraryTopology } from '../helpers/library.ts';
+
+const guestWritesDuringDrainedSection = () => libraryTopology('drained-section-dataplane');
 import { simulate } from '../../runtime/simulate.ts';
 import { VirtualClock } from '../../runtime/scheduler/VirtualClock.ts';
 

@@ -1,6 +1,12 @@
 import { describe, expect, it } from 'vitest';
 import type { Protections, Topology } from '../../actors/topology.ts';
-import { backupPlusSnapshotOverNbd, qedResidualGap, qedTimerInsideSection, twoExternalSnapshots, twoInternalSnapshots } from '../../scenarios/interleavings.ts';
+import { libraryTopology } from '../helpers/library.ts';
+
+const twoExternalSnapshots = (p: Partial<Protections> = {}) => libraryTopology('two-external-snapshots', p);
+const backupPlusSnapshotOverNbd = (p: Partial<Protections> = {}) => libraryTopology('backup-and-snapshot-over-nbd', p);
+const twoInternalSnapshots = (p: Partial<Protections> = {}) => libraryTopology('two-internal-snapshots', p);
+const qedTimerInsideSection = (p: Partial<Protections> = {}) => libraryTopology('qed-timer-with-hook', p);
+const qedResidualGap = (p: Partial<Protections> = {}) => libraryTopology('qed-residual-gap', p);
 import { simulate } from '../../runtime/simulate.ts';
 
 type Scenario = (protections?: Partial<Protections>) => Topology;

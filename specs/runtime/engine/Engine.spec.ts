@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { createActorSpecs } from '../../../actors/createSystem.ts';
 import { IoLedger, ioStreams } from '../../../actors/ioStreams.ts';
-import { guestWritesDuringDrainedSection } from '../../../scenarios/builtin.ts';
+import { libraryTopology } from '../../helpers/library.ts';
 import { Engine } from '../../../runtime/engine/Engine.ts';
 import { ScenarioError } from '../../../runtime/errors.ts';
 import { random } from '../../../runtime/scheduler/strategies.ts';
@@ -35,7 +35,7 @@ describe('Engine: determinism', () => {
   });
 
   it('should name actors by stable names only, never XState session ids', () => {
-    const actors = new Set(simulate(guestWritesDuringDrainedSection(), { collectTrace: true }).trace!.map((e) => e.actor));
+    const actors = new Set(simulate(libraryTopology('drained-section-dataplane'), { collectTrace: true }).trace!.map((e) => e.actor));
     for (const actor of actors) expect(actor).toMatch(/^(ctx|loop|node|client|host|monitor|clock):[a-z0-9-]*$|^clock$/);
   });
 });

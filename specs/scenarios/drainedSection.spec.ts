@@ -1,7 +1,10 @@
 import { describe, expect, it } from 'vitest';
 import type { Protections } from '../../actors/topology.ts';
 import type { ClientKind } from '../../machines/externalClientMachine.ts';
-import { guestWritesDuringDrainedSection } from '../../scenarios/builtin.ts';
+import { libraryTopology, withClientKind } from '../helpers/library.ts';
+
+const guestWritesDuringDrainedSection = (protections: Partial<Protections> = {}, kind: ClientKind = 'virtio-blk') =>
+  withClientKind(libraryTopology('drained-section-dataplane', protections), kind);
 import { simulate } from '../../runtime/simulate.ts';
 
 const violated = (protections: Partial<Protections>, kind: ClientKind, seed = 0, strategy: 'fifo' | 'random' = 'fifo') => {
