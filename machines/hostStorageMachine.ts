@@ -87,7 +87,17 @@ export const hostStorageMachine = setup({
   },
 });
 
-/** The environment's choices: any pending request whose latency has passed may complete next. */
+const offersCache = new WeakMap<HostStorageContext, AnyEvent[]>();
+
+/**
+ * The environment's choices: any pending request whose latency has passed may complete next.
+ * They depend on the context alone, so they are computed once per context value.
+ */
 export function hostStorageOffers(ctx: HostStorageContext): AnyEvent[] {
-  return ctx.pending.filter((r) => r.ready).map((r) => ({ type: 'host.complete', id: r.id, node: r.node }));
+  let offers = offersCache.get(ctx);
+  if (!offers) {
+    offers = ctx.pending.filter((r) => r.ready).map((r) => ({ type: 'host.complete', id: r.id, node: r.node }));
+    offersCache.set(ctx, offers);
+  }
+  return offers;
 }

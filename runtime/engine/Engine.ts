@@ -161,6 +161,8 @@ export function formatNs(ns: number): string {
 export class Engine {
   readonly specs: ReadonlyMap<ActorName, ActorSpec>;
   readonly actorNames: readonly ActorName[];
+  /** The actors whose environment may act (guest, host, script), in canonical order. */
+  private readonly offering: readonly { name: ActorName; offers: OfferFunction }[];
   /** Every message between actors passes here; the mailbox sink and the I/O streams subscribe. */
   readonly wire = new Subject<Routed>();
   private readonly onTrace?: (event: TraceEvent) => void;
@@ -177,6 +179,7 @@ export class Engine {
     }
     this.specs = byName;
     this.actorNames = specs.map((s) => s.name);
+    this.offering = specs.filter((s) => s.offers).map((s) => ({ name: s.name, offers: s.offers! }));
     this.onTrace = options.onTrace;
     this.scope = this.createCollectingScope();
     this.wire.subscribe((routed) => this.enqueue(routed));
@@ -208,9 +211,7 @@ export class Engine {
       deliveries.sort((a, b) => (a as { envelope: Envelope }).envelope.seq - (b as { envelope: Envelope }).envelope.seq);
     }
     const view = this.view(world);
-    for (const actor of this.actorNames) {
-      const offers = this.specs.get(actor)!.offers;
-      if (!offers) continue;
+    for (const { name: actor, offers } of this.offering) {
       for (const event of offers(world.snapshots[actor], view)) deliveries.push({ kind: 'offer', actor, event });
     }
     const advance = nextAdvance(world);
