@@ -8,6 +8,7 @@
 import type { ActorName } from '../../machines/effects.ts';
 import type { TraceEvent, TraceEventOf } from '../trace/TraceEvent.ts';
 import { transactionMonitors } from './transactionMonitors.ts';
+import { TxnTracker } from './TxnTracker.ts';
 
 export type InvariantId = 'I1' | 'I2' | 'I3' | 'I4' | 'I5' | 'I6' | 'I7' | 'I8' | 'I9' | 'I10' | 'I11' | 'I12' | 'conservation';
 
@@ -41,6 +42,8 @@ export class TraceState {
   readonly disableCount = new Map<ActorName, number>();
   readonly quiesce = new Map<ActorName, number>();
   readonly inFlight = new Map<ActorName, number>();
+  /** The transactions' phase log (the transaction monitors share it). */
+  readonly txns = new TxnTracker();
 
   constructor(readonly model: ModelMap) {}
 

@@ -7,61 +7,13 @@
 import type { ActorName } from '../../machines/effects.ts';
 import type { TraceEvent, TraceEventOf } from '../trace/TraceEvent.ts';
 import { ImageLedger } from './ImageLedger.ts';
+import type { TxnEvent, TxnLog, TxnTracker } from './TxnTracker.ts';
 import type { InvariantMonitor, TraceState } from './monitors.ts';
 
 type Report = Parameters<InvariantMonitor['observe']>[2];
-type TxnEvent = TraceEventOf<'@trace.txn'>;
 
-/** Per transaction: the phases each action went through, in order. */
-interface TxnLog {
-  events: TxnEvent[];
-  failedAt: number | null;
-  running: { phase: TxnEvent['phase']; index: number } | null;
-  countersAtStart: Map<string, number>;
-  started: boolean;
-  ended: boolean;
-}
-
-/** Keeps every transaction's phase log; shared by the transaction monitors. */
-class TxnTracker {
-  readonly logs = new Map<ActorName, TxnLog>();
-  /** The action whose phase runs now (transactions run one at a time in the monitor). */
-  current: { txn: ActorName; phase: TxnEvent['phase']; index: number } | null = null;
-
-  observe(e: TraceEvent, state: TraceState): void {
-    if (e.type !== '@trace.txn') return;
-    let log = this.logs.get(e.txn);
-    if (!log) {
-      log = { events: [], failedAt: null, running: null, countersAtStart: new Map(), started: false, ended: false };
-      this.logs.set(e.txn, log);
-    }
-    if (e.phase === 'transaction') {
-      if (e.result === 'start') {
-        log.started = true;
-        for (const [ctx, n] of state.disableCount) log.countersAtStart.set(ctx, n);
-        for (const [node, n] of state.quiesce) log.countersAtStart.set(node, n);
-      } else {
-        log.ended = true;
-      }
-      return;
-    }
-    log.events.push(e);
-    if (e.result === 'start') this.current = { txn: e.txn, phase: e.phase, index: e.index };
-    else {
-      this.current = null;
-      if (e.phase === 'prepare' && e.result === 'failed') log.failedAt = e.index;
-    }
-  }
-}
-
-const tracker = new WeakMap<TraceState, TxnTracker>();
 function trackerOf(state: TraceState): TxnTracker {
-  let t = tracker.get(state);
-  if (!t) {
-    t = new TxnTracker();
-    tracker.set(state, t);
-  }
-  return t;
+  return state.txns;
 }
 
 /**
