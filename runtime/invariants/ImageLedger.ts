@@ -24,26 +24,45 @@ export interface ImageReport {
   holds: string[];
 }
 
+/** A point in time as the ledger keeps it: what the node held then, with no step numbers. */
+interface PointInTime {
+  action: ActorName;
+  index: number;
+  kind: TraceEventOf<'@trace.pit'>['kind'];
+  node: ActorName;
+  /** The writes the node had absorbed at the point in time. */
+  held: Set<string>;
+}
+
 export class ImageLedger {
   readonly writes = new Map<string, GuestWrite>();
-  readonly points: TraceEventOf<'@trace.pit'>[] = [];
+  readonly points: PointInTime[] = [];
+  /** For reports only (never compared): the step of each point in time and write. */
+  private readonly steps = new Map<string, number>();
 
   observe(e: TraceEvent): void {
     if (e.type === '@trace.io.submit' && e.op === 'write' && e.origin.startsWith('external') && e.via.startsWith('client:')) {
       this.writes.set(e.id, { id: e.id, node: e.node, via: e.via, step: e.step });
     } else if (e.type === '@trace.pit') {
-      this.points.push(e);
+      const held = new Set([...this.writes.values()].filter((w) => w.node === e.node).map((w) => w.id));
+      this.points.push({ action: e.action, index: e.index, kind: e.kind, node: e.node, held });
+      this.steps.set(`pit:${this.points.length - 1}`, e.step);
     }
   }
 
   /**
-   * Whether the image taken at `pit` holds write `id`: its node absorbed the write before the
-   * point in time; an external snapshot keeps everything the old node absorbed, since the device
-   * moves to the overlay at the append.
+   * Whether the image taken at `pit` holds write `id`: its node had absorbed the write at the
+   * point in time; an external snapshot keeps everything the old node absorbs, since the device
+   * moves to the overlay at the append (a write in flight then still lands in the old image).
    */
-  holds(pit: TraceEventOf<'@trace.pit'>, id: string): boolean {
-    const w = this.writes.get(id);
-    return w !== undefined && w.node === pit.node && (pit.kind === 'external-snapshot' || w.step < pit.step);
+  holds(pit: PointInTime, id: string): boolean {
+    if (pit.held.has(id)) return true;
+    return pit.kind === 'external-snapshot' && this.writes.get(id)?.node === pit.node;
+  }
+
+  /** The ledger without step numbers: two histories with equal keys hold the same images. */
+  key(): unknown {
+    return [[...this.writes.values()].map((w) => `${w.id}@${w.node}<${w.via}`), this.points.map((p) => [p.action, p.kind, p.node, [...p.held].sort()])];
   }
 
   /** Writes each node absorbed, by node. */
@@ -54,12 +73,12 @@ export class ImageLedger {
   }
 
   images(): ImageReport[] {
-    return this.points.map((pit) => ({
+    return this.points.map((pit, i) => ({
       action: pit.action,
       index: pit.index,
       kind: pit.kind,
       node: pit.node,
-      step: pit.step,
+      step: this.steps.get(`pit:${i}`) ?? 0,
       holds: [...this.writes.keys()].filter((id) => this.holds(pit, id)),
     }));
   }

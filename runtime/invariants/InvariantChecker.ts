@@ -4,6 +4,8 @@
  */
 import { Observable, type OperatorFunction } from 'rxjs';
 import type { TraceEvent } from '../trace/TraceEvent.ts';
+import { canonicalJson } from '../engine/worldHash.ts';
+import { deepClone } from './deepClone.ts';
 import type { ImageReport } from './ImageLedger.ts';
 import { ConsistentCutMonitor } from './transactionMonitors.ts';
 import { defaultMonitors, TraceState, type InvariantId, type InvariantMonitor, type ModelMap, type Violation } from './monitors.ts';
@@ -27,6 +29,19 @@ export class InvariantChecker {
     private readonly onViolation?: (v: ReportedViolation) => void,
   ) {
     this.state = new TraceState(model);
+  }
+
+  /**
+   * Everything the monitors will judge by from here on, without step numbers; with the world's
+   * hash it identifies an explorer's state (violations found so far make states distinct).
+   */
+  key(): string {
+    return canonicalJson([this.state.key(), this.monitors.map((m) => m.key()), this.violations.map((v) => v.invariant)]);
+  }
+
+  /** An independent copy: the explorer gives each successor of a state its own. */
+  clone(): InvariantChecker {
+    return deepClone(this);
   }
 
   observe(e: TraceEvent): void {

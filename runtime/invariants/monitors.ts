@@ -55,6 +55,10 @@ export class TraceState {
     }
   }
 
+  key(): unknown {
+    return [entries(this.disableCount), entries(this.quiesce), entries(this.inFlight), this.txns.key()];
+  }
+
   nodesOf(ctx: ActorName): ActorName[] {
     return Object.keys(this.model.nodeContext).filter((node) => this.model.nodeContext[node] === ctx);
   }
@@ -78,12 +82,23 @@ export interface InvariantMonitor {
   observe(e: TraceEvent, state: TraceState, report: (v: Omit<Violation, 'invariant'>) => void): void;
   /** Called once when the run has ended quietly: checks that need the whole run. */
   finish?(state: TraceState, report: (v: Omit<Violation, 'invariant'>) => void, at: { step: number; time: number }): void;
+  /**
+   * The monitor's state without step numbers: two histories with equal keys are judged the same
+   * from here on, which is what lets an explorer merge them.
+   */
+  key(): unknown;
 }
+
+const entries = <K, V>(m: Map<K, V> | Set<K>) => [...m].sort((a, b) => (String(a) < String(b) ? -1 : 1));
 
 /** I1 gating: every dispatch of an external handler happens while its context's disable counter is 0. */
 export class GatingMonitor implements InvariantMonitor {
   readonly id = 'I1' as const;
   readonly title = 'external handlers are dispatched only while external clients are enabled';
+  key(): unknown {
+    return null;
+  }
+
   observe(e: TraceEvent, state: TraceState, report: Parameters<InvariantMonitor['observe']>[2]): void {
     if (e.type !== '@trace.dispatch' || !e.external) return;
     const count = state.countOf(e.actor);
@@ -111,6 +126,10 @@ export class CounterSanityMonitor implements InvariantMonitor {
   readonly title = 'disable and quiesce counters stay non-negative and move together';
   private readonly owedDisables = new Map<ActorName, number>();
   private readonly owedEnables = new Map<ActorName, number>();
+
+  key(): unknown {
+    return [entries(this.owedDisables), entries(this.owedEnables)];
+  }
 
   observe(e: TraceEvent, state: TraceState, report: Parameters<InvariantMonitor['observe']>[2]): void {
     if (e.type === '@trace.error' && /aio_enable_external|not drained/.test(e.message)) {
@@ -185,6 +204,10 @@ export class NestingMonitor implements InvariantMonitor {
   readonly title = 'nested drained sections keep external clients disabled until the last end';
   private readonly depth = new Map<ActorName, number>();
 
+  key(): unknown {
+    return entries(this.depth);
+  }
+
   observe(e: TraceEvent, state: TraceState, report: Parameters<InvariantMonitor['observe']>[2]): void {
     if (e.type === '@trace.drain' && (e.phase === 'begin' || e.phase === 'end')) {
       const depth = (this.depth.get(e.node) ?? 0) + (e.phase === 'begin' ? 1 : -1);
@@ -232,6 +255,10 @@ export class QuiescenceMonitor implements InvariantMonitor {
   private readonly qedArmed = new Set<ActorName>();
   /** Nodes whose timer was armed when their drain began and has not been cancelled or run since. */
   private readonly armedAtBegin = new Set<ActorName>();
+
+  key(): unknown {
+    return [entries(this.qedArmed), entries(this.armedAtBegin)];
+  }
 
   observe(e: TraceEvent, state: TraceState, report: Parameters<InvariantMonitor['observe']>[2]): void {
     if (e.type === '@trace.alarm') {
@@ -284,6 +311,10 @@ export class AdmissionMonitor implements InvariantMonitor {
   readonly title = 'no external request is admitted on a node inside its drained section';
   private readonly openSince = new Map<ActorName, number>();
 
+  key(): unknown {
+    return [...this.openSince.keys()].sort();
+  }
+
   observe(e: TraceEvent, _state: TraceState, report: Parameters<InvariantMonitor['observe']>[2]): void {
     if (e.type === '@trace.drain') {
       if (e.phase === 'begin' && e.quiesce === 1) this.openSince.set(e.node, e.step);
@@ -315,6 +346,10 @@ export class DeferralMonitor implements InvariantMonitor {
   readonly title = 'a ready external handler is dispatched after the last enable: never lost, never early';
   /** handler -> its context, and whether it became ready while disabled. */
   private readonly ready = new Map<string, { ctx: ActorName; deferred: boolean; step: number }>();
+
+  key(): unknown {
+    return [...this.ready].map(([h, r]) => [h, r.ctx, r.deferred]).sort();
+  }
 
   observe(e: TraceEvent, state: TraceState, report: Parameters<InvariantMonitor['observe']>[2]): void {
     if (e.type === '@trace.ready' && e.external) {
@@ -365,6 +400,10 @@ export class ConservationMonitor implements InvariantMonitor {
   readonly title = 'every request submitted completes exactly once';
   private readonly open = new Map<string, { step: number; node: ActorName; id: string }>();
   private readonly closed = new Set<string>();
+
+  key(): unknown {
+    return [[...this.open.keys()].sort(), [...this.closed].sort()];
+  }
 
   observe(e: TraceEvent, _state: TraceState, report: Parameters<InvariantMonitor['observe']>[2]): void {
     if (e.type !== '@trace.io.submit' && e.type !== '@trace.io.complete') return;

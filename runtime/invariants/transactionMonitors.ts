@@ -23,6 +23,10 @@ function trackerOf(state: TraceState): TxnTracker {
 class TxnLogFeeder implements InvariantMonitor {
   readonly id = 'I8' as const;
   readonly title = 'transaction phases: prepares in order, stop at the first failure, commit or abort every started action, then clean each once';
+  key(): unknown {
+    return null;
+  }
+
   observe(e: TraceEvent, state: TraceState, report: Report): void {
     if (e.type !== '@trace.txn') return;
     const t = trackerOf(state);
@@ -90,6 +94,10 @@ export class EraOrderMonitor implements InvariantMonitor {
   readonly id = 'I8' as const;
   readonly title = 'commit/abort/clean follow the era order (2015: FIFO, now: LIFO)';
   constructor(private readonly era: '2015' | 'now' = '2015') {}
+  key(): unknown {
+    return null;
+  }
+
   observe(e: TraceEvent, state: TraceState, report: Report): void {
     if (e.type !== '@trace.txn' || e.result !== 'start' || e.phase === 'prepare' || e.phase === 'transaction') return;
     const log = trackerOf(state).logs.get(e.txn);
@@ -114,6 +122,10 @@ export class PairingMonitor implements InvariantMonitor {
   readonly title = 'drained_end in clean iff drained_begin in prepare; counters back to where they were';
   private readonly begun = new Map<string, number>();
   private readonly ended = new Map<string, number>();
+
+  key(): unknown {
+    return [[...this.begun].sort(), [...this.ended].sort()];
+  }
 
   observe(e: TraceEvent, state: TraceState, report: Report): void {
     const t = trackerOf(state);
@@ -172,39 +184,43 @@ export class ConsistentCutMonitor implements InvariantMonitor {
   readonly title = "a transaction's points in time form a consistent cut";
   /** Guest writes and points in time: what every image holds. */
   readonly ledger = new ImageLedger();
-  private readonly completedAt = new Map<string, number>();
-  private readonly issuedAt = new Map<string, number>();
-  private readonly points = new Map<ActorName, TraceEventOf<'@trace.pit'>[]>();
+  /** Requests the guest has seen complete, and for each issued request those seen before it. */
+  private readonly completed = new Set<string>();
+  private readonly seenBefore = new Map<string, string[]>();
+  /** For messages only: the steps of issues and completions. */
+  private readonly stepOf = new Map<string, number>();
 
   constructor(private readonly nodeClients: Readonly<Record<ActorName, readonly ActorName[]>> = {}) {}
 
   observe(e: TraceEvent, _state: TraceState, report: Report): void {
     this.ledger.observe(e);
     if (e.type === '@trace.guest') {
-      (e.phase === 'issue' ? this.issuedAt : this.completedAt).set(e.id, e.step);
-    } else if (e.type === '@trace.pit') {
-      const txn = e.action.split('/')[0];
-      const list = this.points.get(txn) ?? [];
-      list.push(e);
-      this.points.set(txn, list);
+      this.stepOf.set(`${e.phase}:${e.id}`, e.step);
+      if (e.phase === 'issue') this.seenBefore.set(e.id, [...this.completed]);
+      else this.completed.add(e.id);
     } else if (e.type === '@trace.txn' && e.phase === 'transaction' && e.result === 'ok') {
       this.checkCut(e, report);
     }
   }
 
+  key(): unknown {
+    return [this.ledger.key(), [...this.completed].sort(), [...this.seenBefore].map(([id, before]) => [id, [...before].sort()])];
+  }
+
   private checkCut(e: TxnEvent, report: Report): void {
-    const pits = this.points.get(e.txn) ?? [];
+    const pits = this.ledger.points.filter((p) => p.action.startsWith(`${e.txn}/`));
     for (const imageY of pits) {
       for (const [wy] of this.ledger.writes) {
         if (!this.ledger.holds(imageY, wy)) continue;
-        const issuedY = this.issuedAt.get(wy);
-        if (issuedY === undefined) continue;
+        const before = this.seenBefore.get(wy);
+        if (before === undefined) continue;
         for (const imageX of pits) {
           const devices = this.nodeClients[imageX.node] ?? [];
           for (const [wx, x] of this.ledger.writes) {
             if (wx === wy || !devices.includes(x.via) || this.ledger.holds(imageX, wx)) continue;
-            const doneX = this.completedAt.get(wx);
-            if (doneX === undefined || doneX >= issuedY) continue;
+            if (!before.includes(wx)) continue;
+            const doneX = this.stepOf.get(`complete:${wx}`);
+            const issuedY = this.stepOf.get(`issue:${wy}`);
             report({
               step: e.step,
               time: e.time,
@@ -228,6 +244,10 @@ export class AbortEffectsMonitor implements InvariantMonitor {
   readonly id = 'I11' as const;
   readonly title = 'a failed transaction leaves no job, internal snapshot or overlay behind';
   private readonly live = new Map<string, { kind: string; step: number }>();
+
+  key(): unknown {
+    return [...this.live.keys()].sort();
+  }
 
   observe(e: TraceEvent, _state: TraceState, report: Report): void {
     if (e.type === '@trace.artifact') {
@@ -254,6 +274,9 @@ export class AbortEffectsMonitor implements InvariantMonitor {
 export class ProgressMonitor implements InvariantMonitor {
   readonly id = 'I12' as const;
   readonly title = 'every transaction ends and every drained section ends';
+  key(): unknown {
+    return null;
+  }
   observe(): void {}
   finish(state: TraceState, report: Report, at: { step: number; time: number }): void {
     for (const [txn, log] of trackerOf(state).logs) {
@@ -273,6 +296,10 @@ export class DriverTimerMonitor implements InvariantMonitor {
   readonly id = 'I6' as const;
   readonly title = 'no driver-timer I/O on a node inside its drained section';
   private readonly openSince = new Map<ActorName, number>();
+  key(): unknown {
+    return [...this.openSince.keys()].sort();
+  }
+
   observe(e: TraceEvent, _state: TraceState, report: Report): void {
     if (e.type === '@trace.drain') {
       if (e.phase === 'begin.returned' && e.quiesce >= 1 && !this.openSince.has(e.node)) this.openSince.set(e.node, e.step);
