@@ -105,7 +105,8 @@ export function simulate(topology: Topology, options: SimulateOptions = {}): Sim
   };
 }
 
-function unfinishedWork(topology: Topology, world: World): string[] {
+/** What a run that went quiet left undone: script commands, requests never completed. */
+export function unfinishedWork(topology: Topology, world: World): string[] {
   const problems: string[] = [];
   const monitor = world.snapshots[MONITOR_ACTOR].context as MonitorContext;
   if (monitor.pc < monitor.script.length) problems.push(`${MONITOR_ACTOR}: script stopped at command ${monitor.pc + 1} of ${monitor.script.length}`);

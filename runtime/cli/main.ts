@@ -8,6 +8,7 @@ import { InternalError, ScenarioError } from '../errors.ts';
 import { runDemo } from './demo.ts';
 import { runHeadline } from './headline.ts';
 import { listCommand, replayCommand, runCommand, schemaCommand, type Output } from './scenarioCommands.ts';
+import { exploreCommand } from './exploreCommand.ts';
 
 const HELP = `drainlab: an executable model of QEMU's drained sections (bdrv_drained_begin/end)
 
@@ -15,6 +16,7 @@ Usage: drainlab <command> [options]
 
 Commands:
   run       run a scenario (a file or a library name) and check its expectations
+  explore   every interleaving of a scenario: proved, violated (shortest counterexample) or bounded
   replay    rerun the exact interleaving a failed run printed
   list      the scenario library
   schema    the JSON Schema of scenario files (for editors)
@@ -41,6 +43,27 @@ Exit codes: 0 expectations met, 1 not met, 2 bad input, 3 internal error.
 
 Example:
   drainlab run two-external-snapshots-without-drains --seeds 0..49`;
+
+const EXPLORE_HELP = `Usage: drainlab explore <file|name> [--max-depth N] [--max-states N] [--time-limit S]
+                        [--json] [--trace FILE]
+
+Explores every interleaving breadth first and checks every invariant on every transition.
+Verdict: proved (the whole space was explored), violated (with a shortest counterexample and
+its replay line), or bounded (what was covered). A scenario that expects a violation is met
+when every expected violation occurs in some interleaving and nothing else breaks.
+
+Options:
+  --max-depth N     stop expanding at this depth
+  --max-states N    stop after storing this many states (default 1000000)
+  --time-limit S    stop after S seconds
+  --json            a machine-readable report
+  --trace FILE      write the counterexample's trace as NDJSON
+  -h, --help        this help
+
+Exit codes: 0 expectations met, 1 not met, 2 bad input, 3 internal error.
+
+Example:
+  drainlab explore drained-section-without-gating --max-states 200000`;
 
 const REPLAY_HELP = `Usage: drainlab replay <scenario@path> [--json] [--trace FILE]
 
@@ -131,6 +154,28 @@ export async function main(
           io(out),
         );
       }
+      case 'explore': {
+        const { values, positionals } = parseWithPositionals(
+          rest,
+          { 'max-depth': { type: 'string' }, 'max-states': { type: 'string' }, 'time-limit': { type: 'string' }, json: { type: 'boolean' }, trace: { type: 'string' }, help: { type: 'boolean', short: 'h' } },
+          'explore',
+        );
+        if (values.help) {
+          out(EXPLORE_HELP);
+          return 0;
+        }
+        return exploreCommand(
+          {
+            scenario: onePositional(positionals, 'explore', 'a scenario file or library name'),
+            maxDepth: positiveInt(values['max-depth'], '--max-depth'),
+            maxStates: positiveInt(values['max-states'], '--max-states'),
+            timeLimit: positiveInt(values['time-limit'], '--time-limit'),
+            json: values.json === true,
+            trace: values.trace as string | undefined,
+          },
+          io(out),
+        );
+      }
       case 'replay': {
         const { values, positionals } = parseWithPositionals(rest, { json: { type: 'boolean' }, trace: { type: 'string' }, help: { type: 'boolean', short: 'h' } }, 'replay');
         if (values.help) {
@@ -158,7 +203,7 @@ export async function main(
         return schemaCommand(io(out));
       }
       default:
-        throw new ScenarioError(`unknown command '${command}'; expected one of: run, replay, list, schema, demo (see 'drainlab --help')`);
+        throw new ScenarioError(`unknown command '${command}'; expected one of: run, explore, replay, list, schema, demo (see 'drainlab --help')`);
     }
   } catch (error) {
     if (error instanceof ScenarioError) {
@@ -204,6 +249,12 @@ function onePositional(positionals: string[], command: string, what: string): st
   if (positionals.length === 0) throw new ScenarioError(`${command}: expected ${what} (see 'drainlab ${command} --help')`);
   if (positionals.length > 1) throw new ScenarioError(`${command}: expected one argument, got ${positionals.length}: ${positionals.join(' ')}`);
   return positionals[0];
+}
+
+function positiveInt(raw: string | boolean | undefined, flag: string): number | undefined {
+  if (raw === undefined) return undefined;
+  if (typeof raw !== 'string' || !/^[1-9]\d*$/.test(raw)) throw new ScenarioError(`${flag}: '${String(raw)}' is not a positive whole number`);
+  return Number(raw);
 }
 
 function parseSeedRange(raw: string | boolean): { from: number; to: number } {

@@ -76,7 +76,7 @@ describe('drainlab: bad input', () => {
     [['demo', '--seed'], "drainlab: demo: Option '--seed <value>' argument missing (see 'drainlab demo --help')"],
     [['demo', '--strategy', 'lifo'], "drainlab: --strategy: 'lifo' is not a strategy; expected fifo or random"],
     [['demo', '--nope'], "drainlab: demo: Unknown option '--nope' (see 'drainlab demo --help')"],
-    [['explode'], "drainlab: unknown command 'explode'; expected one of: run, replay, list, schema, demo (see 'drainlab --help')"],
+    [['explode'], "drainlab: unknown command 'explode'; expected one of: run, explore, replay, list, schema, demo (see 'drainlab --help')"],
   ])('should reject %j with exit code 2 and one clear line', async (argv, message) => {
     const { code, err } = await cli(...argv);
     expect(code).toBe(2);

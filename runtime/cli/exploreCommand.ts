@@ -1,0 +1,110 @@
+/**
+ * `drainlab explore`: every interleaving of a scenario, breadth first; a verdict (proved,
+ * violated, bounded), and for a violation the shortest counterexample as a replay line, an
+ * NDJSON trace and the steps that matter.
+ */
+import { explore, type Counterexample, type ExploreResult } from '../explore/explore.ts';
+import { runScenario } from '../scenario/runScenario.ts';
+import { NdjsonWriter } from '../trace/NdjsonWriter.ts';
+import { formatTimelineLine, timelineHeader, timelineLine, wrap } from '../trace/formatTimeline.ts';
+import { resolveScenario, type Output } from './scenarioCommands.ts';
+import type { Scenario } from '../scenario/loadScenario.ts';
+
+export interface ExploreCommandOptions {
+  scenario: string;
+  maxDepth?: number;
+  maxStates?: number;
+  timeLimit?: number;
+  json?: boolean;
+  /** Where to write the counterexample's trace (NDJSON). */
+  trace?: string;
+}
+
+export function exploreCommand(options: ExploreCommandOptions, io: Output): number {
+  const scenario = resolveScenario(options.scenario);
+  const expectedViolations = [...(scenario.expect.violate ?? [])];
+  const result = explore(scenario.topology, {
+    maxDepth: options.maxDepth,
+    maxStates: options.maxStates,
+    timeLimitSeconds: options.timeLimit,
+    expectedViolations,
+    onProgress: (p) =>
+      io.progress?.(
+        io.isTTY
+          ? `states ${p.states}, ${Math.round(p.states / Math.max(p.seconds, 0.001))}/s, depth ${p.depth}, queue ${p.queue}`
+          : `states ${p.states} (${Math.round(p.states / Math.max(p.seconds, 0.001))}/s), depth ${p.depth}, queue ${p.queue}`,
+        false,
+      ),
+  });
+  const missing = expectedViolations.filter((id) => !result.expected[id]);
+  const met = result.verdict === 'proved' && missing.length === 0;
+  const shown = result.counterexample ?? (missing.length === 0 ? firstExpected(result) : undefined);
+  if (shown && options.trace) writeTrace(scenario, shown, options.trace);
+  if (options.json) {
+    io.out(JSON.stringify({ scenario: scenario.name, met, missingViolations: missing, ...summarize(result, scenario) }, null, 2));
+    return met ? 0 : 1;
+  }
+  io.out(`${scenario.name}: ${scenario.title}`);
+  io.out(`verdict: ${result.verdict}${result.bound ? ` (${result.bound})` : ''}`);
+  io.out(`${result.states} states, ${result.transitions} transitions, depth ${result.depth}, ${result.seconds.toFixed(1)} s (${Math.round(result.states / Math.max(result.seconds, 0.001))} states/s)`);
+  io.out(`hashes only are stored: the chance that two states shared one is ${result.collisionProbability.toExponential(1)}`);
+  for (const [id, ce] of Object.entries(result.expected)) io.out(`expected violation ${id}: shortest interleaving ${ce!.step} steps, replay ${replayLine(scenario, ce!)}`);
+  for (const id of missing) io.out(`expected violation ${id}: not found${result.verdict === 'bounded' ? ' within the bounds' : ' in any interleaving'}`);
+  if (result.counterexample) explain(scenario, result.counterexample, io);
+  io.out('');
+  io.out(met ? 'expectations met' : 'expectations NOT met');
+  return met ? 0 : 1;
+}
+
+function firstExpected(result: ExploreResult): Counterexample | undefined {
+  return Object.values(result.expected)[0];
+}
+
+function replayLine(scenario: Scenario, ce: Counterexample): string {
+  return `drainlab replay ${scenario.ref ?? scenario.file}@${ce.replayPath || '0'}`;
+}
+
+function summarize(result: ExploreResult, scenario: Scenario) {
+  const describe = (ce: Counterexample) => ({
+    steps: ce.step,
+    replay: replayLine(scenario, ce),
+    violations: ce.violations.map((v) => ({ invariant: v.invariant, step: v.step, message: v.message })),
+    unfinished: ce.unfinished,
+  });
+  return {
+    verdict: result.verdict,
+    bound: result.bound ?? null,
+    states: result.states,
+    transitions: result.transitions,
+    depth: result.depth,
+    seconds: result.seconds,
+    collisionProbability: result.collisionProbability,
+    counterexample: result.counterexample ? describe(result.counterexample) : null,
+    expected: Object.fromEntries(Object.entries(result.expected).map(([id, ce]) => [id, describe(ce!)])),
+  };
+}
+
+/** The counterexample in words: the timeline of its replay, up to the step where it breaks. */
+function explain(scenario: Scenario, ce: Counterexample, io: Output): void {
+  io.out('');
+  const what = ce.violations.length ? ce.violations.map((v) => `${v.invariant} at step ${v.step}`).join(', ') : ce.unfinished.join('; ');
+  io.out(`counterexample (${ce.step} steps): ${what}`);
+  io.out(`replay: ${replayLine(scenario, ce)}`);
+  const run = runScenario(scenario, { replayPath: ce.replayPath });
+  io.out(timelineHeader);
+  for (const e of run.result.trace ?? []) {
+    if (e.step > ce.step) break;
+    const line = timelineLine(e);
+    if (line) io.out(formatTimelineLine(line));
+  }
+  for (const v of ce.violations) for (const line of wrap(`  ${v.invariant}: ${v.message}`, 80, '    ')) io.out(line);
+}
+
+function writeTrace(scenario: Scenario, ce: Counterexample, path: string): void {
+  const writer = new NdjsonWriter(path);
+  try {
+    runScenario(scenario, { replayPath: ce.replayPath, sinks: [writer.write] });
+  } finally {
+    writer.close();
+  }
+}

@@ -1,0 +1,190 @@
+/**
+ * Exhaustive exploration of a scenario's interleavings, breadth first, so that the first
+ * counterexample found is a shortest one.
+ *
+ * A state is the world and the invariant monitors' judgement so far: the engine's world hash
+ * plus the monitors' step-free key, hashed together to 53 bits. Only those hashes are stored
+ * (with a parent link and a choice for rebuilding paths); worlds live only in the frontier.
+ * Every transition is checked as it is taken (the monitors read the trace events of that one
+ * step), every state with nothing enabled is checked for the end-of-run properties.
+ *
+ * Not yet here (see the README): partial-order and symmetry reduction, worker threads, and the
+ * memoization of per-actor transitions.
+ */
+import { createActorSpecs } from '../../actors/createSystem.ts';
+import type { Topology } from '../../actors/topology.ts';
+import { Engine } from '../engine/Engine.ts';
+import type { World } from '../engine/World.ts';
+import { hash53 } from '../engine/worldHash.ts';
+import { InvariantChecker, type ReportedViolation } from '../invariants/InvariantChecker.ts';
+import type { InvariantId } from '../invariants/monitors.ts';
+import { encodeReplayPath } from '../scheduler/ReplayPath.ts';
+import { modelMapOf, unfinishedWork } from '../simulate.ts';
+import type { TraceEvent } from '../trace/TraceEvent.ts';
+
+export interface ExploreOptions {
+  maxDepth?: number;
+  maxStates?: number;
+  timeLimitSeconds?: number;
+  /** Invariants whose violation is expected (the scenario's `violate`): recorded, not stopping. */
+  expectedViolations?: readonly string[];
+  /** Called about every 2,000 states. */
+  onProgress?: (progress: ExploreProgress) => void;
+}
+
+export interface ExploreProgress {
+  states: number;
+  transitions: number;
+  depth: number;
+  queue: number;
+  seconds: number;
+}
+
+export interface Counterexample {
+  /** Steps from the initial world, as indexes into each state's enabled steps. */
+  path: number[];
+  /** The same path for `drainlab replay` (choices only where more than one step was enabled). */
+  replayPath: string;
+  violations: ReportedViolation[];
+  unfinished: string[];
+  /** The step (depth) at which the violation shows. */
+  step: number;
+}
+
+export interface ExploreResult {
+  verdict: 'proved' | 'violated' | 'bounded';
+  states: number;
+  transitions: number;
+  depth: number;
+  seconds: number;
+  /** Why exploration stopped early, for `bounded`. */
+  bound?: string;
+  /** The shortest counterexample to an invariant expected to hold (for `violated`). */
+  counterexample?: Counterexample;
+  /** For each expected violation, the shortest interleaving that shows it. */
+  expected: Partial<Record<string, Counterexample>>;
+  /** What storing hashes only risks: the chance that two states shared a hash. */
+  collisionProbability: number;
+}
+
+interface Node {
+  world: World;
+  checker: InvariantChecker;
+  id: number;
+  depth: number;
+}
+
+export function explore(topology: Topology, options: ExploreOptions = {}): ExploreResult {
+  const maxDepth = options.maxDepth ?? Infinity;
+  const maxStates = options.maxStates ?? 1_000_000;
+  const timeLimit = (options.timeLimitSeconds ?? Infinity) * 1000;
+  const expectedViolations = new Set(options.expectedViolations ?? []);
+  const started = performance.now(); // @allow-wallclock: the --time-limit bound, never the model's time
+  const elapsed = () => performance.now() - started; // @allow-wallclock
+
+  let buffer: TraceEvent[] = [];
+  const engine = new Engine(createActorSpecs(topology), { onTrace: (e) => buffer.push(e) });
+  const model = modelMapOf(topology);
+  const root = new InvariantChecker(model);
+  for (const e of buffer) root.observe(e);
+  buffer = [];
+
+  // Parent links and choices, by state id, to rebuild paths; the visited set holds hashes only.
+  const parents: number[] = [-1];
+  const choices: number[] = [-1];
+  const visited = new Set<number>([stateHash(engine, engine.initial, root)]);
+  let frontier: Node[] = [{ world: engine.initial, checker: root, id: 0, depth: 0 }];
+  let transitions = 0;
+  let depth = 0;
+  const expected: ExploreResult['expected'] = {};
+
+  const pathTo = (id: number, last?: number): number[] => {
+    const path: number[] = last === undefined ? [] : [last];
+    for (let at = id; at > 0; at = parents[at]) path.push(choices[at]);
+    return path.reverse();
+  };
+  const counterexample = (id: number, last: number | undefined, violations: ReportedViolation[], unfinished: string[]): Counterexample => {
+    const path = pathTo(id, last);
+    return { path, replayPath: replayPathOf(engine, path), violations, unfinished, step: path.length };
+  };
+  const result = (verdict: ExploreResult['verdict'], extra: Partial<ExploreResult> = {}): ExploreResult => ({
+    verdict,
+    states: visited.size,
+    transitions,
+    depth,
+    seconds: elapsed() / 1000,
+    expected,
+    collisionProbability: (visited.size * visited.size) / 2 ** 54,
+    ...extra,
+  });
+  /** Sorts new violations: expected ones are recorded; any other is a counterexample. */
+  const judge = (before: number, checker: InvariantChecker, id: number, last: number | undefined, unfinished: string[] = []): Counterexample | null => {
+    const fresh = checker.violations.slice(before);
+    for (const v of fresh) {
+      if (expectedViolations.has(v.invariant) && !expected[v.invariant]) expected[v.invariant] = counterexample(id, last, [v], unfinished);
+    }
+    const unexpected = fresh.filter((v) => !expectedViolations.has(v.invariant));
+    if (unexpected.length > 0 || unfinished.length > 0) return counterexample(id, last, unexpected, unfinished);
+    return null;
+  };
+
+  while (frontier.length > 0) {
+    if (depth >= maxDepth) return result('bounded', { bound: `depth ${maxDepth} reached with ${frontier.length} states still to expand` });
+    const next: Node[] = [];
+    for (const node of frontier) {
+      const enabled = engine.enabledSteps(node.world);
+      if (enabled.length === 0) {
+        // A quiet end: the end-of-run checks (lost requests, handlers never run, unfinished work).
+        const checker = node.checker.clone();
+        const before = checker.violations.length;
+        checker.finish();
+        const found = judge(before, checker, node.id, undefined, unfinishedWork(topology, node.world));
+        if (found) return result('violated', { counterexample: found });
+        continue;
+      }
+      for (let i = 0; i < enabled.length; i++) {
+        buffer = [];
+        const world = engine.apply(node.world, enabled[i]);
+        transitions++;
+        const checker = node.checker.clone();
+        const before = checker.violations.length;
+        for (const e of buffer) checker.observe(e);
+        const hash = stateHash(engine, world, checker);
+        if (visited.has(hash)) continue;
+        visited.add(hash);
+        const id = parents.length;
+        parents.push(node.id);
+        choices.push(i);
+        const found = judge(before, checker, node.id, i);
+        if (found) return result('violated', { counterexample: found });
+        next.push({ world, checker, id, depth: node.depth + 1 });
+        if (visited.size >= maxStates) return result('bounded', { bound: `${maxStates} states stored (--max-states)` });
+        if (visited.size % 2000 === 0) {
+          options.onProgress?.({ states: visited.size, transitions, depth, queue: next.length, seconds: elapsed() / 1000 });
+          if (elapsed() > timeLimit) return result('bounded', { bound: `time limit of ${options.timeLimitSeconds} s reached` });
+        }
+      }
+    }
+    frontier = next;
+    depth++;
+  }
+  return result('proved');
+}
+
+function stateHash(engine: Engine, world: World, checker: InvariantChecker): number {
+  return hash53(`${engine.hash(world)}|${checker.key()}`);
+}
+
+/** The replay path of a path of enabled-step indexes: the choices where more than one step was enabled. */
+function replayPathOf(engine: Engine, path: readonly number[]): string {
+  const recorded: number[] = [];
+  let world = engine.initial;
+  for (const index of path) {
+    const enabled = engine.enabledSteps(world);
+    if (enabled.length > 1) recorded.push(index);
+    world = engine.apply(world, enabled[index]);
+  }
+  return encodeReplayPath(recorded);
+}
+
+export type { InvariantId };

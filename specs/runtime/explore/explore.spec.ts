@@ -1,0 +1,54 @@
+import { describe, expect, it } from 'vitest';
+import { explore } from '../../../runtime/explore/explore.ts';
+import { runScenario } from '../../../runtime/scenario/runScenario.ts';
+import { simulate } from '../../../runtime/simulate.ts';
+import { resolveScenario } from '../../../runtime/cli/scenarioCommands.ts';
+import { libraryTopology } from '../../helpers/library.ts';
+
+describe('explore: proving', () => {
+  it.each(['event-loop-basics', 'drained-section-dataplane'])('should prove %s: every interleaving holds every invariant', (name) => {
+    const result = explore(libraryTopology(name));
+    expect(result.verdict).toBe('proved');
+    expect(result.counterexample).toBeUndefined();
+    expect(result.states).toBeGreaterThan(100);
+  });
+
+  it('should say bounded, with what was covered, when the state budget runs out', () => {
+    const result = explore(libraryTopology('drained-section-dataplane'), { maxStates: 500 });
+    expect(result.verdict).toBe('bounded');
+    expect(result.bound).toBe('500 states stored (--max-states)');
+    expect(result.states).toBe(500);
+  });
+});
+
+describe('explore: counterexamples', () => {
+  const scenario = resolveScenario('drained-section-without-gating');
+  const result = explore(scenario.topology, { expectedViolations: scenario.expect.violate });
+
+  it('should find every expected violation of a protection-off scenario and nothing else', () => {
+    expect(result.verdict).toBe('proved');
+    expect(Object.keys(result.expected).sort()).toEqual(['I1', 'I5', 'I7']);
+  });
+
+  it('should reproduce the violation at the same step when its replay path is replayed', () => {
+    const ce = result.expected.I1!;
+    const replayed = runScenario(scenario, { replayPath: ce.replayPath });
+    expect(replayed.result.violations.find((v) => v.invariant === 'I1')?.step).toBe(ce.step);
+  });
+
+  it('should find a shortest counterexample: no interleaving one step shorter shows it', () => {
+    const ce = result.expected.I1!;
+    const shorter = explore(scenario.topology, { expectedViolations: scenario.expect.violate, maxDepth: ce.step - 1 });
+    expect(shorter.expected.I1).toBeUndefined();
+    const exact = explore(scenario.topology, { expectedViolations: scenario.expect.violate, maxDepth: ce.step });
+    expect(exact.expected.I1?.step).toBe(ce.step);
+  });
+
+  it('should stop at the first violation of an invariant expected to hold, with the counterexample', () => {
+    const unexpected = explore(libraryTopology('drained-section-dataplane', { externalGating: false }));
+    expect(unexpected.verdict).toBe('violated');
+    expect(unexpected.counterexample!.violations.map((v) => v.invariant)).toContain('I1');
+    const replayed = simulate(libraryTopology('drained-section-dataplane', { externalGating: false }), { strategy: { replay: unexpected.counterexample!.replayPath } });
+    expect(replayed.violations.find((v) => v.invariant === 'I1')?.step).toBe(unexpected.counterexample!.step);
+  });
+});
