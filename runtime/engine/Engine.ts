@@ -404,7 +404,31 @@ export class Engine {
     };
   }
 
+  /**
+   * Machines are deterministic: the same snapshot and the same event give the same result. An
+   * explorer meets the same (snapshot, event) pair in many worlds (worlds share their parts), so
+   * results are memoized by identity; a hit replays the recorded effects.
+   */
+  private readonly memo = new WeakMap<AnyMachineSnapshot, WeakMap<AnyEvent, { next: AnyMachineSnapshot; emitted: Emitted[] }>>();
+
   private transition(actor: ActorName, snapshot: AnyMachineSnapshot, event: AnyEvent): AnyMachineSnapshot {
+    let byEvent = this.memo.get(snapshot);
+    const hit = byEvent?.get(event);
+    if (hit) {
+      this.collected.length = 0;
+      this.collected.push(...hit.emitted);
+      return hit.next;
+    }
+    const next = this.computeTransition(actor, snapshot, event);
+    if (!byEvent) {
+      byEvent = new WeakMap();
+      this.memo.set(snapshot, byEvent);
+    }
+    byEvent.set(event, { next, emitted: [...this.collected] });
+    return next;
+  }
+
+  private computeTransition(actor: ActorName, snapshot: AnyMachineSnapshot, event: AnyEvent): AnyMachineSnapshot {
     this.collected.length = 0;
     const logic = this.specs.get(actor)!.logic;
     let next: AnyMachineSnapshot;

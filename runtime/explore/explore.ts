@@ -146,9 +146,11 @@ export function explore(topology: Topology, options: ExploreOptions = {}): Explo
         buffer = [];
         const world = engine.apply(node.world, enabled[i]);
         transitions++;
-        const checker = node.checker.clone();
+        // A step whose events no monitor reads shares its parent's checker (and its key).
+        const judged = buffer.filter(InvariantChecker.judges);
+        const checker = judged.length > 0 ? node.checker.clone() : node.checker;
         const before = checker.violations.length;
-        for (const e of buffer) checker.observe(e);
+        for (const e of judged) checker.observe(e);
         const hash = stateHash(engine, world, checker);
         if (visited.has(hash)) continue;
         visited.add(hash);

@@ -17,8 +17,30 @@ export interface ReportedViolation extends Violation {
 
 const LEADING_EVENTS = 12;
 
+/** The trace events some monitor reads; the others (deliveries, state names, polls, clock) change no judgement. */
+const JUDGED = new Set<TraceEvent['type']>([
+  '@trace.dispatch',
+  '@trace.counter',
+  '@trace.ready',
+  '@trace.io.submit',
+  '@trace.io.complete',
+  '@trace.drain',
+  '@trace.error',
+  '@trace.txn',
+  '@trace.pit',
+  '@trace.artifact',
+  '@trace.guest',
+  '@trace.alarm',
+]);
+
 export class InvariantChecker {
+  /** Whether `e` can change any monitor's judgement (an explorer shares the checker across steps that cannot). */
+  static judges(e: TraceEvent): boolean {
+    return JUDGED.has(e.type);
+  }
+
   readonly violations: ReportedViolation[] = [];
+  private cachedKey: string | null = null;
   private readonly state: TraceState;
   private readonly recent: TraceEvent[] = [];
   private last: { step: number; time: number } = { step: 0, time: 0 };
@@ -36,7 +58,8 @@ export class InvariantChecker {
    * hash it identifies an explorer's state (violations found so far make states distinct).
    */
   key(): string {
-    return canonicalJson([this.state.key(), this.monitors.map((m) => m.key()), this.violations.map((v) => v.invariant)]);
+    this.cachedKey ??= canonicalJson([this.state.key(), this.monitors.map((m) => m.key()), this.violations.map((v) => v.invariant)]);
+    return this.cachedKey;
   }
 
   /** An independent copy: the explorer gives each successor of a state its own. */
@@ -45,6 +68,7 @@ export class InvariantChecker {
   }
 
   observe(e: TraceEvent): void {
+    this.cachedKey = null;
     this.recent.push(e);
     if (this.recent.length > LEADING_EVENTS) this.recent.shift();
     this.last = { step: e.step, time: e.time };
