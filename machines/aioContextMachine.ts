@@ -485,8 +485,3 @@ export const aioContextMachine = setup({
     },
   },
 });
-
-/** Named counters a trace reports for this machine. */
-export function aioContextCounters(ctx: AioContextContext): Record<string, number> {
-  return { externalDisableCount: ctx.externalDisableCount };
-}

@@ -519,7 +519,3 @@ function registerCompletionPath(ctx: Ctx): { context: Ctx; emitted: Emitter['emi
   }
   return { context: ctx, emitted: out.emitted };
 }
-
-export function blockNodeCounters(ctx: BlockNodeContext): Record<string, number> {
-  return { quiesceCounter: ctx.quiesceCounter, inFlight: ctx.trackedOrder.length };
-}

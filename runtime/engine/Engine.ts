@@ -143,17 +143,6 @@ export function describeEvent(event: AnyEvent): string {
   return fields.length ? `${event.type}(${fields.join(', ')})` : event.type;
 }
 
-export function describeStep(step: Step): string {
-  switch (step.kind) {
-    case 'deliver':
-      return `${step.actor} <- ${describeEvent(step.envelope.event)} from ${step.envelope.from}`;
-    case 'offer':
-      return `${step.actor} <- ${describeEvent(step.event)} (environment)`;
-    case 'advance':
-      return `clock -> ${formatNs(step.realtime)}`;
-  }
-}
-
 export function formatNs(ns: number): string {
   return `${(ns / 1e6).toFixed(3)}ms`;
 }

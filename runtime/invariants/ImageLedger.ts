@@ -65,13 +65,6 @@ export class ImageLedger {
     return [[...this.writes.values()].map((w) => `${w.id}@${w.node}<${w.via}`), this.points.map((p) => [p.action, p.kind, p.node, [...p.held].sort()])];
   }
 
-  /** Writes each node absorbed, by node. */
-  absorbed(): Record<ActorName, string[]> {
-    const byNode: Record<ActorName, string[]> = {};
-    for (const w of this.writes.values()) (byNode[w.node] ??= []).push(w.id);
-    return byNode;
-  }
-
   images(): ImageReport[] {
     return this.points.map((pit, i) => ({
       action: pit.action,

@@ -6,7 +6,7 @@
  * violation names the invariant, the step, the actors involved, and explains itself in words.
  */
 import type { ActorName } from '../../machines/effects.ts';
-import type { TraceEvent, TraceEventOf } from '../trace/TraceEvent.ts';
+import type { TraceEvent } from '../trace/TraceEvent.ts';
 import { transactionMonitors } from './transactionMonitors.ts';
 import { TxnTracker } from './TxnTracker.ts';
 
@@ -182,7 +182,7 @@ export class CounterSanityMonitor implements InvariantMonitor {
     }
   }
 
-  finish(state: TraceState, report: Parameters<InvariantMonitor['observe']>[2], at: { step: number; time: number }): void {
+  finish(_state: TraceState, report: Parameters<InvariantMonitor['observe']>[2], at: { step: number; time: number }): void {
     for (const [ctx, owed] of [...this.owedDisables, ...this.owedEnables]) {
       if (owed === 0) continue;
       report({
@@ -442,9 +442,4 @@ export function defaultMonitors(model: ModelMap = { nodeContext: {} }): Invarian
 
 function coreMonitors(): InvariantMonitor[] {
   return [new GatingMonitor(), new CounterSanityMonitor(), new NestingMonitor(), new QuiescenceMonitor(), new AdmissionMonitor(), new DeferralMonitor(), new ConservationMonitor()];
-}
-
-/** Type guard used by consumers that only care about one kind of event. */
-export function isTrace<T extends TraceEvent['type']>(e: TraceEvent, type: T): e is TraceEventOf<T> {
-  return e.type === type;
 }

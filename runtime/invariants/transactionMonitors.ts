@@ -5,7 +5,7 @@
  * i runs its prepare belongs to action i, a `drain end` during its clean likewise.
  */
 import type { ActorName } from '../../machines/effects.ts';
-import type { TraceEvent, TraceEventOf } from '../trace/TraceEvent.ts';
+import type { TraceEvent } from '../trace/TraceEvent.ts';
 import { ImageLedger } from './ImageLedger.ts';
 import type { TxnEvent, TxnLog, TxnTracker } from './TxnTracker.ts';
 import type { InvariantMonitor, TraceState } from './monitors.ts';

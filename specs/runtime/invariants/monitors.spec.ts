@@ -110,3 +110,20 @@ describe('conservation', () => {
     expect(check([submit('W1'), submit('W1'), complete('W1'), complete('W1'), submit('W3')])).toEqual(['conservation@2', 'conservation@4', 'conservation@5']);
   });
 });
+
+describe('checkInvariants: the monitors as an RxJS operator', () => {
+  it('should emit each violation as the trace stream reveals it, and the end-of-run ones on complete', async () => {
+    const { Subject } = await import('rxjs');
+    const { checkInvariants } = await import('../../../runtime/invariants/InvariantChecker.ts');
+    const trace$ = new Subject<TraceEvent>();
+    const seen: string[] = [];
+    let completed = false;
+    trace$.pipe(checkInvariants(model)).subscribe({ next: (v) => seen.push(`${v.invariant}@${v.step}`), complete: () => (completed = true) });
+    const rows: Row[] = [...begin('node:d0', 1), count(1), ready(), dispatch(), ['node:d0', '@trace.io.submit', { node: 'node:d0', id: 'W9', origin: 'external-virtio', op: 'write', via: 'client:c' }]];
+    rows.forEach(([actor, type, fields], i) => trace$.next({ step: i + 1, time: 0, vtime: 0, actor, type, ...fields } as TraceEvent));
+    expect(seen).toEqual(['I1@5', 'I7@5', 'I5@6']);
+    trace$.complete();
+    expect(seen).toEqual(['I1@5', 'I7@5', 'I5@6', 'conservation@6']);
+    expect(completed).toBe(true);
+  });
+});
