@@ -118,7 +118,7 @@ export const scenarioSchema = t.object(
         hold: optional(t.either(t.enum(['all'], 'all'), invariantList, 'all or a list of invariants').describe('Invariants that must hold (default: all not listed under violate)')),
         violate: optional(invariantList.describe('Invariants that must be violated')),
         replies: optional(t.array(t.string()).describe("The QMP replies to transactions, in order: 'ok' or 'error: <message>'")),
-        final: optional(t.record(t.record(t.either(t.scalar(), t.number())), 'actor: { state or counter: value }')),
+        final: optional(t.record(t.record(t.scalar()), 'actor: { state or counter: value }')),
         order: optional(t.array(t.array(t.string())).describe("Pairs [a, b]: a happens before b; 'issue W', 'complete W', 'submit W', 'pit N', 'prepare|commit|abort|clean N', 'fire TEXT', 'command N', 'drained_begin NODE', 'drained_end NODE'")),
         images: optional(t.record(t.array(name('a request id')), 'action index: writes its image holds')),
       }),
