@@ -41,3 +41,13 @@ describe('scenario library', () => {
     expect(committed).toEqual(scenarioJsonSchema());
   });
 });
+
+describe('the reference configuration family', () => {
+  it('should be in the library exactly as its generator writes it', async () => {
+    const { REFERENCE_SIZES, referenceName, referenceScenario } = await import('../../scenarios/reference/referenceFamily.ts');
+    for (const { n, d } of REFERENCE_SIZES) {
+      expect(readFileSync(join(LIBRARY, `${referenceName(n, d)}.yaml`), 'utf8'), referenceName(n, d)).toBe(referenceScenario(n, d));
+    }
+    expect(REFERENCE_SIZES).toHaveLength(14);
+  });
+});
