@@ -561,7 +561,7 @@ export class Engine {
       getAll: () => ({}),
       inspect: () => ({ unsubscribe() {} }),
       scheduler: { schedule() {}, cancel() {}, cancelAll() {} },
-      _clock: { setTimeout: () => 0, clearTimeout: () => {} },
+      _clock: { setTimeout: () => 0, clearTimeout: () => {} }, // inert: machines use no delays (@allow-wallclock: names only, no timer)
       _logger: () => {},
     };
     const self = { id: 'engine', sessionId: 'engine', system, send: () => {}, getSnapshot: () => undefined };

@@ -148,11 +148,11 @@ export class VirtualClock implements XStateClock, SchedulerLike {
    * @example
    * const id = clock.setTimeout(() => log('tick'), 2); // due at now + 2_000_000 ns
    */
-  setTimeout(fn: () => void, timeoutMs: number): number {
+  setTimeout(fn: () => void, timeoutMs: number): number { // virtual time (@allow-wallclock: the XState Clock method name)
     return this.#enqueueAfterMs(timeoutMs, () => fn()) ?? this.#nextSeq++;
   }
 
-  /** XState `Clock`: cancels a `setTimeout` handle; unknown, run or cancelled handles are ignored. */
+  /** XState `Clock`: cancels a handle of the method above; unknown, run or cancelled handles are ignored. */
   clearTimeout(id: unknown): void {
     if (typeof id === 'number') this.#cancel(id);
   }
