@@ -63,6 +63,11 @@ export interface WorldView {
 
 export interface EngineOptions {
   seed?: number;
+  /**
+   * Memoize transitions by (snapshot, event) identity. Pays off when many worlds share their
+   * parts (exploration); a single run meets each pair once and only pays the bookkeeping.
+   */
+  memoize?: boolean;
   /** Receives every trace event; absent means tracing is off and no trace event is built. */
   onTrace?: (event: TraceEvent) => void;
 }
@@ -155,6 +160,7 @@ export class Engine {
   /** Every message between actors passes here; the mailbox sink and the I/O streams subscribe. */
   readonly wire = new Subject<Routed>();
   private readonly onTrace?: (event: TraceEvent) => void;
+  private readonly memoize: boolean;
   private readonly collected: Emitted[] = [];
   private readonly scope: AnyActorScope;
   private draft: Draft | null = null;
@@ -170,6 +176,7 @@ export class Engine {
     this.actorNames = specs.map((s) => s.name);
     this.offering = specs.filter((s) => s.offers).map((s) => ({ name: s.name, offers: s.offers! }));
     this.onTrace = options.onTrace;
+    this.memoize = options.memoize ?? false;
     this.scope = this.createCollectingScope();
     this.wire.subscribe((routed) => this.enqueue(routed));
     this.initialWorld = this.createInitialWorld(options.seed ?? 0);
@@ -401,6 +408,7 @@ export class Engine {
   private readonly memo = new WeakMap<AnyMachineSnapshot, WeakMap<AnyEvent, { next: AnyMachineSnapshot; emitted: Emitted[] }>>();
 
   private transition(actor: ActorName, snapshot: AnyMachineSnapshot, event: AnyEvent): AnyMachineSnapshot {
+    if (!this.memoize) return this.computeTransition(actor, snapshot, event);
     let byEvent = this.memo.get(snapshot);
     const hit = byEvent?.get(event);
     if (hit) {

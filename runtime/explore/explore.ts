@@ -83,7 +83,7 @@ export function explore(topology: Topology, options: ExploreOptions = {}): Explo
   const elapsed = () => performance.now() - started; // @allow-wallclock
 
   let buffer: TraceEvent[] = [];
-  const engine = new Engine(createActorSpecs(topology), { onTrace: (e) => buffer.push(e) });
+  const engine = new Engine(createActorSpecs(topology), { onTrace: (e) => buffer.push(e), memoize: true });
   const model = modelMapOf(topology);
   const root = new InvariantChecker(model);
   for (const e of buffer) root.observe(e);
