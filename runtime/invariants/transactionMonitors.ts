@@ -184,9 +184,9 @@ export class ConsistentCutMonitor implements InvariantMonitor {
   readonly title = "a transaction's points in time form a consistent cut";
   /** Guest writes and points in time: what every image holds. */
   readonly ledger = new ImageLedger();
-  /** Requests the guest has seen complete, and for each issued request those seen before it. */
-  private readonly completed = new Set<string>();
-  private readonly seenBefore = new Map<string, string[]>();
+  /** Requests in the order the guest saw them complete, and for each issued request how many it had seen. */
+  private readonly completionIndex = new Map<string, number>();
+  private readonly seenAtIssue = new Map<string, number>();
   /** For messages only: the steps of issues and completions. */
   private readonly stepOf = new Map<string, number>();
 
@@ -196,15 +196,15 @@ export class ConsistentCutMonitor implements InvariantMonitor {
     this.ledger.observe(e);
     if (e.type === '@trace.guest') {
       this.stepOf.set(`${e.phase}:${e.id}`, e.step);
-      if (e.phase === 'issue') this.seenBefore.set(e.id, [...this.completed]);
-      else this.completed.add(e.id);
+      if (e.phase === 'issue') this.seenAtIssue.set(e.id, this.completionIndex.size);
+      else if (!this.completionIndex.has(e.id)) this.completionIndex.set(e.id, this.completionIndex.size);
     } else if (e.type === '@trace.txn' && e.phase === 'transaction' && e.result === 'ok') {
       this.checkCut(e, report);
     }
   }
 
   key(): unknown {
-    return [this.ledger.key(), [...this.completed].sort(), [...this.seenBefore].map(([id, before]) => [id, [...before].sort()])];
+    return [this.ledger.key(), [...this.completionIndex.keys()], [...this.seenAtIssue]];
   }
 
   private checkCut(e: TxnEvent, report: Report): void {
@@ -212,13 +212,14 @@ export class ConsistentCutMonitor implements InvariantMonitor {
     for (const imageY of pits) {
       for (const [wy] of this.ledger.writes) {
         if (!this.ledger.holds(imageY, wy)) continue;
-        const before = this.seenBefore.get(wy);
-        if (before === undefined) continue;
+        const seen = this.seenAtIssue.get(wy);
+        if (seen === undefined) continue;
         for (const imageX of pits) {
           const devices = this.nodeClients[imageX.node] ?? [];
           for (const [wx, x] of this.ledger.writes) {
             if (wx === wy || !devices.includes(x.via) || this.ledger.holds(imageX, wx)) continue;
-            if (!before.includes(wx)) continue;
+            const order = this.completionIndex.get(wx);
+            if (order === undefined || order >= seen) continue;
             const doneX = this.stepOf.get(`complete:${wx}`);
             const issuedY = this.stepOf.get(`issue:${wy}`);
             report({
