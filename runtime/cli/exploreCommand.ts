@@ -23,7 +23,10 @@ export interface ExploreCommandOptions {
 export function exploreCommand(options: ExploreCommandOptions, io: Output): number {
   const scenario = resolveScenario(options.scenario);
   const expectedViolations = [...(scenario.expect.violate ?? [])];
+  const hold = scenario.expect.hold;
+  const mustHold = hold === undefined || hold === 'all' ? undefined : [...(hold as string[])];
   const result = explore(scenario.topology, {
+    mustHold,
     maxDepth: options.maxDepth,
     maxStates: options.maxStates,
     timeLimitSeconds: options.timeLimit,

@@ -28,6 +28,8 @@ export interface ExploreOptions {
   timeLimitSeconds?: number;
   /** Invariants whose violation is expected (the scenario's `violate`): recorded, not stopping. */
   expectedViolations?: readonly string[];
+  /** Invariants that must hold (the scenario's `hold`); default: every one not expected to be violated. Others are not judged. */
+  mustHold?: readonly string[];
   /** Called about every 2,000 states. */
   onProgress?: (progress: ExploreProgress) => void;
 }
@@ -79,6 +81,8 @@ export function explore(topology: Topology, options: ExploreOptions = {}): Explo
   const maxStates = options.maxStates ?? 1_000_000;
   const timeLimit = (options.timeLimitSeconds ?? Infinity) * 1000;
   const expectedViolations = new Set(options.expectedViolations ?? []);
+  const mustHold = options.mustHold ? new Set(options.mustHold) : null;
+  const breaks = (invariant: string) => (mustHold ? mustHold.has(invariant) : !expectedViolations.has(invariant));
   const started = performance.now(); // @allow-wallclock: the --time-limit bound, never the model's time
   const elapsed = () => performance.now() - started; // @allow-wallclock
 
@@ -123,7 +127,7 @@ export function explore(topology: Topology, options: ExploreOptions = {}): Explo
     for (const v of fresh) {
       if (expectedViolations.has(v.invariant) && !expected[v.invariant]) expected[v.invariant] = counterexample(id, last, [v], unfinished);
     }
-    const unexpected = fresh.filter((v) => !expectedViolations.has(v.invariant));
+    const unexpected = fresh.filter((v) => breaks(v.invariant));
     if (unexpected.length > 0 || unfinished.length > 0) return counterexample(id, last, unexpected, unfinished);
     return null;
   };

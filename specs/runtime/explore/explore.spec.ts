@@ -44,6 +44,11 @@ describe('explore: counterexamples', () => {
     expect(exact.expected.I1?.step).toBe(ce.step);
   });
 
+  it('should judge only the invariants a scenario says must hold', () => {
+    const result = explore(libraryTopology('drained-section-dataplane', { externalGating: false }), { mustHold: ['I2', 'I3', 'conservation'] });
+    expect(result.verdict).toBe('proved');
+  });
+
   it('should stop at the first violation of an invariant expected to hold, with the counterexample', () => {
     const unexpected = explore(libraryTopology('drained-section-dataplane', { externalGating: false }));
     expect(unexpected.verdict).toBe('violated');
