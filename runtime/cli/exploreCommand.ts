@@ -15,6 +15,7 @@ export interface ExploreCommandOptions {
   maxDepth?: number;
   maxStates?: number;
   timeLimit?: number;
+  reduce?: boolean;
   json?: boolean;
   /** Where to write the counterexample's trace (NDJSON). */
   trace?: string;
@@ -30,6 +31,7 @@ export function exploreCommand(options: ExploreCommandOptions, io: Output): numb
     maxDepth: options.maxDepth,
     maxStates: options.maxStates,
     timeLimitSeconds: options.timeLimit,
+    reduce: options.reduce,
     expectedViolations,
     onProgress: (p) =>
       io.progress?.(

@@ -56,6 +56,8 @@ Options:
   --max-depth N     stop expanding at this depth
   --max-states N    stop after storing this many states (default 1000000)
   --time-limit S    stop after S seconds
+  --reduce          partial-order reduction: local, invisible steps are taken alone; same
+                    verdict, fewer states, a counterexample may be a few steps longer
   --json            a machine-readable report
   --trace FILE      write the counterexample's trace as NDJSON
   -h, --help        this help
@@ -157,7 +159,7 @@ export async function main(
       case 'explore': {
         const { values, positionals } = parseWithPositionals(
           rest,
-          { 'max-depth': { type: 'string' }, 'max-states': { type: 'string' }, 'time-limit': { type: 'string' }, json: { type: 'boolean' }, trace: { type: 'string' }, help: { type: 'boolean', short: 'h' } },
+          { 'max-depth': { type: 'string' }, 'max-states': { type: 'string' }, 'time-limit': { type: 'string' }, reduce: { type: 'boolean' }, json: { type: 'boolean' }, trace: { type: 'string' }, help: { type: 'boolean', short: 'h' } },
           'explore',
         );
         if (values.help) {
@@ -170,6 +172,7 @@ export async function main(
             maxDepth: positiveInt(values['max-depth'], '--max-depth'),
             maxStates: positiveInt(values['max-states'], '--max-states'),
             timeLimit: positiveInt(values['time-limit'], '--time-limit'),
+            reduce: values.reduce === true,
             json: values.json === true,
             trace: values.trace as string | undefined,
           },

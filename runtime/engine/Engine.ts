@@ -217,6 +217,7 @@ export class Engine {
 
   /** The world after `step`. Pure in the world; trace events go to the sink as they happen. */
   apply(world: World, step: Step): World {
+    this.lastStepEffects = step.kind === 'advance' ? 1 : 0;
     const draft: Draft = {
       step: world.step + 1,
       seq: world.seq,
@@ -445,7 +446,15 @@ export class Engine {
     }
   }
 
+  /**
+   * How many effects on other parts of the world (sends, alarms, run state) the last `apply`
+   * carried out; 0 means it changed only the stepping actor and its own mailbox. The explorer's
+   * reduction reads it.
+   */
+  lastStepEffects = 0;
+
   private carryOut(draft: Draft, actor: ActorName, emitted: readonly Emitted[]): void {
+    for (const item of emitted) if (item.type.startsWith('fx.')) this.lastStepEffects++;
     for (const item of emitted) {
       switch (item.type) {
         case 'fx.send':
