@@ -95,11 +95,6 @@ export type Observation =
 
 export type Emitted = Effect | Observation;
 
-/** `send(to, event)` as an effect; used inside `enqueueActions`. */
-export function sendEffect(to: ActorName, event: AnyEvent): SendEffect {
-  return { type: 'fx.send', to, event };
-}
-
 /**
  * Emits a list of effects and observations computed from a pure step function.
  * Machines with data-heavy transitions compute `{ context, emitted }` once and hand both over

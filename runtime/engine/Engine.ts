@@ -454,24 +454,27 @@ export class Engine {
   lastStepEffects = 0;
 
   private carryOut(draft: Draft, actor: ActorName, emitted: readonly Emitted[]): void {
-    for (const item of emitted) if (item.type.startsWith('fx.')) this.lastStepEffects++;
     for (const item of emitted) {
       switch (item.type) {
         case 'fx.send':
+          this.lastStepEffects++;
           if (!this.specs.has(item.to)) {
             throw new InternalError(`${actor} sent ${describeEvent(item.event)} to '${item.to}', which does not exist`);
           }
           this.wire.next({ step: draft.step, from: actor, to: item.to, event: item.event });
           break;
         case 'fx.alarm.set': {
+          this.lastStepEffects++;
           const now = item.clock === 'realtime' ? draft.time.realtime : draft.time.virtual;
           this.setAlarm(draft, actor, item.id, item.clock, item.relative ? now + item.deadline : item.deadline, item.event);
           break;
         }
         case 'fx.alarm.clear':
+          this.lastStepEffects++;
           this.clearAlarm(draft, actor, item.id);
           break;
         case 'fx.vm':
+          this.lastStepEffects++;
           // vm_stop / vm_start: cpu_disable_ticks freezes QEMU_CLOCK_VIRTUAL, REALTIME keeps going.
           if (draft.time.vmRunning !== item.running) {
             draft.time = { ...draft.time, vmRunning: item.running };

@@ -76,6 +76,12 @@ export interface ExploreResult {
   collisionProbability: number;
 }
 
+interface Successor {
+  index: number;
+  world: World;
+  judged: TraceEvent[];
+}
+
 interface Node {
   world: World;
   checker: InvariantChecker;
@@ -150,17 +156,47 @@ export function explore(topology: Topology, options: ExploreOptions = {}): Explo
    * so exploring it alone loses no interleaving that matters (a persistent, invisible singleton).
    * Its successor must be new: otherwise the state is expanded in full (the cycle proviso).
    */
-  const localStep = (node: Node, enabled: ReturnType<Engine['enabledSteps']>): number => {
+  const localStep = (node: Node, enabled: ReturnType<Engine['enabledSteps']>): Successor | null => {
     for (let i = 0; i < enabled.length; i++) {
       const step = enabled[i];
       if (step.kind !== 'deliver' || shared.has(step.actor)) continue;
-      buffer = [];
-      const world = engine.apply(node.world, step);
-      if (engine.lastStepEffects !== 0 || buffer.some(InvariantChecker.judges)) continue;
-      if (visited.has(stateHash(engine, world, node.checker))) return -1;
-      return i;
+      const successor = take(node, enabled, i);
+      if (engine.lastStepEffects !== 0 || successor.judged.length > 0) continue;
+      if (visited.has(stateHash(engine, successor.world, node.checker))) return null;
+      return successor;
     }
-    return -1;
+    return null;
+  };
+
+  /** Applies step `i` of `node` and keeps the trace events some monitor reads. */
+  const take = (node: Node, enabled: ReturnType<Engine['enabledSteps']>, i: number): Successor => {
+    buffer = [];
+    const world = engine.apply(node.world, enabled[i]);
+    transitions++;
+    return { index: i, world, judged: buffer.filter(InvariantChecker.judges) };
+  };
+
+  /** Records a successor; the result when it ends the exploration (a violation, a bound). */
+  const visit = (node: Node, next: Node[], { index, world, judged }: Successor): ExploreResult | null => {
+    // A step whose events no monitor reads shares its parent's checker (and its key).
+    const checker = judged.length > 0 ? node.checker.clone() : node.checker;
+    const before = checker.violations.length;
+    for (const e of judged) checker.observe(e);
+    const hash = stateHash(engine, world, checker);
+    if (visited.has(hash)) return null;
+    visited.add(hash);
+    const id = parents.length;
+    parents.push(node.id);
+    choices.push(index);
+    const found = judge(before, checker, node.id, index);
+    if (found) return result('violated', { counterexample: found });
+    next.push({ world, checker, id, depth: node.depth + 1 });
+    if (visited.size >= maxStates) return result('bounded', { bound: `${maxStates} states stored (--max-states)` });
+    if (visited.size % 2000 === 0) {
+      options.onProgress?.({ states: visited.size, transitions, depth, queue: next.length, seconds: elapsed() / 1000 });
+      if (elapsed() > timeLimit) return result('bounded', { bound: `time limit of ${options.timeLimitSeconds} s reached` });
+    }
+    return null;
   };
 
   while (frontier.length > 0) {
@@ -177,31 +213,15 @@ export function explore(topology: Topology, options: ExploreOptions = {}): Explo
         if (found) return result('violated', { counterexample: found });
         continue;
       }
-      const local = reduce ? localStep(node, enabled) : -1;
+      const local = reduce ? localStep(node, enabled) : null;
+      if (local) {
+        const ended = visit(node, next, local);
+        if (ended) return ended;
+        continue;
+      }
       for (let i = 0; i < enabled.length; i++) {
-        if (local >= 0 && i !== local) continue;
-        buffer = [];
-        const world = engine.apply(node.world, enabled[i]);
-        transitions++;
-        // A step whose events no monitor reads shares its parent's checker (and its key).
-        const judged = buffer.filter(InvariantChecker.judges);
-        const checker = judged.length > 0 ? node.checker.clone() : node.checker;
-        const before = checker.violations.length;
-        for (const e of judged) checker.observe(e);
-        const hash = stateHash(engine, world, checker);
-        if (visited.has(hash)) continue;
-        visited.add(hash);
-        const id = parents.length;
-        parents.push(node.id);
-        choices.push(i);
-        const found = judge(before, checker, node.id, i);
-        if (found) return result('violated', { counterexample: found });
-        next.push({ world, checker, id, depth: node.depth + 1 });
-        if (visited.size >= maxStates) return result('bounded', { bound: `${maxStates} states stored (--max-states)` });
-        if (visited.size % 2000 === 0) {
-          options.onProgress?.({ states: visited.size, transitions, depth, queue: next.length, seconds: elapsed() / 1000 });
-          if (elapsed() > timeLimit) return result('bounded', { bound: `time limit of ${options.timeLimitSeconds} s reached` });
-        }
+        const ended = visit(node, next, take(node, enabled, i));
+        if (ended) return ended;
       }
     }
     frontier = next;

@@ -9,6 +9,7 @@ import type { ActorName } from '../../machines/effects.ts';
 import type { TraceEvent } from '../trace/TraceEvent.ts';
 import { transactionMonitors } from './transactionMonitors.ts';
 import { TxnTracker } from './TxnTracker.ts';
+import { entries } from './entries.ts';
 
 export type InvariantId = 'I1' | 'I2' | 'I3' | 'I4' | 'I5' | 'I6' | 'I7' | 'I8' | 'I9' | 'I10' | 'I11' | 'I12' | 'conservation';
 
@@ -75,13 +76,16 @@ export class TraceState {
   }
 }
 
+/** How a monitor hands over a violation it found. */
+export type Report = (v: Omit<Violation, 'invariant'>) => void;
+
 export interface InvariantMonitor {
   readonly id: InvariantId;
   readonly title: string;
   /** Called before the shared state takes `e` into account. */
-  observe(e: TraceEvent, state: TraceState, report: (v: Omit<Violation, 'invariant'>) => void): void;
+  observe(e: TraceEvent, state: TraceState, report: Report): void;
   /** Called once when the run has ended quietly: checks that need the whole run. */
-  finish?(state: TraceState, report: (v: Omit<Violation, 'invariant'>) => void, at: { step: number; time: number }): void;
+  finish?(state: TraceState, report: Report, at: { step: number; time: number }): void;
   /**
    * The monitor's state without step numbers: two histories with equal keys are judged the same
    * from here on, which is what lets an explorer merge them.
@@ -89,7 +93,7 @@ export interface InvariantMonitor {
   key(): unknown;
 }
 
-const entries = <K, V>(m: Map<K, V> | Set<K>) => [...m].sort((a, b) => (String(a) < String(b) ? -1 : 1));
+
 
 /** I1 gating: every dispatch of an external handler happens while its context's disable counter is 0. */
 export class GatingMonitor implements InvariantMonitor {
@@ -99,7 +103,7 @@ export class GatingMonitor implements InvariantMonitor {
     return null;
   }
 
-  observe(e: TraceEvent, state: TraceState, report: Parameters<InvariantMonitor['observe']>[2]): void {
+  observe(e: TraceEvent, state: TraceState, report: Report): void {
     if (e.type !== '@trace.dispatch' || !e.external) return;
     const count = state.countOf(e.actor);
     if (count === 0) return;
@@ -131,7 +135,7 @@ export class CounterSanityMonitor implements InvariantMonitor {
     return [entries(this.owedDisables), entries(this.owedEnables)];
   }
 
-  observe(e: TraceEvent, state: TraceState, report: Parameters<InvariantMonitor['observe']>[2]): void {
+  observe(e: TraceEvent, state: TraceState, report: Report): void {
     if (e.type === '@trace.error' && /aio_enable_external|not drained/.test(e.message)) {
       report({
         step: e.step,
@@ -182,7 +186,7 @@ export class CounterSanityMonitor implements InvariantMonitor {
     }
   }
 
-  finish(_state: TraceState, report: Parameters<InvariantMonitor['observe']>[2], at: { step: number; time: number }): void {
+  finish(_state: TraceState, report: Report, at: { step: number; time: number }): void {
     for (const [ctx, owed] of [...this.owedDisables, ...this.owedEnables]) {
       if (owed === 0) continue;
       report({
@@ -208,7 +212,7 @@ export class NestingMonitor implements InvariantMonitor {
     return entries(this.depth);
   }
 
-  observe(e: TraceEvent, state: TraceState, report: Parameters<InvariantMonitor['observe']>[2]): void {
+  observe(e: TraceEvent, state: TraceState, report: Report): void {
     if (e.type === '@trace.drain' && (e.phase === 'begin' || e.phase === 'end')) {
       const depth = (this.depth.get(e.node) ?? 0) + (e.phase === 'begin' ? 1 : -1);
       this.depth.set(e.node, depth);
@@ -260,7 +264,7 @@ export class QuiescenceMonitor implements InvariantMonitor {
     return [entries(this.qedArmed), entries(this.armedAtBegin)];
   }
 
-  observe(e: TraceEvent, state: TraceState, report: Parameters<InvariantMonitor['observe']>[2]): void {
+  observe(e: TraceEvent, state: TraceState, report: Report): void {
     if (e.type === '@trace.alarm') {
       const match = /timer:qed-need-check:(.+)$/.exec(e.id);
       if (match && e.phase === 'set') this.qedArmed.add(match[1]);
@@ -315,7 +319,7 @@ export class AdmissionMonitor implements InvariantMonitor {
     return [...this.openSince.keys()].sort();
   }
 
-  observe(e: TraceEvent, _state: TraceState, report: Parameters<InvariantMonitor['observe']>[2]): void {
+  observe(e: TraceEvent, _state: TraceState, report: Report): void {
     if (e.type === '@trace.drain') {
       if (e.phase === 'begin' && e.quiesce === 1) this.openSince.set(e.node, e.step);
       if (e.phase === 'end' && e.quiesce === 0) this.openSince.delete(e.node);
@@ -351,7 +355,7 @@ export class DeferralMonitor implements InvariantMonitor {
     return [...this.ready].map(([h, r]) => [h, r.ctx, r.deferred]).sort();
   }
 
-  observe(e: TraceEvent, state: TraceState, report: Parameters<InvariantMonitor['observe']>[2]): void {
+  observe(e: TraceEvent, state: TraceState, report: Report): void {
     if (e.type === '@trace.ready' && e.external) {
       const known = this.ready.get(e.handler);
       const disabled = state.countOf(e.actor) > 0;
@@ -379,7 +383,7 @@ export class DeferralMonitor implements InvariantMonitor {
     }
   }
 
-  finish(state: TraceState, report: Parameters<InvariantMonitor['observe']>[2], at: { step: number; time: number }): void {
+  finish(state: TraceState, report: Report, at: { step: number; time: number }): void {
     for (const [handler, entry] of this.ready) {
       if (state.countOf(entry.ctx) > 0) continue;
       report({
@@ -405,7 +409,7 @@ export class ConservationMonitor implements InvariantMonitor {
     return [[...this.open.keys()].sort(), [...this.closed].sort()];
   }
 
-  observe(e: TraceEvent, _state: TraceState, report: Parameters<InvariantMonitor['observe']>[2]): void {
+  observe(e: TraceEvent, _state: TraceState, report: Report): void {
     if (e.type !== '@trace.io.submit' && e.type !== '@trace.io.complete') return;
     const key = `${e.node}\u0000${e.id}`;
     if (e.type === '@trace.io.submit') {
@@ -429,7 +433,7 @@ export class ConservationMonitor implements InvariantMonitor {
     this.closed.add(key);
   }
 
-  finish(_state: TraceState, report: Parameters<InvariantMonitor['observe']>[2], at: { step: number; time: number }): void {
+  finish(_state: TraceState, report: Report, at: { step: number; time: number }): void {
     for (const { step, node, id } of this.open.values()) {
       report({ ...at, actors: [node], message: `${node}: request ${id}, submitted at step ${step}, never completed`, explanation: 'The run ended with the request still in flight: it was lost.' });
     }

@@ -8,9 +8,9 @@ import type { ActorName } from '../../machines/effects.ts';
 import type { TraceEvent } from '../trace/TraceEvent.ts';
 import { ImageLedger } from './ImageLedger.ts';
 import type { TxnEvent, TxnLog, TxnTracker } from './TxnTracker.ts';
-import type { InvariantMonitor, TraceState } from './monitors.ts';
+import { entries } from './entries.ts';
+import type { InvariantMonitor, Report, TraceState } from './monitors.ts';
 
-type Report = Parameters<InvariantMonitor['observe']>[2];
 
 function trackerOf(state: TraceState): TxnTracker {
   return state.txns;
@@ -124,7 +124,7 @@ export class PairingMonitor implements InvariantMonitor {
   private readonly ended = new Map<string, number>();
 
   key(): unknown {
-    return [[...this.begun].sort(), [...this.ended].sort()];
+    return [entries(this.begun), entries(this.ended)];
   }
 
   observe(e: TraceEvent, state: TraceState, report: Report): void {
