@@ -64,7 +64,13 @@ export class InvariantChecker {
 
   /** An independent copy: the explorer gives each successor of a state its own. */
   clone(): InvariantChecker {
-    return deepClone(this);
+    // Trace events and reported violations are never changed once made: the copy shares them
+    // and copies only the arrays that hold them; the monitors' own state is copied in depth.
+    const seen = new Map<unknown, unknown>([
+      [this.recent, [...this.recent]],
+      [this.violations, [...this.violations]],
+    ]);
+    return deepClone(this, seen);
   }
 
   observe(e: TraceEvent): void {
