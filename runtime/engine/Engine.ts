@@ -319,8 +319,8 @@ export class Engine {
   }
 
   /** See `hashWorld`: equal for worlds that behave the same, whatever the path to them. */
-  hash(world: World): string {
-    return hashWorld(world, this.actorNames);
+  hash(world: World, relativeTime = false): string {
+    return hashWorld(world, this.actorNames, relativeTime);
   }
 
   /** The world as JSON-safe data (XState's persisted snapshots; the engine owns every timer, so none is lost). */

@@ -47,19 +47,32 @@ export function hash53(text: string, seed = 0): number {
   return 4294967296 * (2097151 & h2) + (h1 >>> 0);
 }
 
-/** The world's behaviour-relevant content as one canonical string (the input of `hashWorld`). */
-export function worldKey(world: World, actorNames: readonly string[]): string {
-  const parts: string[] = [`t${world.time.realtime}/${world.time.virtual}/${world.time.vmRunning ? 1 : 0}`];
+/**
+ * The world's behaviour-relevant content as one canonical string (the input of `hashWorld`).
+ *
+ * With `relativeTime`, the clocks' readings are left out and every alarm counts from now on its
+ * own clock: worlds that differ only by when they happen get one key. That is exact when nothing
+ * in the future depends on an absolute instant, which is true once REALTIME has passed every
+ * absolute time the scenario names (`timeHorizonOf`): machines never read the clock, every
+ * timer they arm counts from now (timer_mod with a delay), and an absolute alarm whose instant
+ * has passed fires at once in either world.
+ */
+export function worldKey(world: World, actorNames: readonly string[], relativeTime = false): string {
+  const { realtime, virtual, vmRunning } = world.time;
+  const parts: string[] = [relativeTime ? `r/${vmRunning ? 1 : 0}` : `t${realtime}/${virtual}/${vmRunning ? 1 : 0}`];
   for (const actor of actorNames) {
     parts.push(`${actor}=${hash53(snapshotKey(world.snapshots[actor])).toString(36)}`);
     const mailbox = world.mailboxes[actor];
     if (mailbox && mailbox.length > 0) parts.push(`>${mailbox.map((e) => `${e.from}:${canonicalJson(e.event)}`).join(';')}`);
   }
-  for (const a of world.alarms) parts.push(`@${a.id}/${a.clock}/${a.deadline}/${a.target}/${canonicalJson(a.event)}`);
+  for (const a of world.alarms) {
+    const deadline = relativeTime ? a.deadline - (a.clock === 'realtime' ? realtime : virtual) : a.deadline;
+    parts.push(`@${a.id}/${a.clock}/${deadline}/${a.target}/${canonicalJson(a.event)}`);
+  }
   return parts.join('\n');
 }
 
 /** A 53-bit hash of the world, as 11 base-36 digits. */
-export function hashWorld(world: World, actorNames: readonly string[]): string {
-  return hash53(worldKey(world, actorNames)).toString(36).padStart(11, '0');
+export function hashWorld(world: World, actorNames: readonly string[], relativeTime = false): string {
+  return hash53(worldKey(world, actorNames, relativeTime)).toString(36).padStart(11, '0');
 }

@@ -37,6 +37,11 @@ export interface ExploreOptions {
    * more than a shortest one.
    */
   reduce?: boolean;
+  /**
+   * Time abstraction (default on): past the scenario's last absolute instant, states that differ
+   * only by the clocks' readings are one state (see `worldKey`). Off, every instant is its own.
+   */
+  relativeTime?: boolean;
   /** Called about every 2,000 states. */
   onProgress?: (progress: ExploreProgress) => void;
 }
@@ -106,6 +111,7 @@ export function explore(topology: Topology, options: ExploreOptions = {}): Explo
   // Actors whose state some other actor's environment reads (dependencies, triggers), or that have offers of their own.
   const shared = new Set(specs.filter((s) => s.offers || s.kind === 'external-client' || s.kind === 'transaction-action').map((s) => s.name));
   const model = modelMapOf(topology);
+  const horizon = options.relativeTime === false ? Infinity : timeHorizonOf(topology);
   const root = new InvariantChecker(model);
   for (const e of buffer) root.observe(e);
   buffer = [];
@@ -113,7 +119,7 @@ export function explore(topology: Topology, options: ExploreOptions = {}): Explo
   // Parent links and choices, by state id, to rebuild paths; the visited set holds hashes only.
   const parents: number[] = [-1];
   const choices: number[] = [-1];
-  const visited = new Set<number>([stateHash(engine, engine.initial, root)]);
+  const visited = new Set<number>([stateHash(engine, engine.initial, root, horizon)]);
   let frontier: Node[] = [{ world: engine.initial, checker: root, id: 0, depth: 0 }];
   let transitions = 0;
   let depth = 0;
@@ -162,7 +168,7 @@ export function explore(topology: Topology, options: ExploreOptions = {}): Explo
       if (step.kind !== 'deliver' || shared.has(step.actor)) continue;
       const successor = take(node, enabled, i);
       if (engine.lastStepEffects !== 0 || successor.judged.length > 0) continue;
-      if (visited.has(stateHash(engine, successor.world, node.checker))) return null;
+      if (visited.has(stateHash(engine, successor.world, node.checker, horizon))) return null;
       return successor;
     }
     return null;
@@ -182,7 +188,7 @@ export function explore(topology: Topology, options: ExploreOptions = {}): Explo
     const checker = judged.length > 0 ? node.checker.clone() : node.checker;
     const before = checker.violations.length;
     for (const e of judged) checker.observe(e);
-    const hash = stateHash(engine, world, checker);
+    const hash = stateHash(engine, world, checker, horizon);
     if (visited.has(hash)) return null;
     visited.add(hash);
     const id = parents.length;
@@ -230,8 +236,19 @@ export function explore(topology: Topology, options: ExploreOptions = {}): Explo
   return result('proved');
 }
 
-function stateHash(engine: Engine, world: World, checker: InvariantChecker): number {
-  return hash53(`${engine.hash(world)}|${checker.key()}`);
+function stateHash(engine: Engine, world: World, checker: InvariantChecker, horizon: number): number {
+  return hash53(`${engine.hash(world, world.time.realtime >= horizon)}|${checker.key()}`);
+}
+
+/**
+ * The last absolute instant the scenario names (a request's or a command's `at`, REALTIME ns).
+ * Past it, states that differ only by the clocks' readings behave alike (see `worldKey`).
+ */
+export function timeHorizonOf(topology: Topology): number {
+  let horizon = 0;
+  for (const client of topology.clients) for (const request of client.workload) horizon = Math.max(horizon, request.at ?? 0);
+  for (const command of topology.script ?? []) horizon = Math.max(horizon, command.at ?? 0);
+  return horizon;
 }
 
 /** The replay path of a path of enabled-step indexes: the choices where more than one step was enabled. */

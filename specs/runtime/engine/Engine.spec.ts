@@ -159,3 +159,21 @@ describe('Engine: a machine that fails', () => {
     expect((caught as InstanceType<typeof InternalError>).replay).toBe('');
   });
 });
+
+describe('Engine.hash with the clocks left out', () => {
+  it('should give one hash to worlds that differ only by when they happen, and two without the abstraction', async () => {
+    const { Engine } = await import('../../../runtime/engine/Engine.ts');
+    const { createActorSpecs } = await import('../../../actors/createSystem.ts');
+    const { libraryTopology } = await import('../../helpers/library.ts');
+    const engine = new Engine(createActorSpecs(libraryTopology('event-loop-basics')));
+    const world = engine.initial;
+    const shift = 5_000_000;
+    const later = {
+      ...world,
+      time: { ...world.time, realtime: world.time.realtime + shift, virtual: world.time.virtual + shift },
+      alarms: world.alarms.map((a) => ({ ...a, deadline: a.deadline + shift })),
+    };
+    expect(engine.hash(later, true)).toBe(engine.hash(world, true));
+    expect(engine.hash(later)).not.toBe(engine.hash(world));
+  });
+});

@@ -80,3 +80,20 @@ describe('explore: the partial-order reduction', () => {
     expect(replayed.result.violations.find((v) => v.invariant === 'I5')?.step).toBe(ce.step);
   });
 });
+
+describe('explore: time abstraction', () => {
+  it.each(['vm-stop-freezes-qed-timer', 'event-loop-basics', 'drained-section-without-gating'])(
+    'should reach the same verdict and violations in no more states with the clocks left out of %s',
+    (name) => {
+      const scenario = resolveScenario(name);
+      const options = { expectedViolations: scenario.expect.violate, mustHold: scenario.expect.hold === 'all' ? undefined : (scenario.expect.hold as string[] | undefined), maxStates: 100_000 };
+      const absolute = explore(scenario.topology, { ...options, relativeTime: false });
+      const relative = explore(scenario.topology, options);
+      expect(absolute.verdict).not.toBe('bounded');
+      expect(relative.verdict).toBe(absolute.verdict);
+      expect(Object.keys(relative.expected).sort()).toEqual(Object.keys(absolute.expected).sort());
+      expect(relative.counterexample?.violations.map((v) => v.invariant)).toEqual(absolute.counterexample?.violations.map((v) => v.invariant));
+      expect(relative.states).toBeLessThanOrEqual(absolute.states);
+    },
+  );
+});
