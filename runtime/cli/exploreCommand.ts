@@ -52,7 +52,9 @@ export function exploreCommand(options: ExploreCommandOptions, io: Output): numb
   io.out(`${scenario.name}: ${scenario.title}`);
   io.out(`verdict: ${result.verdict}${result.bound ? ` (${result.bound})` : ''}`);
   io.out(`${result.states} states, ${result.transitions} transitions, depth ${result.depth}, ${result.seconds.toFixed(1)} s (${Math.round(result.states / Math.max(result.seconds, 0.001))} states/s)`);
-  io.out(`hashes only are stored: the chance that two states shared one is ${result.collisionProbability.toExponential(1)}`);
+  io.out(
+    `hashes only are stored (${Math.round(result.bytesPerState)} bytes per state with its parent link): the chance that two states shared one is ${result.collisionProbability.toExponential(1)}`,
+  );
   for (const [id, ce] of Object.entries(result.expected)) io.out(`expected violation ${id}: shortest interleaving ${ce!.step} steps, replay ${replayLine(scenario, ce!)}`);
   for (const id of missing) io.out(`expected violation ${id}: not found${result.verdict === 'bounded' ? ' within the bounds' : ' in any interleaving'}`);
   if (result.counterexample) explain(scenario, result.counterexample, io);
@@ -84,6 +86,7 @@ function summarize(result: ExploreResult, scenario: Scenario) {
     depth: result.depth,
     seconds: result.seconds,
     collisionProbability: result.collisionProbability,
+    bytesPerState: Math.round(result.bytesPerState),
     counterexample: result.counterexample ? describe(result.counterexample) : null,
     expected: Object.fromEntries(Object.entries(result.expected).map(([id, ce]) => [id, describe(ce!)])),
   };

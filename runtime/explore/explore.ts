@@ -19,6 +19,7 @@ import { hash53 } from '../engine/worldHash.ts';
 import { InvariantChecker, type ReportedViolation } from '../invariants/InvariantChecker.ts';
 import type { InvariantId } from '../invariants/monitors.ts';
 import { encodeReplayPath } from '../scheduler/ReplayPath.ts';
+import { StateStore } from './StateStore.ts';
 import { modelMapOf, unfinishedWork } from '../simulate.ts';
 import type { TraceEvent } from '../trace/TraceEvent.ts';
 
@@ -79,6 +80,8 @@ export interface ExploreResult {
   expected: Partial<Record<string, Counterexample>>;
   /** What storing hashes only risks: the chance that two states shared a hash. */
   collisionProbability: number;
+  /** Memory the stored states take (hash table and parent links), per state. */
+  bytesPerState: number;
 }
 
 interface Successor {
@@ -116,10 +119,9 @@ export function explore(topology: Topology, options: ExploreOptions = {}): Explo
   for (const e of buffer) root.observe(e);
   buffer = [];
 
-  // Parent links and choices, by state id, to rebuild paths; the visited set holds hashes only.
-  const parents: number[] = [-1];
-  const choices: number[] = [-1];
-  const visited = new Set<number>([stateHash(engine, engine.initial, root, horizon)]);
+  // Hashes only, with parent links and choices by state id to rebuild paths.
+  const visited = new StateStore();
+  visited.add(stateHash(engine, engine.initial, root, horizon), -1, 0);
   let frontier: Node[] = [{ world: engine.initial, checker: root, id: 0, depth: 0 }];
   let transitions = 0;
   let depth = 0;
@@ -127,7 +129,7 @@ export function explore(topology: Topology, options: ExploreOptions = {}): Explo
 
   const pathTo = (id: number, last?: number): number[] => {
     const path: number[] = last === undefined ? [] : [last];
-    for (let at = id; at > 0; at = parents[at]) path.push(choices[at]);
+    for (let at = id; at > 0; at = visited.parent(at)) path.push(visited.step(at));
     return path.reverse();
   };
   const counterexample = (id: number, last: number | undefined, violations: ReportedViolation[], unfinished: string[]): Counterexample => {
@@ -142,6 +144,7 @@ export function explore(topology: Topology, options: ExploreOptions = {}): Explo
     seconds: elapsed() / 1000,
     expected,
     collisionProbability: (visited.size * visited.size) / 2 ** 54,
+    bytesPerState: visited.bytes().perState,
     ...extra,
   });
   /** Sorts new violations: expected ones are recorded; any other is a counterexample. */
@@ -188,12 +191,8 @@ export function explore(topology: Topology, options: ExploreOptions = {}): Explo
     const checker = judged.length > 0 ? node.checker.clone() : node.checker;
     const before = checker.violations.length;
     for (const e of judged) checker.observe(e);
-    const hash = stateHash(engine, world, checker, horizon);
-    if (visited.has(hash)) return null;
-    visited.add(hash);
-    const id = parents.length;
-    parents.push(node.id);
-    choices.push(index);
+    const id = visited.add(stateHash(engine, world, checker, horizon), node.id, index);
+    if (id < 0) return null;
     const found = judge(before, checker, node.id, index);
     if (found) return result('violated', { counterexample: found });
     next.push({ world, checker, id, depth: node.depth + 1 });

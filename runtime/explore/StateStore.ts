@@ -1,0 +1,93 @@
+/**
+ * The explorer's memory of where it has been: 53-bit state hashes in an open-addressing table
+ * of two 32-bit halves, plus, by state id, the parent's id and the index of the step taken.
+ * 22 to 38 bytes per state (8 bytes per slot, the table a quarter to half full, then 4 for
+ * the parent and 2 for the step), with no object per state. Hash 0 marks an empty
+ * slot, so a state whose hash is 0 is stored as 1 (one more way to collide, counted in the
+ * report's collision probability like any other).
+ */
+export class StateStore {
+  private hi: Uint32Array;
+  private lo: Uint32Array;
+  private mask: number;
+  private parentIds = new Int32Array(1024);
+  private stepIndexes = new Uint16Array(1024);
+  size = 0;
+
+  constructor(capacityHint = 1 << 12) {
+    let slots = 1 << 10;
+    while (slots < capacityHint * 2) slots *= 2;
+    this.hi = new Uint32Array(slots);
+    this.lo = new Uint32Array(slots);
+    this.mask = slots - 1;
+  }
+
+  has(hash: number): boolean {
+    return this.find(hash === 0 ? 1 : hash) < 0;
+  }
+
+  /** Records a new state; its id, or -1 when the hash was already there. */
+  add(hash: number, parent: number, step: number): number {
+    const h = hash === 0 ? 1 : hash;
+    const slot = this.find(h);
+    if (slot < 0) return -1;
+    this.hi[slot] = Math.floor(h / 4294967296);
+    this.lo[slot] = h >>> 0;
+    const id = this.size++;
+    if (id >= this.parentIds.length) this.growLinks();
+    this.parentIds[id] = parent;
+    this.stepIndexes[id] = step;
+    if (this.size * 2 > this.mask) this.growTable();
+    return id;
+  }
+
+  parent(id: number): number {
+    return this.parentIds[id];
+  }
+
+  step(id: number): number {
+    return this.stepIndexes[id];
+  }
+
+  /** Bytes held for the states stored so far (table and links), and per state. */
+  bytes(): { total: number; perState: number } {
+    const total = this.hi.byteLength + this.lo.byteLength + this.parentIds.byteLength + this.stepIndexes.byteLength;
+    return { total, perState: this.size === 0 ? 0 : total / this.size };
+  }
+
+  /** The empty slot where `h` goes, or -1 when it is already stored. */
+  private find(h: number): number {
+    const hi = Math.floor(h / 4294967296);
+    const lo = h >>> 0;
+    let slot = (lo ^ Math.imul(hi, 0x9e3779b1)) & this.mask;
+    for (;;) {
+      const storedLo = this.lo[slot];
+      const storedHi = this.hi[slot];
+      if (storedLo === 0 && storedHi === 0) return slot;
+      if (storedLo === lo && storedHi === hi) return -1;
+      slot = (slot + 1) & this.mask;
+    }
+  }
+
+  private growTable(): void {
+    const { hi, lo } = this;
+    this.hi = new Uint32Array(hi.length * 2);
+    this.lo = new Uint32Array(lo.length * 2);
+    this.mask = this.hi.length - 1;
+    for (let i = 0; i < hi.length; i++) {
+      if (hi[i] === 0 && lo[i] === 0) continue;
+      const slot = this.find(hi[i] * 4294967296 + lo[i]);
+      this.hi[slot] = hi[i];
+      this.lo[slot] = lo[i];
+    }
+  }
+
+  private growLinks(): void {
+    const parents = new Int32Array(this.parentIds.length * 2);
+    parents.set(this.parentIds);
+    this.parentIds = parents;
+    const steps = new Uint16Array(this.stepIndexes.length * 2);
+    steps.set(this.stepIndexes);
+    this.stepIndexes = steps;
+  }
+}
