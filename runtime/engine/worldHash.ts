@@ -6,9 +6,12 @@
  * world after a step re-serializes only the actors that step changed.
  */
 import type { AnyMachineSnapshot } from 'xstate';
-import type { World } from './World.ts';
+import type { Alarm, Envelope, World } from './World.ts';
 
-const snapshotKeys = new WeakMap<AnyMachineSnapshot, string>();
+const snapshotDigests = new WeakMap<AnyMachineSnapshot, string>();
+const mailboxDigests = new WeakMap<readonly Envelope[], string>();
+const envelopeKeys = new WeakMap<Envelope, string>();
+const alarmDigests = new WeakMap<Alarm, string>();
 
 /** JSON with object keys sorted, so equal values give equal text. */
 export function canonicalJson(value: unknown): string {
@@ -25,12 +28,49 @@ export function canonicalJson(value: unknown): string {
 }
 
 export function snapshotKey(snapshot: AnyMachineSnapshot): string {
-  let key = snapshotKeys.get(snapshot);
+  return `${canonicalJson(snapshot.value)}#${canonicalJson(snapshot.context)}`;
+}
+
+/*
+ * Digests: a world shares every unchanged snapshot, mailbox and alarm with the world it came
+ * from (they are never mutated), so each one's share of the key is computed once, when first
+ * hashed, and found again by identity.
+ */
+function snapshotDigest(snapshot: AnyMachineSnapshot): string {
+  let digest = snapshotDigests.get(snapshot);
+  if (digest === undefined) {
+    digest = hash53(snapshotKey(snapshot)).toString(36);
+    snapshotDigests.set(snapshot, digest);
+  }
+  return digest;
+}
+
+function mailboxDigest(mailbox: readonly Envelope[]): string {
+  let digest = mailboxDigests.get(mailbox);
+  if (digest === undefined) {
+    digest = hash53(mailbox.map(envelopeKey).join(';')).toString(36);
+    mailboxDigests.set(mailbox, digest);
+  }
+  return digest;
+}
+
+function envelopeKey(envelope: Envelope): string {
+  let key = envelopeKeys.get(envelope);
   if (key === undefined) {
-    key = `${canonicalJson(snapshot.value)}#${canonicalJson(snapshot.context)}`;
-    snapshotKeys.set(snapshot, key);
+    key = `${envelope.from}:${canonicalJson(envelope.event)}`;
+    envelopeKeys.set(envelope, key);
   }
   return key;
+}
+
+/** An alarm without its deadline (which may be counted from now). */
+function alarmDigest(alarm: Alarm): string {
+  let digest = alarmDigests.get(alarm);
+  if (digest === undefined) {
+    digest = `${alarm.id}/${alarm.clock}/${alarm.target}/${hash53(canonicalJson(alarm.event)).toString(36)}`;
+    alarmDigests.set(alarm, digest);
+  }
+  return digest;
 }
 
 /** cyrb53: a fast 53-bit string hash. */
@@ -61,13 +101,13 @@ export function worldKey(world: World, actorNames: readonly string[], relativeTi
   const { realtime, virtual, vmRunning } = world.time;
   const parts: string[] = [relativeTime ? `r/${vmRunning ? 1 : 0}` : `t${realtime}/${virtual}/${vmRunning ? 1 : 0}`];
   for (const actor of actorNames) {
-    parts.push(`${actor}=${hash53(snapshotKey(world.snapshots[actor])).toString(36)}`);
+    parts.push(snapshotDigest(world.snapshots[actor]));
     const mailbox = world.mailboxes[actor];
-    if (mailbox && mailbox.length > 0) parts.push(`>${mailbox.map((e) => `${e.from}:${canonicalJson(e.event)}`).join(';')}`);
+    if (mailbox && mailbox.length > 0) parts.push(`>${mailboxDigest(mailbox)}`);
   }
   for (const a of world.alarms) {
     const deadline = relativeTime ? a.deadline - (a.clock === 'realtime' ? realtime : virtual) : a.deadline;
-    parts.push(`@${a.id}/${a.clock}/${deadline}/${a.target}/${canonicalJson(a.event)}`);
+    parts.push(`@${alarmDigest(a)}/${deadline}`);
   }
   return parts.join('\n');
 }

@@ -15,7 +15,7 @@ import { createActorSpecs } from '../../actors/createSystem.ts';
 import type { Topology } from '../../actors/topology.ts';
 import { Engine } from '../engine/Engine.ts';
 import type { World } from '../engine/World.ts';
-import { hash53 } from '../engine/worldHash.ts';
+import { canonicalJson, hash53 } from '../engine/worldHash.ts';
 import { InvariantChecker, type ReportedViolation } from '../invariants/InvariantChecker.ts';
 import type { InvariantId } from '../invariants/monitors.ts';
 import { encodeReplayPath } from '../scheduler/ReplayPath.ts';
@@ -115,9 +115,14 @@ export function explore(topology: Topology, options: ExploreOptions = {}): Explo
   const shared = new Set(specs.filter((s) => s.offers || s.kind === 'external-client' || s.kind === 'transaction-action').map((s) => s.name));
   const model = modelMapOf(topology);
   const horizon = options.relativeTime === false ? Infinity : timeHorizonOf(topology);
+  const initialEvents = buffer;
   const root = new InvariantChecker(model);
-  for (const e of buffer) root.observe(e);
+  for (const e of initialEvents) root.observe(e);
   buffer = [];
+  // Checkers by (parent's key, the step's judged events without steps and times): a checker's
+  // key is everything its monitors judge by from there on, so equal inputs give an equal
+  // judgement. Only results without a new violation are kept (they are shared, never changed).
+  const judgements = new Map<string, InvariantChecker>();
 
   // Hashes only, with parent links and choices by state id to rebuild paths.
   const visited = new StateStore();
@@ -134,7 +139,26 @@ export function explore(topology: Topology, options: ExploreOptions = {}): Explo
   };
   const counterexample = (id: number, last: number | undefined, violations: ReportedViolation[], unfinished: string[]): Counterexample => {
     const path = pathTo(id, last);
-    return { path, replayPath: replayPathOf(engine, path), violations, unfinished, step: path.length };
+    return { path, replayPath: replayPathOf(engine, path), violations: rejudge(path, violations, unfinished.length > 0), unfinished, step: path.length };
+  };
+  /**
+   * The violations as a fresh checker reports them along `path`: a shared checker may have been
+   * built on another path to the same state, so its messages could cite that path's steps.
+   */
+  const rejudge = (path: readonly number[], found: readonly ReportedViolation[], atQuietEnd: boolean): ReportedViolation[] => {
+    const checker = new InvariantChecker(model);
+    for (const e of initialEvents) checker.observe(e);
+    let world = engine.initial;
+    for (const index of path) {
+      buffer = [];
+      world = engine.apply(world, engine.enabledSteps(world)[index]);
+      for (const e of buffer) if (InvariantChecker.judges(e)) checker.observe(e);
+    }
+    buffer = [];
+    if (atQuietEnd) checker.finish();
+    const wanted = new Set(found.map((v) => v.invariant));
+    const again = checker.violations.filter((v) => wanted.has(v.invariant) && v.step === path.length);
+    return again.length > 0 ? again : [...found];
   };
   const result = (verdict: ExploreResult['verdict'], extra: Partial<ExploreResult> = {}): ExploreResult => ({
     verdict,
@@ -188,9 +212,21 @@ export function explore(topology: Topology, options: ExploreOptions = {}): Explo
   /** Records a successor; the result when it ends the exploration (a violation, a bound). */
   const visit = (node: Node, next: Node[], { index, world, judged }: Successor): ExploreResult | null => {
     // A step whose events no monitor reads shares its parent's checker (and its key).
-    const checker = judged.length > 0 ? node.checker.clone() : node.checker;
+    let checker = node.checker;
     const before = checker.violations.length;
-    for (const e of judged) checker.observe(e);
+    if (judged.length > 0) {
+      const memoKey = `${node.checker.keyHash()}|${judged.map(judgedEventKey).join(';')}`;
+      const known = judgements.get(memoKey);
+      if (known) checker = known;
+      else {
+        checker = node.checker.clone();
+        for (const e of judged) checker.observe(e);
+        if (checker.violations.length === before) {
+          if (judgements.size >= 200_000) judgements.clear();
+          judgements.set(memoKey, checker);
+        }
+      }
+    }
     const id = visited.add(stateHash(engine, world, checker, horizon), node.id, index);
     if (id < 0) return null;
     const found = judge(before, checker, node.id, index);
@@ -235,8 +271,14 @@ export function explore(topology: Topology, options: ExploreOptions = {}): Explo
   return result('proved');
 }
 
+/** A trace event as the monitors judge it: everything but where and when in the run it happened. */
+function judgedEventKey(e: TraceEvent): string {
+  const { step: _step, time: _time, vtime: _vtime, ...rest } = e as TraceEvent & { vtime?: number };
+  return canonicalJson(rest);
+}
+
 function stateHash(engine: Engine, world: World, checker: InvariantChecker, horizon: number): number {
-  return hash53(`${engine.hash(world, world.time.realtime >= horizon)}|${checker.key()}`);
+  return hash53(`${engine.hash(world, world.time.realtime >= horizon)}|${checker.keyHash()}`);
 }
 
 /**

@@ -4,7 +4,7 @@
  */
 import { Observable, type OperatorFunction } from 'rxjs';
 import type { TraceEvent } from '../trace/TraceEvent.ts';
-import { canonicalJson } from '../engine/worldHash.ts';
+import { canonicalJson, hash53 } from '../engine/worldHash.ts';
 import { deepClone } from './deepClone.ts';
 import type { ImageReport } from './ImageLedger.ts';
 import { ConsistentCutMonitor } from './transactionMonitors.ts';
@@ -41,6 +41,7 @@ export class InvariantChecker {
 
   readonly violations: ReportedViolation[] = [];
   private cachedKey: string | null = null;
+  private cachedKeyHash: number | null = null;
   private readonly state: TraceState;
   private readonly recent: TraceEvent[] = [];
   private last: { step: number; time: number } = { step: 0, time: 0 };
@@ -62,6 +63,12 @@ export class InvariantChecker {
     return this.cachedKey;
   }
 
+  /** `key()` hashed to 53 bits (cached like the key). */
+  keyHash(): number {
+    this.cachedKeyHash ??= hash53(this.key());
+    return this.cachedKeyHash;
+  }
+
   /** An independent copy: the explorer gives each successor of a state its own. */
   clone(): InvariantChecker {
     // Trace events and reported violations are never changed once made: the copy shares them
@@ -75,6 +82,7 @@ export class InvariantChecker {
 
   observe(e: TraceEvent): void {
     this.cachedKey = null;
+    this.cachedKeyHash = null;
     this.recent.push(e);
     if (this.recent.length > LEADING_EVENTS) this.recent.shift();
     this.last = { step: e.step, time: e.time };
@@ -84,6 +92,8 @@ export class InvariantChecker {
 
   /** End-of-run checks (lost requests, handlers never dispatched); call once, after a quiet end. */
   finish(): void {
+    this.cachedKey = null;
+    this.cachedKeyHash = null;
     for (const monitor of this.monitors) monitor.finish?.(this.state, (v) => this.record(monitor.id, v), this.last);
   }
 
