@@ -16,6 +16,7 @@ export interface ExploreCommandOptions {
   maxStates?: number;
   timeLimit?: number;
   reduce?: boolean;
+  workers?: number;
   json?: boolean;
   /** Where to write the counterexample's trace (NDJSON). */
   trace?: string;
@@ -32,6 +33,7 @@ export function exploreCommand(options: ExploreCommandOptions, io: Output): numb
     maxStates: options.maxStates,
     timeLimitSeconds: options.timeLimit,
     reduce: options.reduce,
+    workers: options.workers,
     expectedViolations,
     onProgress: (p) =>
       io.progress?.(

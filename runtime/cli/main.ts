@@ -45,7 +45,7 @@ Example:
   drainlab run two-external-snapshots-without-drains --seeds 0..49`;
 
 const EXPLORE_HELP = `Usage: drainlab explore <file|name> [--max-depth N] [--max-states N] [--time-limit S]
-                        [--json] [--trace FILE]
+                        [--reduce] [--workers N] [--json] [--trace FILE]
 
 Explores every interleaving breadth first and checks every invariant on every transition.
 Verdict: proved (the whole space was explored), violated (with a shortest counterexample and
@@ -58,6 +58,8 @@ Options:
   --time-limit S    stop after S seconds
   --reduce          partial-order reduction: local, invisible steps are taken alone; same
                     verdict, fewer states, a counterexample may be a few steps longer
+  --workers N       expand states on N worker threads (default 1: none); the verdict and
+                    the counterexample are the same for every N (at most 64)
   --json            a machine-readable report
   --trace FILE      write the counterexample's trace as NDJSON
   -h, --help        this help
@@ -159,7 +161,7 @@ export async function main(
       case 'explore': {
         const { values, positionals } = parseWithPositionals(
           rest,
-          { 'max-depth': { type: 'string' }, 'max-states': { type: 'string' }, 'time-limit': { type: 'string' }, reduce: { type: 'boolean' }, json: { type: 'boolean' }, trace: { type: 'string' }, help: { type: 'boolean', short: 'h' } },
+          { 'max-depth': { type: 'string' }, 'max-states': { type: 'string' }, 'time-limit': { type: 'string' }, reduce: { type: 'boolean' }, workers: { type: 'string' }, json: { type: 'boolean' }, trace: { type: 'string' }, help: { type: 'boolean', short: 'h' } },
           'explore',
         );
         if (values.help) {
@@ -173,6 +175,7 @@ export async function main(
             maxStates: positiveInt(values['max-states'], '--max-states'),
             timeLimit: positiveInt(values['time-limit'], '--time-limit'),
             reduce: values.reduce === true,
+            workers: workerCount(values.workers),
             json: values.json === true,
             trace: values.trace as string | undefined,
           },
@@ -258,6 +261,12 @@ function positiveInt(raw: string | boolean | undefined, flag: string): number | 
   if (raw === undefined) return undefined;
   if (typeof raw !== 'string' || !/^[1-9]\d*$/.test(raw)) throw new ScenarioError(`${flag}: '${String(raw)}' is not a positive whole number`);
   return Number(raw);
+}
+
+function workerCount(raw: string | boolean | undefined): number | undefined {
+  const count = positiveInt(raw, '--workers');
+  if (count !== undefined && count > 64) throw new ScenarioError(`--workers: '${count}' is more than 64 worker threads`);
+  return count;
 }
 
 function parseSeedRange(raw: string | boolean): { from: number; to: number } {

@@ -342,6 +342,18 @@ export class Engine {
     };
   }
 
+  /** One actor's snapshot as JSON-safe data (XState's persisted snapshot). */
+  persistSnapshot(actor: ActorName, snapshot: AnyMachineSnapshot): unknown {
+    return this.specs.get(actor)!.logic.getPersistedSnapshot(snapshot);
+  }
+
+  /** The snapshot `persistSnapshot` saw. */
+  restoreSnapshot(actor: ActorName, persisted: unknown): AnyMachineSnapshot {
+    const spec = this.specs.get(actor);
+    if (!spec) throw new InternalError(`restore: no actor named '${actor}'`);
+    return spec.logic.restoreSnapshot!(persisted as never, this.scope) as AnyMachineSnapshot;
+  }
+
   /** The exact world `serialize` saw; continuing from it gives the same steps and trace. */
   restore(data: SerializedWorld): World {
     const snapshots: Record<ActorName, AnyMachineSnapshot> = {};

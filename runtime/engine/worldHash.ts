@@ -36,7 +36,7 @@ export function snapshotKey(snapshot: AnyMachineSnapshot): string {
  * from (they are never mutated), so each one's share of the key is computed once, when first
  * hashed, and found again by identity.
  */
-function snapshotDigest(snapshot: AnyMachineSnapshot): string {
+export function snapshotDigest(snapshot: AnyMachineSnapshot): string {
   let digest = snapshotDigests.get(snapshot);
   if (digest === undefined) {
     digest = hash53(snapshotKey(snapshot)).toString(36);

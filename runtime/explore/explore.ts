@@ -8,20 +8,26 @@
  * Every transition is checked as it is taken (the monitors read the trace events of that one
  * step), every state with nothing enabled is checked for the end-of-run properties.
  *
- * Not yet here (see the README): symmetry reduction, worker threads; the partial-order
+ * With `workers`, worker threads expand the states and this thread merges their answers in
+ * order (see `search`). Not here (see the README): symmetry reduction; the partial-order
  * reduction is a first, conservative one (`reduce`).
  */
-import { createActorSpecs } from '../../actors/createSystem.ts';
 import type { Topology } from '../../actors/topology.ts';
-import { Engine } from '../engine/Engine.ts';
+import type { Engine } from '../engine/Engine.ts';
 import type { World } from '../engine/World.ts';
 import { canonicalJson, hash53 } from '../engine/worldHash.ts';
+import { InternalError } from '../errors.ts';
 import { InvariantChecker, type ReportedViolation } from '../invariants/InvariantChecker.ts';
 import type { InvariantId } from '../invariants/monitors.ts';
 import { encodeReplayPath } from '../scheduler/ReplayPath.ts';
-import { StateStore } from './StateStore.ts';
-import { modelMapOf, unfinishedWork } from '../simulate.ts';
+import { modelMapOf } from '../simulate.ts';
 import type { TraceEvent } from '../trace/TraceEvent.ts';
+import { Expander, type ExpandedStep, type Expansion } from './Expander.ts';
+import { StateStore } from './StateStore.ts';
+import { WireCodec, type WireWorld } from './wireWorld.ts';
+import { WorkerPool } from './WorkerPool.ts';
+
+export { timeHorizonOf } from './Expander.ts';
 
 export interface ExploreOptions {
   maxDepth?: number;
@@ -43,6 +49,11 @@ export interface ExploreOptions {
    * only by the clocks' readings are one state (see `worldKey`). Off, every instant is its own.
    */
   relativeTime?: boolean;
+  /**
+   * Worker threads that expand states (default 1: none, all in this thread). The verdict, the
+   * counterexamples, the state and transition counts are the same for every number.
+   */
+  workers?: number;
   /** Called about every 2,000 states. */
   onProgress?: (progress: ExploreProgress) => void;
 }
@@ -84,20 +95,50 @@ export interface ExploreResult {
   bytesPerState: number;
 }
 
-interface Successor {
-  index: number;
-  world: World;
-  judged: TraceEvent[];
-}
-
-interface Node {
-  world: World;
+interface Node<W> {
+  world: W;
   checker: InvariantChecker;
   id: number;
   depth: number;
 }
 
+/** States expanded per round with worker threads (a round's answers are merged in order). */
+const ROUND = 512;
+
 export function explore(topology: Topology, options: ExploreOptions = {}): ExploreResult {
+  const workers = options.workers ?? 1;
+  if (!Number.isInteger(workers) || workers < 1) throw new InternalError(`explore: workers must be a whole number of at least 1, not ${workers}`);
+  const expander = new Expander(topology, options.relativeTime !== false);
+  if (workers === 1) return search<World>(topology, expander, options, (nodes) => nodes.map((node) => expander.expand(node.world)), expander.engine.initial);
+  const pool = new WorkerPool(workers, topology, options.relativeTime !== false);
+  const codec = new WireCodec(expander.engine);
+  try {
+    return search<WireWorld>(
+      topology,
+      expander,
+      options,
+      (nodes) => pool.expand(nodes.map((node) => node.world)),
+      codec.encode(expander.engine.initial),
+    );
+  } finally {
+    pool.close();
+  }
+}
+
+/**
+ * The breadth-first search itself, over worlds of any representation `W` (the engine's worlds
+ * in one thread, wire worlds with workers). `expandAll` expands a batch of states; successors
+ * are merged in the order of the batch and of each state's enabled steps, exactly as one
+ * thread meets them, so the visited store, the state ids and the first violation found are the
+ * same however the expansion was shared out.
+ */
+function search<W>(
+  topology: Topology,
+  expander: Expander,
+  options: ExploreOptions,
+  expandAll: (nodes: readonly Node<W>[]) => Expansion<W>[],
+  initial: W,
+): ExploreResult {
   const maxDepth = options.maxDepth ?? Infinity;
   const maxStates = options.maxStates ?? 1_000_000;
   const timeLimit = (options.timeLimitSeconds ?? Infinity) * 1000;
@@ -107,18 +148,10 @@ export function explore(topology: Topology, options: ExploreOptions = {}): Explo
   const breaks = (invariant: string) => (mustHold ? mustHold.has(invariant) : !expectedViolations.has(invariant));
   const started = performance.now(); // @allow-wallclock: the --time-limit bound, never the model's time
   const elapsed = () => performance.now() - started; // @allow-wallclock
-
-  let buffer: TraceEvent[] = [];
-  const specs = createActorSpecs(topology);
-  const engine = new Engine(specs, { onTrace: (e) => buffer.push(e), memoize: true });
-  // Actors whose state some other actor's environment reads (dependencies, triggers), or that have offers of their own.
-  const shared = new Set(specs.filter((s) => s.offers || s.kind === 'external-client' || s.kind === 'transaction-action').map((s) => s.name));
+  const engine = expander.engine;
   const model = modelMapOf(topology);
-  const horizon = options.relativeTime === false ? Infinity : timeHorizonOf(topology);
-  const initialEvents = buffer;
   const root = new InvariantChecker(model);
-  for (const e of initialEvents) root.observe(e);
-  buffer = [];
+  for (const e of expander.initialEvents) root.observe(e);
   // Checkers by (parent's key, the step's judged events without steps and times): a checker's
   // key is everything its monitors judge by from there on, so equal inputs give an equal
   // judgement. Only results without a new violation are kept (they are shared, never changed).
@@ -126,8 +159,8 @@ export function explore(topology: Topology, options: ExploreOptions = {}): Explo
 
   // Hashes only, with parent links and choices by state id to rebuild paths.
   const visited = new StateStore();
-  visited.add(stateHash(engine, engine.initial, root, horizon), -1, 0);
-  let frontier: Node[] = [{ world: engine.initial, checker: root, id: 0, depth: 0 }];
+  visited.add(stateHash(expander.worldHash(engine.initial), root), -1, 0);
+  let frontier: Node<W>[] = [{ world: initial, checker: root, id: 0, depth: 0 }];
   let transitions = 0;
   let depth = 0;
   const expected: ExploreResult['expected'] = {};
@@ -147,14 +180,8 @@ export function explore(topology: Topology, options: ExploreOptions = {}): Explo
    */
   const rejudge = (path: readonly number[], found: readonly ReportedViolation[], atQuietEnd: boolean): ReportedViolation[] => {
     const checker = new InvariantChecker(model);
-    for (const e of initialEvents) checker.observe(e);
-    let world = engine.initial;
-    for (const index of path) {
-      buffer = [];
-      world = engine.apply(world, engine.enabledSteps(world)[index]);
-      for (const e of buffer) if (InvariantChecker.judges(e)) checker.observe(e);
-    }
-    buffer = [];
+    for (const e of expander.initialEvents) checker.observe(e);
+    expander.replay(path, (e) => InvariantChecker.judges(e) && checker.observe(e));
     if (atQuietEnd) checker.finish();
     const wanted = new Set(found.map((v) => v.invariant));
     const again = checker.violations.filter((v) => wanted.has(v.invariant) && v.step === path.length);
@@ -182,56 +209,29 @@ export function explore(topology: Topology, options: ExploreOptions = {}): Explo
     return null;
   };
 
-  /**
-   * A step that can be taken alone: a delivery whose transition only changes its own actor
-   * (no send, alarm or run-state effect), emits nothing any monitor reads, to an actor nobody
-   * else's enabledness depends on. Every other step commutes with it and leaves it enabled,
-   * so exploring it alone loses no interleaving that matters (a persistent, invisible singleton).
-   * Its successor must be new: otherwise the state is expanded in full (the cycle proviso).
-   */
-  const localStep = (node: Node, enabled: ReturnType<Engine['enabledSteps']>): Successor | null => {
-    for (let i = 0; i < enabled.length; i++) {
-      const step = enabled[i];
-      if (step.kind !== 'deliver' || shared.has(step.actor)) continue;
-      const successor = take(node, enabled, i);
-      if (engine.lastStepEffects !== 0 || successor.judged.length > 0) continue;
-      if (visited.has(stateHash(engine, successor.world, node.checker, horizon))) return null;
-      return successor;
+  /** The checker after a step: its parent's when no monitor reads the step's events. */
+  const checkerAfter = (parent: InvariantChecker, judged: readonly TraceEvent[]): InvariantChecker => {
+    if (judged.length === 0) return parent;
+    const memoKey = `${parent.keyHash()}|${judged.map(judgedEventKey).join(';')}`;
+    const known = judgements.get(memoKey);
+    if (known) return known;
+    const checker = parent.clone();
+    for (const e of judged) checker.observe(e);
+    if (checker.violations.length === parent.violations.length) {
+      if (judgements.size >= 200_000) judgements.clear();
+      judgements.set(memoKey, checker);
     }
-    return null;
-  };
-
-  /** Applies step `i` of `node` and keeps the trace events some monitor reads. */
-  const take = (node: Node, enabled: ReturnType<Engine['enabledSteps']>, i: number): Successor => {
-    buffer = [];
-    const world = engine.apply(node.world, enabled[i]);
-    transitions++;
-    return { index: i, world, judged: buffer.filter(InvariantChecker.judges) };
+    return checker;
   };
 
   /** Records a successor; the result when it ends the exploration (a violation, a bound). */
-  const visit = (node: Node, next: Node[], { index, world, judged }: Successor): ExploreResult | null => {
-    // A step whose events no monitor reads shares its parent's checker (and its key).
-    let checker = node.checker;
-    const before = checker.violations.length;
-    if (judged.length > 0) {
-      const memoKey = `${node.checker.keyHash()}|${judged.map(judgedEventKey).join(';')}`;
-      const known = judgements.get(memoKey);
-      if (known) checker = known;
-      else {
-        checker = node.checker.clone();
-        for (const e of judged) checker.observe(e);
-        if (checker.violations.length === before) {
-          if (judgements.size >= 200_000) judgements.clear();
-          judgements.set(memoKey, checker);
-        }
-      }
-    }
-    const id = visited.add(stateHash(engine, world, checker, horizon), node.id, index);
+  const visit = (node: Node<W>, next: Node<W>[], step: ExpandedStep<W>): ExploreResult | null => {
+    const checker = checkerAfter(node.checker, step.judged);
+    const id = visited.add(stateHash(step.worldHash, checker), node.id, step.index);
     if (id < 0) return null;
-    const found = judge(before, checker, node.id, index);
+    const found = judge(node.checker.violations.length, checker, node.id, step.index);
     if (found) return result('violated', { counterexample: found });
-    next.push({ world, checker, id, depth: node.depth + 1 });
+    next.push({ world: step.world, checker, id, depth: node.depth + 1 });
     if (visited.size >= maxStates) return result('bounded', { bound: `${maxStates} states stored (--max-states)` });
     if (visited.size % 2000 === 0) {
       options.onProgress?.({ states: visited.size, transitions, depth, queue: next.length, seconds: elapsed() / 1000 });
@@ -240,28 +240,45 @@ export function explore(topology: Topology, options: ExploreOptions = {}): Explo
     return null;
   };
 
+  /**
+   * The partial-order reduction's choice: the first local step (see `ExpandedStep.local`)
+   * whose successor is new. A local step commutes with every other step and stays enabled, so
+   * taking it alone loses no interleaving that matters (a persistent, invisible singleton);
+   * when its successor was seen already the state is expanded in full (the cycle proviso).
+   */
+  const reducedStep = (node: Node<W>, steps: readonly ExpandedStep<W>[]): ExpandedStep<W> | null => {
+    const local = steps.find((s) => s.local);
+    if (!local || visited.has(stateHash(local.worldHash, node.checker))) return null;
+    return local;
+  };
+
+  /** Merges one expanded state's successors; the result when the exploration ends there. */
+  const merge = (node: Node<W>, expansion: Expansion<W>, next: Node<W>[]): ExploreResult | null => {
+    transitions += expansion.steps.length;
+    if (expansion.steps.length === 0) {
+      // A quiet end: the end-of-run checks (lost requests, handlers never run, unfinished work).
+      const checker = node.checker.clone();
+      const before = checker.violations.length;
+      checker.finish();
+      const found = judge(before, checker, node.id, undefined, expansion.unfinished);
+      return found ? result('violated', { counterexample: found }) : null;
+    }
+    const alone = reduce ? reducedStep(node, expansion.steps) : null;
+    for (const step of alone ? [alone] : expansion.steps) {
+      const ended = visit(node, next, step);
+      if (ended) return ended;
+    }
+    return null;
+  };
+
   while (frontier.length > 0) {
     if (depth >= maxDepth) return result('bounded', { bound: `depth ${maxDepth} reached with ${frontier.length} states still to expand` });
-    const next: Node[] = [];
-    for (const node of frontier) {
-      const enabled = engine.enabledSteps(node.world);
-      if (enabled.length === 0) {
-        // A quiet end: the end-of-run checks (lost requests, handlers never run, unfinished work).
-        const checker = node.checker.clone();
-        const before = checker.violations.length;
-        checker.finish();
-        const found = judge(before, checker, node.id, undefined, unfinishedWork(topology, node.world));
-        if (found) return result('violated', { counterexample: found });
-        continue;
-      }
-      const local = reduce ? localStep(node, enabled) : null;
-      if (local) {
-        const ended = visit(node, next, local);
-        if (ended) return ended;
-        continue;
-      }
-      for (let i = 0; i < enabled.length; i++) {
-        const ended = visit(node, next, take(node, enabled, i));
+    const next: Node<W>[] = [];
+    for (let from = 0; from < frontier.length; from += ROUND) {
+      const batch = frontier.slice(from, from + ROUND);
+      const expansions = expandAll(batch);
+      for (let i = 0; i < batch.length; i++) {
+        const ended = merge(batch[i], expansions[i], next);
         if (ended) return ended;
       }
     }
@@ -277,20 +294,10 @@ function judgedEventKey(e: TraceEvent): string {
   return canonicalJson(rest);
 }
 
-function stateHash(engine: Engine, world: World, checker: InvariantChecker, horizon: number): number {
-  return hash53(`${engine.hash(world, world.time.realtime >= horizon)}|${checker.keyHash()}`);
+function stateHash(worldHash: string, checker: InvariantChecker): number {
+  return hash53(`${worldHash}|${checker.keyHash()}`);
 }
 
-/**
- * The last absolute instant the scenario names (a request's or a command's `at`, REALTIME ns).
- * Past it, states that differ only by the clocks' readings behave alike (see `worldKey`).
- */
-export function timeHorizonOf(topology: Topology): number {
-  let horizon = 0;
-  for (const client of topology.clients) for (const request of client.workload) horizon = Math.max(horizon, request.at ?? 0);
-  for (const command of topology.script ?? []) horizon = Math.max(horizon, command.at ?? 0);
-  return horizon;
-}
 
 /** The replay path of a path of enabled-step indexes: the choices where more than one step was enabled. */
 function replayPathOf(engine: Engine, path: readonly number[]): string {

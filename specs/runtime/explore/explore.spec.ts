@@ -97,3 +97,39 @@ describe('explore: time abstraction', () => {
     },
   );
 });
+
+describe('explore: worker threads', () => {
+  const outline = (r: ReturnType<typeof explore>) => ({
+    verdict: r.verdict,
+    states: r.states,
+    transitions: r.transitions,
+    depth: r.depth,
+    counterexample: r.counterexample && { path: r.counterexample.path, replayPath: r.counterexample.replayPath, violations: r.counterexample.violations.map((v) => [v.invariant, v.step, v.message]) },
+    expected: Object.fromEntries(Object.entries(r.expected).map(([id, ce]) => [id, ce!.path])),
+  });
+
+  it('should give the same verdict, counterexample and counts with 1 and 2 workers when a protection is off', () => {
+    const topology = libraryTopology('drained-section-dataplane', { externalGating: false });
+    const one = explore(topology);
+    const two = explore(topology, { workers: 2 });
+    expect(one.verdict).toBe('violated');
+    expect(outline(two)).toEqual(outline(one));
+  });
+
+  it('should give the same proof and expected violations with 1 and 2 workers', () => {
+    const scenario = resolveScenario('drained-section-without-gating');
+    const options = { expectedViolations: scenario.expect.violate };
+    const one = explore(scenario.topology, options);
+    const two = explore(scenario.topology, { ...options, workers: 2 });
+    expect(one.verdict).toBe('proved');
+    expect(outline(two)).toEqual(outline(one));
+  });
+
+  it('should stop at the same state budget with 1 and 3 workers, and with the reduction', () => {
+    const topology = libraryTopology('two-external-snapshots');
+    const one = explore(topology, { maxStates: 5000, reduce: true });
+    const three = explore(topology, { maxStates: 5000, reduce: true, workers: 3 });
+    expect(one.verdict).toBe('bounded');
+    expect(outline(three)).toEqual(outline(one));
+  });
+});
