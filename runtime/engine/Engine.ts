@@ -21,7 +21,7 @@ import type { Strategy } from '../scheduler/strategies.ts';
 import type { VirtualClock } from '../scheduler/VirtualClock.ts';
 import type { TraceEvent } from '../trace/TraceEvent.ts';
 import type { Alarm, Envelope, Step, World } from './World.ts';
-import { hashWorld } from './worldHash.ts';
+import { hashWorld, worldDigest } from './worldHash.ts';
 
 /** A world as plain JSON: persisted XState snapshots plus the engine's own parts. */
 export interface SerializedWorld {
@@ -321,6 +321,11 @@ export class Engine {
   /** See `hashWorld`: equal for worlds that behave the same, whatever the path to them. */
   hash(world: World, relativeTime = false): string {
     return hashWorld(world, this.actorNames, relativeTime);
+  }
+
+  /** `hash` as a number (53 bits), for the explorer. */
+  digest(world: World, relativeTime = false): number {
+    return worldDigest(world, this.actorNames, relativeTime);
   }
 
   /** The world as JSON-safe data (XState's persisted snapshots; the engine owns every timer, so none is lost). */

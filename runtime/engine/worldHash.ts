@@ -2,16 +2,17 @@
  * Hashing the world: two worlds that would behave the same get the same hash, whatever path led
  * to them. Counted: every actor's state and context, each mailbox's events in order (not their
  * global sequence numbers), the alarms, and the clocks. Not counted: the step number, the
- * PRNG, the choices so far. Each snapshot's share is computed once and memoized, so hashing a
- * world after a step re-serializes only the actors that step changed.
+ * PRNG, the choices so far. Each snapshot's, mailbox's and alarm's share is computed once and
+ * memoized, so hashing a world after a step serializes only what that step made new.
  */
 import type { AnyMachineSnapshot } from 'xstate';
 import type { Alarm, Envelope, World } from './World.ts';
 
-const snapshotDigests = new WeakMap<AnyMachineSnapshot, string>();
-const mailboxDigests = new WeakMap<readonly Envelope[], string>();
-const envelopeKeys = new WeakMap<Envelope, string>();
-const alarmDigests = new WeakMap<Alarm, string>();
+const snapshotDigests = new WeakMap<AnyMachineSnapshot, number>();
+const eventDigests = new WeakMap<object, number>();
+const mailboxDigests = new WeakMap<readonly Envelope[], number>();
+const alarmDigests = new WeakMap<Alarm, number>();
+const nameDigests = new Map<string, number>();
 
 /** JSON with object keys sorted, so equal values give equal text. */
 export function canonicalJson(value: unknown): string {
@@ -31,48 +32,6 @@ export function snapshotKey(snapshot: AnyMachineSnapshot): string {
   return `${canonicalJson(snapshot.value)}#${canonicalJson(snapshot.context)}`;
 }
 
-/*
- * Digests: a world shares every unchanged snapshot, mailbox and alarm with the world it came
- * from (they are never mutated), so each one's share of the key is computed once, when first
- * hashed, and found again by identity.
- */
-export function snapshotDigest(snapshot: AnyMachineSnapshot): string {
-  let digest = snapshotDigests.get(snapshot);
-  if (digest === undefined) {
-    digest = hash53(snapshotKey(snapshot)).toString(36);
-    snapshotDigests.set(snapshot, digest);
-  }
-  return digest;
-}
-
-function mailboxDigest(mailbox: readonly Envelope[]): string {
-  let digest = mailboxDigests.get(mailbox);
-  if (digest === undefined) {
-    digest = hash53(mailbox.map(envelopeKey).join(';')).toString(36);
-    mailboxDigests.set(mailbox, digest);
-  }
-  return digest;
-}
-
-function envelopeKey(envelope: Envelope): string {
-  let key = envelopeKeys.get(envelope);
-  if (key === undefined) {
-    key = `${envelope.from}:${canonicalJson(envelope.event)}`;
-    envelopeKeys.set(envelope, key);
-  }
-  return key;
-}
-
-/** An alarm without its deadline (which may be counted from now). */
-function alarmDigest(alarm: Alarm): string {
-  let digest = alarmDigests.get(alarm);
-  if (digest === undefined) {
-    digest = `${alarm.id}/${alarm.clock}/${alarm.target}/${hash53(canonicalJson(alarm.event)).toString(36)}`;
-    alarmDigests.set(alarm, digest);
-  }
-  return digest;
-}
-
 /** cyrb53: a fast 53-bit string hash. */
 export function hash53(text: string, seed = 0): number {
   let h1 = 0xdeadbeef ^ seed;
@@ -88,31 +47,116 @@ export function hash53(text: string, seed = 0): number {
 }
 
 /**
- * The world's behaviour-relevant content as one canonical string (the input of `hashWorld`).
- *
- * With `relativeTime`, the clocks' readings are left out and every alarm counts from now on its
- * own clock: worlds that differ only by when they happen get one key. That is exact when nothing
- * in the future depends on an absolute instant, which is true once REALTIME has passed every
- * absolute time the scenario names (`timeHorizonOf`): machines never read the clock, every
- * timer they arm counts from now (timer_mod with a delay), and an absolute alarm whose instant
- * has passed fires at once in either world.
+ * cyrb53's mixing over a sequence of numbers (digests, small integers) instead of characters:
+ * the order counts, and no text is built. `digest()` gives 53 bits.
  */
-export function worldKey(world: World, actorNames: readonly string[], relativeTime = false): string {
-  const { realtime, virtual, vmRunning } = world.time;
-  const parts: string[] = [relativeTime ? `r/${vmRunning ? 1 : 0}` : `t${realtime}/${virtual}/${vmRunning ? 1 : 0}`];
-  for (const actor of actorNames) {
-    parts.push(snapshotDigest(world.snapshots[actor]));
-    const mailbox = world.mailboxes[actor];
-    if (mailbox && mailbox.length > 0) parts.push(`>${mailboxDigest(mailbox)}`);
+export class NumberHasher {
+  private h1 = 0xdeadbeef;
+  private h2 = 0x41c6ce57;
+
+  add(n: number): this {
+    const lo = n >>> 0;
+    const hi = Math.floor(n / 4294967296) >>> 0;
+    this.h1 = Math.imul(this.h1 ^ lo, 2654435761);
+    this.h2 = Math.imul(this.h2 ^ lo, 1597334677);
+    this.h1 = Math.imul(this.h1 ^ hi, 2654435761);
+    this.h2 = Math.imul(this.h2 ^ hi, 1597334677);
+    return this;
   }
-  for (const a of world.alarms) {
-    const deadline = relativeTime ? a.deadline - (a.clock === 'realtime' ? realtime : virtual) : a.deadline;
-    parts.push(`@${alarmDigest(a)}/${deadline}`);
+
+  digest(): number {
+    let { h1, h2 } = this;
+    h1 = Math.imul(h1 ^ (h1 >>> 16), 2246822507) ^ Math.imul(h2 ^ (h2 >>> 13), 3266489909);
+    h2 = Math.imul(h2 ^ (h2 >>> 16), 2246822507) ^ Math.imul(h1 ^ (h1 >>> 13), 3266489909);
+    return 4294967296 * (2097151 & h2) + (h1 >>> 0);
   }
-  return parts.join('\n');
 }
 
-/** A 53-bit hash of the world, as 11 base-36 digits. */
+/*
+ * Digests: a world shares every unchanged snapshot, mailbox and alarm with the world it came
+ * from (they are never mutated), and a memoized transition hands out the same event objects
+ * each time, so each part's digest is computed once, when first hashed, and found again by
+ * identity.
+ */
+export function snapshotDigest(snapshot: AnyMachineSnapshot): number {
+  let digest = snapshotDigests.get(snapshot);
+  if (digest === undefined) {
+    digest = hash53(snapshotKey(snapshot));
+    snapshotDigests.set(snapshot, digest);
+  }
+  return digest;
+}
+
+function eventDigest(event: object): number {
+  let digest = eventDigests.get(event);
+  if (digest === undefined) {
+    digest = hash53(canonicalJson(event));
+    eventDigests.set(event, digest);
+  }
+  return digest;
+}
+
+function nameDigest(name: string): number {
+  let digest = nameDigests.get(name);
+  if (digest === undefined) {
+    digest = hash53(name);
+    nameDigests.set(name, digest);
+  }
+  return digest;
+}
+
+/** A mailbox's events in order, with their senders (not their global sequence numbers). */
+function mailboxDigest(mailbox: readonly Envelope[]): number {
+  let digest = mailboxDigests.get(mailbox);
+  if (digest === undefined) {
+    const hasher = new NumberHasher();
+    for (const e of mailbox) hasher.add(nameDigest(e.from)).add(eventDigest(e.event));
+    digest = hasher.digest();
+    mailboxDigests.set(mailbox, digest);
+  }
+  return digest;
+}
+
+/** An alarm without its deadline (which may be counted from now). */
+function alarmDigest(alarm: Alarm): number {
+  let digest = alarmDigests.get(alarm);
+  if (digest === undefined) {
+    digest = hash53(`${alarm.id}/${alarm.clock}/${alarm.target}/${canonicalJson(alarm.event)}`);
+    alarmDigests.set(alarm, digest);
+  }
+  return digest;
+}
+
+/**
+ * A 53-bit hash of the world's behaviour-relevant content: every actor's snapshot and mailbox,
+ * the alarms and the clocks.
+ *
+ * With `relativeTime`, the clocks' readings are left out and every alarm counts from now on its
+ * own clock: worlds that differ only by when they happen get one hash. That is exact when
+ * nothing in the future depends on an absolute instant, which is true once REALTIME has passed
+ * every absolute time the scenario names (`timeHorizonOf`): machines never read the clock,
+ * every timer they arm counts from now (timer_mod with a delay), and an absolute alarm whose
+ * instant has passed fires at once in either world.
+ */
+export function worldDigest(world: World, actorNames: readonly string[], relativeTime = false): number {
+  const { realtime, virtual, vmRunning } = world.time;
+  const hasher = new NumberHasher();
+  hasher.add(vmRunning ? 1 : 0);
+  if (!relativeTime) hasher.add(realtime).add(virtual);
+  for (const actor of actorNames) {
+    hasher.add(snapshotDigest(world.snapshots[actor]));
+    const mailbox = world.mailboxes[actor];
+    hasher.add(mailbox && mailbox.length > 0 ? mailboxDigest(mailbox) : 0);
+  }
+  hasher.add(world.alarms.length);
+  for (const a of world.alarms) {
+    const deadline = relativeTime ? a.deadline - (a.clock === 'realtime' ? realtime : virtual) : a.deadline;
+    hasher.add(alarmDigest(a)).add(deadline);
+  }
+  return hasher.digest();
+}
+
+/** `worldDigest` as 11 base-36 digits. */
 export function hashWorld(world: World, actorNames: readonly string[], relativeTime = false): string {
-  return hash53(worldKey(world, actorNames, relativeTime)).toString(36).padStart(11, '0');
+  return worldDigest(world, actorNames, relativeTime).toString(36).padStart(11, '0');
 }

@@ -16,8 +16,8 @@ export interface ExpandedStep<W> {
   /** The step's index among the state's enabled steps. */
   index: number;
   world: W;
-  /** `engine.hash` of the successor (the checker's share is added by the explorer). */
-  worldHash: string;
+  /** `engine.digest` of the successor (the checker's share is added by the explorer). */
+  worldHash: number;
   /** The step's trace events that some monitor reads. */
   judged: TraceEvent[];
   /**
@@ -55,8 +55,8 @@ export class Expander {
     this.horizon = relativeTime ? timeHorizonOf(topology) : Infinity;
   }
 
-  worldHash(world: World): string {
-    return this.engine.hash(world, world.time.realtime >= this.horizon);
+  worldHash(world: World): number {
+    return this.engine.digest(world, world.time.realtime >= this.horizon);
   }
 
   expand(world: World): Expansion<World> {
@@ -90,7 +90,7 @@ export class Expander {
 
 /**
  * The last absolute instant the scenario names (a request's or a command's `at`, REALTIME ns).
- * Past it, states that differ only by the clocks' readings behave alike (see `worldKey`).
+ * Past it, states that differ only by the clocks' readings behave alike (see `worldDigest`).
  */
 export function timeHorizonOf(topology: Topology): number {
   let horizon = 0;

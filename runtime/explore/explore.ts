@@ -15,7 +15,7 @@
 import type { Topology } from '../../actors/topology.ts';
 import type { Engine } from '../engine/Engine.ts';
 import type { World } from '../engine/World.ts';
-import { canonicalJson, hash53 } from '../engine/worldHash.ts';
+import { canonicalJson, NumberHasher } from '../engine/worldHash.ts';
 import { InternalError } from '../errors.ts';
 import { InvariantChecker, type ReportedViolation } from '../invariants/InvariantChecker.ts';
 import type { InvariantId } from '../invariants/monitors.ts';
@@ -46,7 +46,7 @@ export interface ExploreOptions {
   reduce?: boolean;
   /**
    * Time abstraction (default on): past the scenario's last absolute instant, states that differ
-   * only by the clocks' readings are one state (see `worldKey`). Off, every instant is its own.
+   * only by the clocks' readings are one state (see `worldDigest`). Off, every instant is its own.
    */
   relativeTime?: boolean;
   /**
@@ -294,8 +294,8 @@ function judgedEventKey(e: TraceEvent): string {
   return canonicalJson(rest);
 }
 
-function stateHash(worldHash: string, checker: InvariantChecker): number {
-  return hash53(`${worldHash}|${checker.keyHash()}`);
+function stateHash(worldHash: number, checker: InvariantChecker): number {
+  return new NumberHasher().add(worldHash).add(checker.keyHash()).digest();
 }
 
 

@@ -16,20 +16,20 @@ export interface WireWorld {
   time: World['time'];
   rng: World['rng'];
   /** Per actor, in the engine's order: [digest, persisted snapshot]. */
-  snapshots: [string, unknown][];
+  snapshots: [number, unknown][];
   mailboxes: Record<ActorName, Envelope[]>;
   alarms: Alarm[];
 }
 
 export class WireCodec {
   private readonly persisted = new WeakMap<AnyMachineSnapshot, unknown>();
-  private readonly snapshots = new Map<string, AnyMachineSnapshot>();
+  private readonly snapshots = new Map<number, AnyMachineSnapshot>();
   private readonly events = new Map<string, AnyEvent>();
 
   constructor(private readonly engine: Engine) {}
 
   encode(world: World): WireWorld {
-    const snapshots: [string, unknown][] = [];
+    const snapshots: [number, unknown][] = [];
     for (const actor of this.engine.actorNames) {
       const snapshot = world.snapshots[actor];
       let data = this.persisted.get(snapshot);
