@@ -73,9 +73,10 @@ export function exploreBaseline(
   n: number,
   d: number,
   protections: BaselineProtections = { externalGating: true, nbdExternal: true, transactionDrains: true, qedDrainHook: true },
-  options: { maxStates?: number; judgeI6?: boolean } = {},
+  options: { maxStates?: number; judgeI6?: boolean; timeLimitSeconds?: number } = {},
 ): BaselineResult {
   const maxStates = options.maxStates ?? 50_000_000;
+  const timeLimit = (options.timeLimitSeconds ?? Infinity) * 1000;
   const judgeI6 = options.judgeI6 ?? false;
   const started = performance.now(); // @allow-wallclock: the benchmark's own timing
   const writes = 2 * n;
@@ -279,6 +280,7 @@ export function exploreBaseline(
         if (child < 0) continue;
         next.push({ s: t, id: child });
         if (store.size >= maxStates) return finish('bounded');
+        if (store.size % 4096 === 0 && performance.now() - started > timeLimit) return finish('bounded'); // @allow-wallclock
       }
     }
     frontier = next;

@@ -50,6 +50,11 @@ export interface ExploreOptions {
    */
   relativeTime?: boolean;
   /**
+   * Stop once every expected violation has its shortest interleaving (verdict `bounded`), instead
+   * of going on to prove that nothing else breaks.
+   */
+  stopAtExpected?: boolean;
+  /**
    * Worker threads that expand states (default 1: none, all in this thread). The verdict, the
    * counterexamples, the state and transition counts are the same for every number.
    */
@@ -231,6 +236,9 @@ function search<W>(
     if (id < 0) return null;
     const found = judge(node.checker.violations.length, checker, node.id, step.index);
     if (found) return result('violated', { counterexample: found });
+    if (options.stopAtExpected && expectedViolations.size > 0 && [...expectedViolations].every((id) => expected[id])) {
+      return result('bounded', { bound: 'every expected violation found (stopAtExpected)' });
+    }
     next.push({ world: step.world, checker, id, depth: node.depth + 1 });
     if (visited.size >= maxStates) return result('bounded', { bound: `${maxStates} states stored (--max-states)` });
     if (visited.size % 2000 === 0) {

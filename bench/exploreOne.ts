@@ -1,0 +1,56 @@
+/**
+ * One measurement of the exploration benchmark, in its own process so that its peak memory is
+ * its own: `tsx bench/exploreOne.ts <drainlab|baseline> N D [off=PROTECTION] [judge=I6]
+ * [seconds=S] [states=K] [workers=W]`. Prints one line of JSON.
+ */
+import { resolveScenario } from '../runtime/cli/scenarioCommands.ts';
+import { explore } from '../runtime/explore/explore.ts';
+import { REFERENCE_HOLDS, referenceName } from '../scenarios/reference/referenceFamily.ts';
+import { exploreBaseline, type BaselineProtections } from './referenceBaseline.ts';
+
+export interface Measurement {
+  verdict: 'proved' | 'violated' | 'bounded';
+  invariant: string | null;
+  counterexampleSteps: number | null;
+  states: number;
+  transitions: number;
+  depth: number;
+  seconds: number;
+  bytesPerState: number;
+  peakRssMB: number;
+}
+
+const [kind, nText, dText, ...rest] = process.argv.slice(2);
+const settings = Object.fromEntries(rest.map((arg) => arg.split('=') as [string, string]));
+const n = Number(nText);
+const d = Number(dText);
+const off = settings.off as keyof BaselineProtections | undefined;
+const judgeI6 = settings.judge === 'I6';
+const seconds = Number(settings.seconds ?? 60);
+const maxStates = Number(settings.states ?? 20_000_000);
+
+function measure(): Omit<Measurement, 'peakRssMB'> {
+  if (kind === 'baseline') {
+    const protections: BaselineProtections = { externalGating: true, nbdExternal: true, transactionDrains: true, qedDrainHook: true };
+    if (off) protections[off] = false;
+    const r = exploreBaseline(n, d, protections, { maxStates, judgeI6, timeLimitSeconds: seconds });
+    return { verdict: r.verdict, invariant: r.invariant ?? null, counterexampleSteps: r.counterexampleSteps ?? null, states: r.states, transitions: r.transitions, depth: r.depth, seconds: r.seconds, bytesPerState: r.bytesPerState };
+  }
+  const scenario = resolveScenario(referenceName(n, d));
+  const topology = off ? { ...scenario.topology, protections: { ...scenario.topology.protections, [off]: false } } : scenario.topology;
+  const r = explore(topology, { mustHold: judgeI6 ? ['I6'] : [...REFERENCE_HOLDS], maxStates, timeLimitSeconds: seconds, workers: Number(settings.workers ?? 1) });
+  const ce = r.counterexample;
+  return {
+    verdict: r.verdict,
+    invariant: ce ? (ce.violations[0]?.invariant ?? 'unfinished') : null,
+    counterexampleSteps: ce ? ce.step : null,
+    states: r.states,
+    transitions: r.transitions,
+    depth: r.depth,
+    seconds: r.seconds,
+    bytesPerState: r.bytesPerState,
+  };
+}
+
+const result = measure();
+console.log(JSON.stringify({ ...result, peakRssMB: Math.round(process.resourceUsage().maxRSS / 1024) } satisfies Measurement));
