@@ -25,7 +25,7 @@ import type { TraceEvent } from '../trace/TraceEvent.ts';
 import { Expander, type ExpandedStep, type Expansion } from './Expander.ts';
 import { StateStore } from './StateStore.ts';
 import { WireCodec, type WireWorld } from './wireWorld.ts';
-import { WorkerPool } from './WorkerPool.ts';
+import { WorkerPool, type Round } from './WorkerPool.ts';
 
 export { timeHorizonOf } from './Expander.ts';
 
@@ -114,36 +114,36 @@ export function explore(topology: Topology, options: ExploreOptions = {}): Explo
   const workers = options.workers ?? 1;
   if (!Number.isInteger(workers) || workers < 1) throw new InternalError(`explore: workers must be a whole number of at least 1, not ${workers}`);
   const expander = new Expander(topology, options.relativeTime !== false);
-  if (workers === 1) return search<World>(topology, expander, options, (nodes) => nodes.map((node) => expander.expand(node.world)), expander.engine.initial);
+  if (workers === 1) {
+    // Expanded when collected, so one round's successors at a time are held.
+    return search<World, readonly Node<World>[]>(topology, expander, options, { submit: (nodes) => nodes, collect: (nodes) => nodes.map((node) => expander.expand(node.world)) }, expander.engine.initial);
+  }
   const pool = new WorkerPool(workers, topology, options.relativeTime !== false);
   const codec = new WireCodec(expander.engine);
+  const initial = codec.encode(expander.engine.initial);
+  pool.adopt(initial);
   try {
-    return search<WireWorld>(
-      topology,
-      expander,
-      options,
-      (nodes) => pool.expand(nodes.map((node) => node.world)),
-      codec.encode(expander.engine.initial),
-    );
+    return search<WireWorld, Round>(topology, expander, options, { submit: (nodes) => pool.submit(nodes.map((node) => node.world)), collect: (round) => pool.collect(round) }, initial);
   } finally {
     pool.close();
   }
 }
 
+/** Expanding rounds of states: `submit` hands a round out, `collect` gives its expansions in order. */
+interface Expanding<W, R> {
+  submit(nodes: readonly Node<W>[]): R;
+  collect(round: R): Expansion<W>[];
+}
+
 /**
  * The breadth-first search itself, over worlds of any representation `W` (the engine's worlds
- * in one thread, wire worlds with workers). `expandAll` expands a batch of states; successors
- * are merged in the order of the batch and of each state's enabled steps, exactly as one
- * thread meets them, so the visited store, the state ids and the first violation found are the
- * same however the expansion was shared out.
+ * in one thread, wire worlds with workers). A level's states go out in rounds, the next round
+ * submitted before the current one is merged; successors are merged in the order of the
+ * rounds and of each state's enabled steps, exactly as one thread meets them, so the visited
+ * store, the state ids and the first violation found are the same however the expansion was
+ * shared out.
  */
-function search<W>(
-  topology: Topology,
-  expander: Expander,
-  options: ExploreOptions,
-  expandAll: (nodes: readonly Node<W>[]) => Expansion<W>[],
-  initial: W,
-): ExploreResult {
+function search<W, R>(topology: Topology, expander: Expander, options: ExploreOptions, expanding: Expanding<W, R>, initial: W): ExploreResult {
   const maxDepth = options.maxDepth ?? Infinity;
   const maxStates = options.maxStates ?? 1_000_000;
   const timeLimit = (options.timeLimitSeconds ?? Infinity) * 1000;
@@ -282,13 +282,18 @@ function search<W>(
   while (frontier.length > 0) {
     if (depth >= maxDepth) return result('bounded', { bound: `depth ${maxDepth} reached with ${frontier.length} states still to expand` });
     const next: Node<W>[] = [];
+    let batch = frontier.slice(0, ROUND);
+    let round = expanding.submit(batch);
     for (let from = 0; from < frontier.length; from += ROUND) {
-      const batch = frontier.slice(from, from + ROUND);
-      const expansions = expandAll(batch);
+      const following = frontier.slice(from + ROUND, from + 2 * ROUND);
+      const followingRound = following.length > 0 ? expanding.submit(following) : null;
+      const expansions = expanding.collect(round);
       for (let i = 0; i < batch.length; i++) {
         const ended = merge(batch[i], expansions[i], next);
         if (ended) return ended;
       }
+      batch = following;
+      round = followingRound!;
     }
     frontier = next;
     depth++;

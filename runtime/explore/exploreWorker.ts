@@ -13,7 +13,7 @@ import { WireCodec, type WireWorld } from './wireWorld.ts';
 export interface WorkerSetup {
   topology: Topology;
   relativeTime: boolean;
-  /** Int32 slot 0: 1 when an answer is waiting on the port (the explorer's thread waits on it). */
+  /** Int32 slot 0: the answers sent so far (the explorer's thread waits on it). */
   signal: SharedArrayBuffer;
   /** Where answers go. */
   answers: MessagePort;
@@ -40,6 +40,6 @@ parentPort!.on('message', (request: WorkerRequest) => {
     answer = { error: error instanceof Error ? `${error.message}\n${error.stack}` : String(error) };
   }
   setup.answers.postMessage(answer);
-  Atomics.store(signal, 0, 1);
+  Atomics.add(signal, 0, 1);
   Atomics.notify(signal, 0);
 });

@@ -1,29 +1,32 @@
 /**
- * Worlds between the explorer's threads. A world's snapshots go as XState's persisted snapshots
- * with their digest; the receiving side keeps one snapshot per digest and one event object per
- * event text, so a world restored there shares its parts with the worlds it restored before,
- * and the engine's transition memo (by identity) keeps hitting.
+ * Worlds between the explorer's threads. A world's snapshots go by digest, with XState's
+ * persisted snapshot only the first time that side sends that digest to its peer; the receiving
+ * side keeps one snapshot per digest and one event object per event text, so a world restored
+ * there shares its parts with the worlds it restored before, and the engine's transition memo
+ * (by identity) keeps hitting.
  */
 import type { AnyMachineSnapshot } from 'xstate';
 import type { ActorName, AnyEvent } from '../../machines/effects.ts';
 import type { Engine } from '../engine/Engine.ts';
 import type { Alarm, Envelope, World } from '../engine/World.ts';
 import { canonicalJson, snapshotDigest } from '../engine/worldHash.ts';
+import { InternalError } from '../errors.ts';
 
 export interface WireWorld {
   step: number;
   seq: number;
   time: World['time'];
   rng: World['rng'];
-  /** Per actor, in the engine's order: [digest, persisted snapshot]. */
+  /** Per actor, in the engine's order: [digest, persisted snapshot, or null when the peer has it]. */
   snapshots: [number, unknown][];
   mailboxes: Record<ActorName, Envelope[]>;
   alarms: Alarm[];
 }
 
 export class WireCodec {
-  private readonly persisted = new WeakMap<AnyMachineSnapshot, unknown>();
   private readonly snapshots = new Map<number, AnyMachineSnapshot>();
+  /** Digests whose persisted snapshot this side has sent to its peer. */
+  private readonly sent = new Set<number>();
   private readonly events = new Map<string, AnyEvent>();
 
   constructor(private readonly engine: Engine) {}
@@ -32,12 +35,13 @@ export class WireCodec {
     const snapshots: [number, unknown][] = [];
     for (const actor of this.engine.actorNames) {
       const snapshot = world.snapshots[actor];
-      let data = this.persisted.get(snapshot);
-      if (data === undefined) {
-        data = this.engine.persistSnapshot(actor, snapshot);
-        this.persisted.set(snapshot, data);
+      const digest = snapshotDigest(snapshot);
+      if (!this.snapshots.has(digest)) this.snapshots.set(digest, snapshot);
+      if (this.sent.has(digest)) snapshots.push([digest, null]);
+      else {
+        this.sent.add(digest);
+        snapshots.push([digest, this.engine.persistSnapshot(actor, snapshot)]);
       }
-      snapshots.push([snapshotDigest(snapshot), data]);
     }
     return {
       step: world.step,
@@ -56,6 +60,7 @@ export class WireCodec {
       const [digest, data] = wire.snapshots[i];
       let snapshot = this.snapshots.get(digest);
       if (!snapshot) {
+        if (data === null) throw new InternalError(`wire world: ${actor}'s snapshot ${digest} was never sent`);
         snapshot = this.engine.restoreSnapshot(actor, data);
         this.snapshots.set(digest, snapshot);
       }
@@ -83,5 +88,40 @@ export class WireCodec {
       this.events.set(key, known);
     }
     return known;
+  }
+}
+
+/**
+ * The explorer's thread between workers: it never restores a world, it relays them. It keeps
+ * every persisted snapshot a worker sent, notes which digests each worker holds, and gives a
+ * world to a worker with the persisted snapshots that worker lacks.
+ */
+export class WireRelay {
+  private readonly data = new Map<number, unknown>();
+  private readonly held: Set<number>[];
+
+  constructor(workers: number) {
+    this.held = Array.from({ length: workers }, () => new Set<number>());
+  }
+
+  /** A world that came from worker `from` (or, with -1, from the explorer's own codec). */
+  absorb(wire: WireWorld, from: number): void {
+    for (const [digest, data] of wire.snapshots) {
+      if (data !== null) this.data.set(digest, data);
+      if (from >= 0) this.held[from].add(digest);
+    }
+  }
+
+  /** `wire` as worker `to` needs it. */
+  prepare(wire: WireWorld, to: number): WireWorld {
+    const held = this.held[to];
+    const snapshots = wire.snapshots.map(([digest]): [number, unknown] => {
+      if (held.has(digest)) return [digest, null];
+      held.add(digest);
+      const data = this.data.get(digest);
+      if (data === undefined) throw new InternalError(`wire relay: no persisted snapshot for digest ${digest}`);
+      return [digest, data];
+    });
+    return { ...wire, snapshots };
   }
 }
