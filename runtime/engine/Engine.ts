@@ -323,9 +323,12 @@ export class Engine {
     return hashWorld(world, this.actorNames, relativeTime);
   }
 
-  /** `hash` as a number (53 bits), for the explorer. */
-  digest(world: World, relativeTime = false): number {
-    return worldDigest(world, this.actorNames, relativeTime);
+  /**
+   * `hash` as a number (53 bits), for the explorer; with the `parent` the world was made from
+   * by one step, only what that step replaced is hashed again.
+   */
+  digest(world: World, relativeTime = false, parent?: World): number {
+    return worldDigest(world, this.actorNames, relativeTime, parent);
   }
 
   /** The world as JSON-safe data (XState's persisted snapshots; the engine owns every timer, so none is lost). */

@@ -138,22 +138,62 @@ function alarmDigest(alarm: Alarm): number {
  * every timer they arm counts from now (timer_mod with a delay), and an absolute alarm whose
  * instant has passed fires at once in either world.
  */
-export function worldDigest(world: World, actorNames: readonly string[], relativeTime = false): number {
+export function worldDigest(world: World, actorNames: readonly string[], relativeTime = false, parent?: World): number {
   const { realtime, virtual, vmRunning } = world.time;
+  const actors = actorsDigest(world, actorNames, parent);
   const hasher = new NumberHasher();
-  hasher.add(vmRunning ? 1 : 0);
+  hasher.add(vmRunning ? 1 : 0).add(actors.hi).add(actors.lo);
   if (!relativeTime) hasher.add(realtime).add(virtual);
-  for (const actor of actorNames) {
-    hasher.add(snapshotDigest(world.snapshots[actor]));
-    const mailbox = world.mailboxes[actor];
-    hasher.add(mailbox && mailbox.length > 0 ? mailboxDigest(mailbox) : 0);
-  }
   hasher.add(world.alarms.length);
   for (const a of world.alarms) {
     const deadline = relativeTime ? a.deadline - (a.clock === 'realtime' ? realtime : virtual) : a.deadline;
     hasher.add(alarmDigest(a)).add(deadline);
   }
   return hasher.digest();
+}
+
+interface ActorsDigest {
+  hi: number;
+  lo: number;
+}
+const actorsDigests = new WeakMap<World, ActorsDigest>();
+
+/**
+ * Every actor's snapshot and mailbox, as the XOR of one well-mixed term per actor (its index,
+ * its snapshot's and its mailbox's digests), so that a world made from `parent` by a step is
+ * hashed from the parent's value, re-mixing only the actors whose parts the step replaced.
+ */
+function actorsDigest(world: World, actorNames: readonly string[], parent?: World): ActorsDigest {
+  const known = actorsDigests.get(world);
+  if (known) return known;
+  const base = parent ? actorsDigests.get(parent) : undefined;
+  let hi = base ? base.hi : 0;
+  let lo = base ? base.lo : 0;
+  for (let i = 0; i < actorNames.length; i++) {
+    const actor = actorNames[i];
+    const snapshot = world.snapshots[actor];
+    const mailbox = world.mailboxes[actor];
+    if (base && parent!.snapshots[actor] === snapshot && parent!.mailboxes[actor] === mailbox) continue;
+    const term = actorTerm(i, snapshot, mailbox);
+    hi ^= Math.floor(term / 4294967296);
+    lo = (lo ^ term) >>> 0;
+    if (base) {
+      const old = actorTerm(i, parent!.snapshots[actor], parent!.mailboxes[actor]);
+      hi ^= Math.floor(old / 4294967296);
+      lo = (lo ^ old) >>> 0;
+    }
+  }
+  const digest = { hi, lo };
+  actorsDigests.set(world, digest);
+  return digest;
+}
+
+function actorTerm(index: number, snapshot: AnyMachineSnapshot, mailbox: readonly Envelope[] | undefined): number {
+  return new NumberHasher()
+    .add(index)
+    .add(snapshotDigest(snapshot))
+    .add(mailbox && mailbox.length > 0 ? mailboxDigest(mailbox) : 0)
+    .digest();
 }
 
 /** `worldDigest` as 11 base-36 digits. */

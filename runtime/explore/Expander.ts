@@ -55,8 +55,8 @@ export class Expander {
     this.horizon = relativeTime ? timeHorizonOf(topology) : Infinity;
   }
 
-  worldHash(world: World): number {
-    return this.engine.digest(world, world.time.realtime >= this.horizon);
+  worldHash(world: World, parent?: World): number {
+    return this.engine.digest(world, world.time.realtime >= this.horizon, parent);
   }
 
   expand(world: World): Expansion<World> {
@@ -69,7 +69,7 @@ export class Expander {
       const next = this.engine.apply(world, step);
       const judged = this.buffer.filter(InvariantChecker.judges);
       const local = step.kind === 'deliver' && !this.shared.has(step.actor) && this.engine.lastStepEffects === 0 && judged.length === 0;
-      steps.push({ index, world: next, worldHash: this.worldHash(next), judged, local });
+      steps.push({ index, world: next, worldHash: this.worldHash(next, world), judged, local });
     }
     this.buffer = [];
     return { steps, unfinished: [] };

@@ -15,7 +15,7 @@
 import type { Topology } from '../../actors/topology.ts';
 import type { Engine } from '../engine/Engine.ts';
 import type { World } from '../engine/World.ts';
-import { canonicalJson, NumberHasher } from '../engine/worldHash.ts';
+import { NumberHasher } from '../engine/worldHash.ts';
 import { InternalError } from '../errors.ts';
 import { InvariantChecker, type ReportedViolation } from '../invariants/InvariantChecker.ts';
 import type { InvariantId } from '../invariants/monitors.ts';
@@ -301,10 +301,14 @@ function search<W, R>(topology: Topology, expander: Expander, options: ExploreOp
   return result('proved');
 }
 
-/** A trace event as the monitors judge it: everything but where and when in the run it happened. */
+/**
+ * A trace event as the monitors judge it: everything but where and when in the run it happened.
+ * Plain JSON: the engine builds each kind of event with its fields in one order, and text that
+ * differs for equal events would only miss the memo, never share a wrong judgement.
+ */
 function judgedEventKey(e: TraceEvent): string {
   const { step: _step, time: _time, vtime: _vtime, ...rest } = e as TraceEvent & { vtime?: number };
-  return canonicalJson(rest);
+  return JSON.stringify(rest);
 }
 
 function stateHash(worldHash: number, checker: InvariantChecker): number {
