@@ -58,6 +58,13 @@ export function exploreCommand(options: ExploreCommandOptions, io: Output): numb
     `hashes only are stored (${Math.round(result.bytesPerState)} bytes per state with its parent link): the chance that two states shared one is ${result.collisionProbability.toExponential(1)}`,
   );
   for (const [id, ce] of Object.entries(result.expected)) io.out(`expected violation ${id}: shortest interleaving ${ce!.step} steps, replay ${replayLine(scenario, ce!)}`);
+  // The first shortest interleaving of each expected violation, in words (several may share one).
+  const explained = new Set<string>();
+  for (const ce of Object.values(result.expected)) {
+    if (explained.has(ce!.replayPath)) continue;
+    explained.add(ce!.replayPath);
+    explain(scenario, ce!, io);
+  }
   for (const id of missing) io.out(`expected violation ${id}: not found${result.verdict === 'bounded' ? ' within the bounds' : ' in any interleaving'}`);
   if (result.counterexample) explain(scenario, result.counterexample, io);
   io.out('');
@@ -107,7 +114,10 @@ function explain(scenario: Scenario, ce: Counterexample, io: Output): void {
     const line = timelineLine(e);
     if (line) io.out(formatTimelineLine(line));
   }
-  for (const v of ce.violations) for (const line of wrap(`  ${v.invariant}: ${v.message}`, 80, '    ')) io.out(line);
+  for (const v of ce.violations) {
+    for (const line of wrap(`  ${v.invariant}: ${v.message}`, 80, '    ')) io.out(line);
+    if (v.explanation) for (const line of wrap(`    why it matters: ${v.explanation}`, 80, '    ')) io.out(line);
+  }
 }
 
 function writeTrace(scenario: Scenario, ce: Counterexample, path: string): void {
