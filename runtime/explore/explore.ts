@@ -24,7 +24,8 @@ import { modelMapOf } from '../simulate.ts';
 import type { TraceEvent } from '../trace/TraceEvent.ts';
 import { Expander, type ExpandedStep, type Expansion } from './Expander.ts';
 import { StateStore } from './StateStore.ts';
-import { WireCodec, type WireWorld } from './wireWorld.ts';
+import type { HeldRef } from './exploreWorker.ts';
+import { WireCodec } from './wireWorld.ts';
 import { WorkerPool, type Round } from './WorkerPool.ts';
 
 export { timeHorizonOf } from './Expander.ts';
@@ -107,8 +108,9 @@ interface Node<W> {
   depth: number;
 }
 
-/** States expanded per round with worker threads (a round's answers are merged in order). */
-const ROUND = 512;
+/** States per round (a round's answers are merged in order), and rounds handed out ahead of the merge. */
+const ROUND = 256;
+const AHEAD = 4;
 
 export function explore(topology: Topology, options: ExploreOptions = {}): ExploreResult {
   const workers = options.workers ?? 1;
@@ -119,20 +121,37 @@ export function explore(topology: Topology, options: ExploreOptions = {}): Explo
     return search<World, readonly Node<World>[]>(topology, expander, options, { submit: (nodes) => nodes, collect: (nodes) => nodes.map((node) => expander.expand(node.world)) }, expander.engine.initial);
   }
   const pool = new WorkerPool(workers, topology, options.relativeTime !== false);
-  const codec = new WireCodec(expander.engine);
-  const initial = codec.encode(expander.engine.initial);
-  pool.adopt(initial);
   try {
-    return search<WireWorld, Round>(topology, expander, options, { submit: (nodes) => pool.submit(nodes.map((node) => node.world)), collect: (round) => pool.collect(round) }, initial);
+    const initial = pool.seed(new WireCodec(expander.engine).encode(expander.engine.initial));
+    return search<HeldRef, Round>(
+      topology,
+      expander,
+      options,
+      {
+        level: (nodes) => pool.balance(nodes.map((node) => node.id)),
+        submit: (nodes) => pool.submit(nodes.map((node) => node.id)),
+        collect: (round) => pool.collect(round),
+        adopt: (ref, id) => pool.adopt(ref, id),
+        settle: (round) => pool.settle(round),
+      },
+      initial,
+    );
   } finally {
     pool.close();
   }
 }
 
-/** Expanding rounds of states: `submit` hands a round out, `collect` gives its expansions in order. */
+/**
+ * Expanding rounds of states: `submit` hands a round out, `collect` gives its expansions in
+ * order. With workers, `level` starts a level (the pool evens out its loads), `adopt` says a
+ * successor became a state, and `settle` that a round is merged.
+ */
 interface Expanding<W, R> {
+  level?(nodes: readonly Node<W>[]): void;
   submit(nodes: readonly Node<W>[]): R;
   collect(round: R): Expansion<W>[];
+  adopt?(world: W, id: number): void;
+  settle?(round: R): void;
 }
 
 /**
@@ -239,6 +258,7 @@ function search<W, R>(topology: Topology, expander: Expander, options: ExploreOp
     if (options.stopAtExpected && expectedViolations.size > 0 && [...expectedViolations].every((id) => expected[id])) {
       return result('bounded', { bound: 'every expected violation found (stopAtExpected)' });
     }
+    expanding.adopt?.(step.world, id);
     next.push({ world: step.world, checker, id, depth: node.depth + 1 });
     if (visited.size >= maxStates) return result('bounded', { bound: `${maxStates} states stored (--max-states)` });
     if (visited.size % 2000 === 0) {
@@ -282,18 +302,28 @@ function search<W, R>(topology: Topology, expander: Expander, options: ExploreOp
   while (frontier.length > 0) {
     if (depth >= maxDepth) return result('bounded', { bound: `depth ${maxDepth} reached with ${frontier.length} states still to expand` });
     const next: Node<W>[] = [];
-    let batch = frontier.slice(0, ROUND);
-    let round = expanding.submit(batch);
-    for (let from = 0; from < frontier.length; from += ROUND) {
-      const following = frontier.slice(from + ROUND, from + 2 * ROUND);
-      const followingRound = following.length > 0 ? expanding.submit(following) : null;
+    expanding.level?.(frontier);
+    // Up to AHEAD rounds are out at once, so every worker has work queued while this thread
+    // merges; they are merged strictly in order.
+    const inFlight: { batch: Node<W>[]; round: R }[] = [];
+    let from = 0;
+    const handOut = () => {
+      while (inFlight.length < AHEAD && from < frontier.length) {
+        const batch = frontier.slice(from, from + ROUND);
+        from += ROUND;
+        inFlight.push({ batch, round: expanding.submit(batch) });
+      }
+    };
+    handOut();
+    while (inFlight.length > 0) {
+      const { batch, round } = inFlight.shift()!;
+      handOut();
       const expansions = expanding.collect(round);
       for (let i = 0; i < batch.length; i++) {
         const ended = merge(batch[i], expansions[i], next);
         if (ended) return ended;
       }
-      batch = following;
-      round = followingRound!;
+      expanding.settle?.(round);
     }
     frontier = next;
     depth++;
