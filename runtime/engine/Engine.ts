@@ -21,7 +21,7 @@ import type { Strategy } from '../scheduler/strategies.ts';
 import type { VirtualClock } from '../scheduler/VirtualClock.ts';
 import type { TraceEvent } from '../trace/TraceEvent.ts';
 import type { Alarm, Envelope, Step, World } from './World.ts';
-import { hashWorld, worldDigest } from './worldHash.ts';
+import { hashWorld, snapshotDigest, worldDigest } from './worldHash.ts';
 
 /** A world as plain JSON: persisted XState snapshots plus the engine's own parts. */
 export interface SerializedWorld {
@@ -437,13 +437,32 @@ export class Engine {
       this.collected.push(...hit.emitted);
       return hit.next;
     }
-    const next = this.computeTransition(actor, snapshot, event);
+    const next = this.intern(this.computeTransition(actor, snapshot, event));
     if (!byEvent) {
       byEvent = new WeakMap();
       this.memo.set(snapshot, byEvent);
     }
     byEvent.set(event, { next, emitted: [...this.collected] });
     return next;
+  }
+
+  /**
+   * While memoizing, one snapshot object per content (by digest): worlds reached by different
+   * paths then share their snapshots (memory), and the memo, keyed by identity, finds a
+   * transition computed from an equal snapshot reached another way. The explorer empties the
+   * table at each level (`forgetInterned`), so it holds no more than the frontier does.
+   */
+  private interned = new Map<number, AnyMachineSnapshot>();
+  private intern(snapshot: AnyMachineSnapshot): AnyMachineSnapshot {
+    const digest = snapshotDigest(snapshot);
+    const known = this.interned.get(digest);
+    if (known) return known;
+    this.interned.set(digest, snapshot);
+    return snapshot;
+  }
+
+  forgetInterned(): void {
+    this.interned = new Map();
   }
 
   private computeTransition(actor: ActorName, snapshot: AnyMachineSnapshot, event: AnyEvent): AnyMachineSnapshot {

@@ -75,6 +75,11 @@ export class Expander {
     return { steps, unfinished: [] };
   }
 
+  /** A new level of the search: snapshots interned for the last one may go. */
+  newLevel(): void {
+    this.engine.forgetInterned();
+  }
+
   /** Replays `path` (enabled-step indexes) and hands each step's trace events to `observe`. */
   replay(path: readonly number[], observe: (e: TraceEvent) => void): World {
     let world = this.engine.initial;

@@ -106,11 +106,12 @@ export class WorkerPool {
   }
 
   /**
-   * Before a level: when a worker holds more than a quarter above its share of `ids`, its
+   * Before a level: the workers hear that a level begins; when a worker holds more than a quarter above its share of `ids`, its
    * surplus (the last states it holds) moves to the workers below their share.
    */
   balance(ids: readonly number[]): void {
     const count = this.lanes.length;
+    this.lanes.forEach((_, w) => this.post(w, { kind: 'level' }));
     const share = Math.ceil(ids.length / count);
     const owned: number[][] = this.lanes.map(() => []);
     for (const id of ids) owned[this.holderOf(id)].push(id);

@@ -118,7 +118,8 @@ export function explore(topology: Topology, options: ExploreOptions = {}): Explo
   const expander = new Expander(topology, options.relativeTime !== false);
   if (workers === 1) {
     // Expanded when collected, so one round's successors at a time are held.
-    return search<World, readonly Node<World>[]>(topology, expander, options, { submit: (nodes) => nodes, collect: (nodes) => nodes.map((node) => expander.expand(node.world)) }, expander.engine.initial);
+    const expanding = { level: () => expander.newLevel(), submit: (nodes: readonly Node<World>[]) => nodes, collect: (nodes: readonly Node<World>[]) => nodes.map((node) => expander.expand(node.world)) };
+    return search<World, readonly Node<World>[]>(topology, expander, options, expanding, expander.engine.initial);
   }
   const pool = new WorkerPool(workers, topology, options.relativeTime !== false);
   try {

@@ -30,6 +30,8 @@ export interface HeldRef {
 export type WorkerRequest =
   /** Expand these held states (answered). */
   | { kind: 'expand'; round: number; ids: number[] }
+  /** A new level of the search begins. */
+  | { kind: 'level' }
   /** Of a round's successors, keep these as states with these ids; forget the rest. */
   | { kind: 'adopt'; round: number; pairs: [number, number][] }
   /** Send these held states' worlds and forget them (answered). */
@@ -78,6 +80,9 @@ parentPort!.on('message', (request: WorkerRequest) => {
         pending.delete(request.round);
         return;
       }
+      case 'level':
+        expander.newLevel();
+        return;
       case 'give':
         answer({ worlds: request.ids.map((id) => codec.encode(worldOf(id))) });
         return;
