@@ -8,9 +8,9 @@
  * Every transition is checked as it is taken (the monitors read the trace events of that one
  * step), every state with nothing enabled is checked for the end-of-run properties.
  *
- * With `workers`, worker threads expand the states and this thread merges their answers in
- * order (see `search`). Not here (see the README): symmetry reduction; the partial-order
- * reduction is a first, conservative one (`reduce`).
+ * With `workers`, worker threads hold and expand the states and this thread merges their
+ * answers in order (see `search` and `WorkerPool`). Not here (see the README): symmetry
+ * reduction; the partial-order reduction is a first, conservative one (`reduce`).
  */
 import type { Topology } from '../../actors/topology.ts';
 import type { Engine } from '../engine/Engine.ts';
