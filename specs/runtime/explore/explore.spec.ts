@@ -4,6 +4,11 @@ import { runScenario } from '../../../runtime/scenario/runScenario.ts';
 import { simulate } from '../../../runtime/simulate.ts';
 import { resolveScenario } from '../../../runtime/cli/scenarioCommands.ts';
 import { libraryTopology } from '../../helpers/library.ts';
+import { createActorSpecs } from '../../../actors/createSystem.ts';
+import { Engine } from '../../../runtime/engine/Engine.ts';
+import { InvariantChecker } from '../../../runtime/invariants/InvariantChecker.ts';
+import { modelMapOf } from '../../../runtime/simulate.ts';
+import type { TraceEvent } from '../../../runtime/trace/TraceEvent.ts';
 
 describe('explore: proving', () => {
   it.each(['event-loop-basics', 'drained-section-dataplane'])('should prove %s: every interleaving holds every invariant', (name) => {
@@ -131,5 +136,50 @@ describe('explore: worker threads', () => {
     const three = explore(topology, { maxStates: 5000, reduce: true, workers: 3 });
     expect(one.verdict).toBe('bounded');
     expect(outline(three)).toEqual(outline(one));
+  });
+});
+
+describe('explore: against a naive breadth-first search', () => {
+  /**
+   * The shortest interleaving to each invariant's first violation, by the plainest search there
+   * is: every world kept whole, the full hash of world and checker as text, a fresh checker
+   * copy on every step, no memo, no time abstraction. The explorer's memos, digests, store and
+   * time abstraction must not change the lengths it finds.
+   */
+  function naiveShortest(topology: ReturnType<typeof libraryTopology>, invariants: readonly string[], maxDepth: number): Record<string, number> {
+    let buffer: TraceEvent[] = [];
+    const engine = new Engine(createActorSpecs(topology), { onTrace: (e) => buffer.push(e) });
+    const root = new InvariantChecker(modelMapOf(topology));
+    for (const e of buffer) root.observe(e);
+    const found: Record<string, number> = {};
+    const seen = new Set<string>([`${engine.hash(engine.initial)}|${root.key()}`]);
+    let frontier = [{ world: engine.initial, checker: root }];
+    for (let depth = 1; depth <= maxDepth && frontier.length > 0; depth++) {
+      const next: typeof frontier = [];
+      for (const { world, checker } of frontier) {
+        for (const step of engine.enabledSteps(world)) {
+          buffer = [];
+          const after = engine.apply(world, step);
+          const judged = checker.clone();
+          const before = judged.violations.length;
+          for (const e of buffer) judged.observe(e);
+          for (const v of judged.violations.slice(before)) if (invariants.includes(v.invariant) && !(v.invariant in found)) found[v.invariant] = depth;
+          const key = `${engine.hash(after)}|${judged.key()}`;
+          if (seen.has(key)) continue;
+          seen.add(key);
+          next.push({ world: after, checker: judged });
+        }
+      }
+      frontier = next;
+    }
+    return found;
+  }
+
+  it('should find the same shortest lengths for I1, I5 and I7 without gating (22, 24 and 22 steps)', () => {
+    const scenario = resolveScenario('drained-section-without-gating');
+    const explored = explore(scenario.topology, { expectedViolations: scenario.expect.violate });
+    const naive = naiveShortest(scenario.topology, ['I1', 'I5', 'I7'], 24);
+    expect(naive).toEqual({ I1: 22, I5: 24, I7: 22 });
+    expect(Object.fromEntries(Object.entries(explored.expected).map(([id, ce]) => [id, ce!.step]))).toEqual(naive);
   });
 });
