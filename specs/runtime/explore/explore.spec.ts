@@ -183,3 +183,47 @@ describe('explore: against a naive breadth-first search', () => {
     expect(Object.fromEntries(Object.entries(explored.expected).map(([id, ce]) => [id, ce!.step]))).toEqual(naive);
   });
 });
+
+describe('explore: a shortest counterexample counted by hand', () => {
+  /**
+   * Without external gating, I1 needs exactly these 22 steps (each `[actor, sender, event]`;
+   * a clock step is `['clock', ns]`). A mailbox gives up its oldest acceptable message first,
+   * so registrations sent at start-up come before what follows them in the same mailbox.
+   */
+  const HAND: readonly (readonly [string, string | number, string?])[] = [
+    ['ctx:main', 'loop:main', 'aio.poll'], // the main loop's poll: it will dispatch the QMP command
+    ['ctx:iothread0', 'loop:iothread0', 'aio.poll'], // oldest in the IOThread context's mailbox: before the registrations
+    ['ctx:iothread0', 'node:drive0', 'aio.bh.new'], // drive0's completion BH, sent before the client registered
+    ['ctx:iothread0', 'node:drive0-file', 'aio.handler.set'], // the file node's AIO handler, likewise
+    ['ctx:iothread0', 'node:drive0-file', 'aio.bh.new'], // and its completion BH
+    ['ctx:iothread0', 'client:vblk0', 'aio.handler.set'], // the guest's notifier, registered external
+    ['ctx:main', 'monitor:qmp', 'aio.handler.set'], // the QMP socket's handler in the main context
+    ['clock', 500_000], // time reaches W1's `at` (0.5 ms)
+    ['client:vblk0', 'clock', 'far.tick'], // so the guest may send W1
+    ['clock', 1_000_000], // time reaches the command's `at` (1 ms)
+    ['monitor:qmp', 'clock', 'script.wake'], // bdrv_drained_begin arrives on the QMP socket
+    ['ctx:main', 'monitor:qmp', 'aio.handler.notify'], // the socket is readable
+    ['monitor:qmp', 'ctx:main', 'aio.dispatch'], // the main loop dispatches the command
+    ['ctx:iothread0', 'monitor:qmp', 'aio.acquire'], // aio_context_acquire(iothread0)
+    ['monitor:qmp', 'ctx:iothread0', 'aio.acquired'],
+    ['node:drive0', 'monitor:qmp', 'drain.begin'], // bdrv_drained_begin(drive0)
+    ['ctx:iothread0', 'node:drive0', 'aio.external.disable'], // aio_disable_external: count 1
+    ['node:drive0-file', 'node:drive0', 'drain.hook'], // the drain asks its child's driver first
+    ['client:vblk0', 'env', 'far.issue'], // the guest sends W1
+    ['node:drive0', 'node:drive0-file', 'drain.hook.done'],
+    ['ctx:iothread0', 'client:vblk0', 'aio.handler.notify'], // the virtqueue kick: the notifier is ready
+    ['ctx:iothread0', 'node:drive0', 'aio.poll'], // the drain's poll dispatches the external notifier: I1
+  ];
+
+  it('should find I1 without gating in exactly the 22 steps counted by hand', () => {
+    const scenario = resolveScenario('drained-section-without-gating');
+    const ce = explore(scenario.topology, { expectedViolations: scenario.expect.violate }).expected.I1!;
+    expect(ce.step).toBe(HAND.length);
+    const trace = runScenario(scenario, { replayPath: ce.replayPath }).result.trace ?? [];
+    const taken = trace
+      .filter((e) => e.step >= 1 && e.step <= ce.step && (e.type === '@trace.deliver' || e.type === '@trace.clock'))
+      .map((e) => (e.type === '@trace.clock' ? ['clock', (e as unknown as { realtime: number }).realtime] : [e.actor, (e as unknown as { from: string }).from, (e as unknown as { event: string }).event]));
+    const sorted = (xs: readonly (readonly unknown[])[]) => xs.map((x) => JSON.stringify(x)).sort();
+    expect(sorted(taken)).toEqual(sorted(HAND));
+  });
+});
