@@ -76,6 +76,9 @@ describe('drainlab: bad input', () => {
     [['demo', '--seed'], "drainlab: demo: Option '--seed <value>' argument missing (see 'drainlab demo --help')"],
     [['demo', '--strategy', 'lifo'], "drainlab: --strategy: 'lifo' is not a strategy; expected fifo or random"],
     [['demo', '--nope'], "drainlab: demo: Unknown option '--nope' (see 'drainlab demo --help')"],
+    [['explore', 'event-loop-basics', '--workers', '0'], "drainlab: --workers: '0' is not a positive whole number"],
+    [['explore', 'event-loop-basics', '--workers', '65'], "drainlab: --workers: '65' is more than 64 worker threads"],
+    [['explore', 'event-loop-basics', '--max-states', '1.5'], "drainlab: --max-states: '1.5' is not a positive whole number"],
     [['explode'], "drainlab: unknown command 'explode'; expected one of: run, explore, replay, list, schema, demo (see 'drainlab --help')"],
   ])('should reject %j with exit code 2 and one clear line', async (argv, message) => {
     const { code, err } = await cli(...argv);
@@ -104,5 +107,36 @@ describe('drainlab as a process', () => {
     const run = spawnSync(process.execPath, [bin, 'demo'], { encoding: 'utf8' });
     expect(run.status).toBe(0);
     expect(run.stdout).toContain('I10');
+  });
+});
+
+describe('drainlab explore', () => {
+  it('should exit 0 when a protection-off scenario shows every violation it expects, and explain each in words', async () => {
+    const { code, out } = await cli('explore', 'drained-section-without-gating');
+    expect(code).toBe(0);
+    expect(out).toContain('verdict: proved');
+    expect(out).toMatch(/expected violation I1: shortest interleaving 22 steps, replay drainlab replay drained-section-without-gating@\S+/);
+    expect(out).toContain('counterexample (22 steps): I1 at step 22');
+    expect(out).toContain('why it matters: aio_disable_external(ctx:iothread0)');
+    expect(out).toMatch(/hashes only are stored \(\d+ bytes per state with its parent link\)/);
+    expect(out.trim().split('\n').at(-1)).toBe('expectations met');
+  });
+
+  it('should exit 1 with the verdict bounded when the state budget runs out', async () => {
+    const { code, out } = await cli('explore', 'two-external-snapshots', '--max-states', '1000');
+    expect(code).toBe(1);
+    expect(out).toContain('verdict: bounded (1000 states stored (--max-states))');
+  });
+
+  it('should write the counterexample as NDJSON and report as JSON, the same with two workers', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'drainlab-'));
+    const one = await cli('explore', 'drained-section-without-gating', '--json', '--trace', join(dir, 'one.ndjson'));
+    const two = await cli('explore', 'drained-section-without-gating', '--json', '--workers', '2', '--trace', join(dir, 'two.ndjson'));
+    const strip = (text: string) => ({ ...JSON.parse(text), seconds: 0 });
+    expect(strip(two.out)).toEqual(strip(one.out));
+    expect(JSON.parse(one.out).expected.I1.steps).toBe(22);
+    const trace = readFileSync(join(dir, 'one.ndjson'), 'utf8').trim().split('\n').map((l) => JSON.parse(l));
+    expect(trace.some((e) => e.step === 22 && e.type === '@trace.dispatch')).toBe(true);
+    expect(readFileSync(join(dir, 'two.ndjson'), 'utf8')).toBe(readFileSync(join(dir, 'one.ndjson'), 'utf8'));
   });
 });
