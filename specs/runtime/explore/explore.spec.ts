@@ -147,6 +147,10 @@ describe('explore: against a naive breadth-first search', () => {
    * time abstraction must not change the lengths it finds.
    */
   function naiveShortest(topology: ReturnType<typeof libraryTopology>, invariants: readonly string[], maxDepth: number): Record<string, number> {
+    return naiveSearch(topology, invariants, maxDepth).found;
+  }
+
+  function naiveSearch(topology: ReturnType<typeof libraryTopology>, invariants: readonly string[], maxDepth: number): { found: Record<string, number>; states: number } {
     let buffer: TraceEvent[] = [];
     const engine = new Engine(createActorSpecs(topology), { onTrace: (e) => buffer.push(e) });
     const root = new InvariantChecker(modelMapOf(topology));
@@ -172,8 +176,16 @@ describe('explore: against a naive breadth-first search', () => {
       }
       frontier = next;
     }
-    return found;
+    return { found, states: seen.size };
   }
+
+  it.each(['event-loop-basics', 'nested-drained-sections', 'now-era-transaction'])('should store exactly as many states as the naive search in %s (clocks kept)', (name) => {
+    const topology = libraryTopology(name);
+    const naive = naiveSearch(topology, [], Infinity);
+    const explored = explore(topology, { relativeTime: false });
+    expect(explored.verdict).toBe('proved');
+    expect(explored.states).toBe(naive.states);
+  });
 
   it('should find the same shortest lengths for I1, I5 and I7 without gating (22, 24 and 22 steps)', () => {
     const scenario = resolveScenario('drained-section-without-gating');
