@@ -153,6 +153,14 @@ export function backupJobStep(ctx: BackupJobContext, event: AnyEvent) {
   return { context: ctx, emitted: out.emitted };
 }
 
+/** What a running or cancelling job takes in: every event goes to `backupJobStep`, and the state's `always` decides what follows. */
+const copying = {
+  'job.cancel': { actions: 'applyEvent' },
+  'job.before_write': { actions: 'applyEvent' },
+  'io.complete': { actions: 'applyEvent' },
+  'aio.dispatch': { actions: 'applyEvent' },
+} as const;
+
 export const backupJobMachine = setup({
   types: {
     context: {} as BackupJobContext,
@@ -197,22 +205,12 @@ export const backupJobMachine = setup({
     running: {
       description: 'Copying chunk by chunk',
       always: [{ guard: 'isCancelled', target: 'cancelling' }, { guard: 'isCompleted', target: 'completed' }],
-      on: {
-        'job.cancel': { actions: 'applyEvent' },
-        'job.before_write': { actions: 'applyEvent' },
-        'io.complete': { actions: 'applyEvent' },
-        'aio.dispatch': { actions: 'applyEvent' },
-      },
+      on: copying,
     },
     cancelling: {
       description: 'block_job_cancel: stop after the request in flight',
       always: [{ guard: 'isCompleted', target: 'completed' }],
-      on: {
-        'job.cancel': { actions: 'applyEvent' },
-        'job.before_write': { actions: 'applyEvent' },
-        'io.complete': { actions: 'applyEvent' },
-        'aio.dispatch': { actions: 'applyEvent' },
-      },
+      on: copying,
     },
     completed: {
       on: { 'job.cancel': {}, 'job.before_write': { actions: 'applyEvent' }, 'io.complete': { actions: 'applyEvent' } },

@@ -78,53 +78,40 @@ export class NumberHasher {
  * each time, so each part's digest is computed once, when first hashed, and found again by
  * identity.
  */
-export function snapshotDigest(snapshot: AnyMachineSnapshot): number {
-  let digest = snapshotDigests.get(snapshot);
+/** The digest cached for `key`, computed the first time. */
+function cached<K>(cache: { get(key: K): number | undefined; set(key: K, value: number): unknown }, key: K, compute: (key: K) => number): number {
+  let digest = cache.get(key);
   if (digest === undefined) {
-    digest = hash53(snapshotKey(snapshot));
-    snapshotDigests.set(snapshot, digest);
+    digest = compute(key);
+    cache.set(key, digest);
   }
   return digest;
+}
+
+export function snapshotDigest(snapshot: AnyMachineSnapshot): number {
+  return cached(snapshotDigests, snapshot, (s) => hash53(snapshotKey(s)));
 }
 
 function eventDigest(event: object): number {
-  let digest = eventDigests.get(event);
-  if (digest === undefined) {
-    digest = hash53(canonicalJson(event));
-    eventDigests.set(event, digest);
-  }
-  return digest;
+  return cached(eventDigests, event, (e) => hash53(canonicalJson(e)));
 }
 
 function nameDigest(name: string): number {
-  let digest = nameDigests.get(name);
-  if (digest === undefined) {
-    digest = hash53(name);
-    nameDigests.set(name, digest);
-  }
-  return digest;
+  return cached(nameDigests, name, hash53);
 }
 
 /** A mailbox's events in order, with their senders (not their global sequence numbers). */
 function mailboxDigest(mailbox: readonly Envelope[]): number {
-  let digest = mailboxDigests.get(mailbox);
-  if (digest === undefined) {
+  return cached(mailboxDigests, mailbox, (m) => {
     const hasher = new NumberHasher();
-    for (const e of mailbox) hasher.add(nameDigest(e.from)).add(eventDigest(e.event));
-    digest = hasher.digest();
-    mailboxDigests.set(mailbox, digest);
-  }
-  return digest;
+    for (const e of m) hasher.add(nameDigest(e.from)).add(eventDigest(e.event));
+    return hasher.digest();
+  });
 }
 
 /** An alarm without its deadline (which may be counted from now). */
 function alarmDigest(alarm: Alarm): number {
-  let digest = alarmDigests.get(alarm);
-  if (digest === undefined) {
-    digest = hash53(`${alarm.id}/${alarm.clock}/${alarm.target}/${canonicalJson(alarm.event)}`);
-    alarmDigests.set(alarm, digest);
-  }
-  return digest;
+  return cached(alarmDigests, alarm, (a) => hash53(`${a.id}/${a.clock}/${a.target}/${canonicalJson(a.event)}`));
 }
 
 /**

@@ -80,16 +80,22 @@ export class Expander {
     this.engine.forgetInterned();
   }
 
-  /** Replays `path` (enabled-step indexes) and hands each step's trace events to `observe`. */
-  replay(path: readonly number[], observe: (e: TraceEvent) => void): World {
+  /**
+   * Replays `path` (enabled-step indexes), handing each step's trace events to `observe`; the
+   * world reached, and the choices a replay path records (where more than one step was enabled).
+   */
+  replay(path: readonly number[], observe: (e: TraceEvent) => void): { world: World; choices: number[] } {
     let world = this.engine.initial;
+    const choices: number[] = [];
     for (const index of path) {
+      const enabled = this.engine.enabledSteps(world);
+      if (enabled.length > 1) choices.push(index);
       this.buffer = [];
-      world = this.engine.apply(world, this.engine.enabledSteps(world)[index]);
+      world = this.engine.apply(world, enabled[index]);
       for (const e of this.buffer) observe(e);
     }
     this.buffer = [];
-    return world;
+    return { world, choices };
   }
 }
 

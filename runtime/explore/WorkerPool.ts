@@ -142,11 +142,8 @@ export class WorkerPool {
         mine.push(...given);
         at += given.length;
       });
-      if (at < extra.length) {
-        // No room left elsewhere (cannot happen with share = ceil(n / count)); keep them where they were.
-        this.post(w, { kind: 'take', states: extra.slice(at).map((id, i) => [id, this.relay.prepare(worlds[at + i], w)]) });
-        for (const id of extra.slice(at)) this.holder.set(id, w);
-      }
+      // With share = ceil(n / count), the workers below their share always have room for it all.
+      if (at < extra.length) throw new InternalError(`explorer workers: ${extra.length - at} states found no worker with room`);
     }
   }
 

@@ -13,7 +13,6 @@
  * reduction; the partial-order reduction is a first, conservative one (`reduce`).
  */
 import type { Topology } from '../../actors/topology.ts';
-import type { Engine } from '../engine/Engine.ts';
 import type { World } from '../engine/World.ts';
 import { NumberHasher } from '../engine/worldHash.ts';
 import { InternalError } from '../errors.ts';
@@ -28,7 +27,6 @@ import type { HeldRef } from './exploreWorker.ts';
 import { WireCodec } from './wireWorld.ts';
 import { WorkerPool, type Round } from './WorkerPool.ts';
 
-export { timeHorizonOf } from './Expander.ts';
 
 export interface ExploreOptions {
   maxDepth?: number;
@@ -105,7 +103,6 @@ interface Node<W> {
   world: W;
   checker: InvariantChecker;
   id: number;
-  depth: number;
 }
 
 /** States per round (a round's answers are merged in order), and rounds handed out ahead of the merge. */
@@ -157,7 +154,7 @@ interface Expanding<W, R> {
 
 /**
  * The breadth-first search itself, over worlds of any representation `W` (the engine's worlds
- * in one thread, wire worlds with workers). A level's states go out in rounds, the next round
+ * in one thread, references to the worlds workers hold with workers). A level's states go out in rounds, the next round
  * submitted before the current one is merged; successors are merged in the order of the
  * rounds and of each state's enabled steps, exactly as one thread meets them, so the visited
  * store, the state ids and the first violation found are the same however the expansion was
@@ -185,32 +182,32 @@ function search<W, R>(topology: Topology, expander: Expander, options: ExploreOp
   // Hashes only, with parent links and choices by state id to rebuild paths.
   const visited = new StateStore();
   visited.add(stateHash(expander.worldHash(engine.initial), root), -1, 0);
-  let frontier: Node<W>[] = [{ world: initial, checker: root, id: 0, depth: 0 }];
+  let frontier: Node<W>[] = [{ world: initial, checker: root, id: 0 }];
   let transitions = 0;
   let depth = 0;
   const expected: ExploreResult['expected'] = {};
+  let expectedFound = 0;
 
   const pathTo = (id: number, last?: number): number[] => {
     const path: number[] = last === undefined ? [] : [last];
     for (let at = id; at > 0; at = visited.parent(at)) path.push(visited.step(at));
     return path.reverse();
   };
-  const counterexample = (id: number, last: number | undefined, violations: ReportedViolation[], unfinished: string[]): Counterexample => {
-    const path = pathTo(id, last);
-    return { path, replayPath: replayPathOf(engine, path), violations: rejudge(path, violations, unfinished.length > 0), unfinished, step: path.length };
-  };
   /**
-   * The violations as a fresh checker reports them along `path`: a shared checker may have been
-   * built on another path to the same state, so its messages could cite that path's steps.
+   * The counterexample ending at state `id` (and step `last`), replayed once: for its replay
+   * path, and for its violations as a fresh checker reports them along it (a shared checker may
+   * have been built on another path to the same state, so its messages could cite that path's
+   * steps).
    */
-  const rejudge = (path: readonly number[], found: readonly ReportedViolation[], atQuietEnd: boolean): ReportedViolation[] => {
+  const counterexample = (id: number, last: number | undefined, found: ReportedViolation[], unfinished: string[]): Counterexample => {
+    const path = pathTo(id, last);
     const checker = new InvariantChecker(model);
     for (const e of expander.initialEvents) checker.observe(e);
-    expander.replay(path, (e) => InvariantChecker.judges(e) && checker.observe(e));
-    if (atQuietEnd) checker.finish();
+    const { choices } = expander.replay(path, (e) => InvariantChecker.judges(e) && checker.observe(e));
+    if (unfinished.length > 0) checker.finish();
     const wanted = new Set(found.map((v) => v.invariant));
     const again = checker.violations.filter((v) => wanted.has(v.invariant) && v.step === path.length);
-    return again.length > 0 ? again : [...found];
+    return { path, replayPath: encodeReplayPath(choices), violations: again.length > 0 ? again : found, unfinished, step: path.length };
   };
   const result = (verdict: ExploreResult['verdict'], extra: Partial<ExploreResult> = {}): ExploreResult => ({
     verdict,
@@ -227,7 +224,10 @@ function search<W, R>(topology: Topology, expander: Expander, options: ExploreOp
   const judge = (before: number, checker: InvariantChecker, id: number, last: number | undefined, unfinished: string[] = []): Counterexample | null => {
     const fresh = checker.violations.slice(before);
     for (const v of fresh) {
-      if (expectedViolations.has(v.invariant) && !expected[v.invariant]) expected[v.invariant] = counterexample(id, last, [v], unfinished);
+      if (expectedViolations.has(v.invariant) && !expected[v.invariant]) {
+        expected[v.invariant] = counterexample(id, last, [v], unfinished);
+        expectedFound++;
+      }
     }
     const unexpected = fresh.filter((v) => breaks(v.invariant));
     if (unexpected.length > 0 || unfinished.length > 0) return counterexample(id, last, unexpected, unfinished);
@@ -256,11 +256,11 @@ function search<W, R>(topology: Topology, expander: Expander, options: ExploreOp
     if (id < 0) return null;
     const found = judge(node.checker.violations.length, checker, node.id, step.index);
     if (found) return result('violated', { counterexample: found });
-    if (options.stopAtExpected && expectedViolations.size > 0 && [...expectedViolations].every((id) => expected[id])) {
+    if (options.stopAtExpected && expectedViolations.size > 0 && expectedFound === expectedViolations.size) {
       return result('bounded', { bound: 'every expected violation found (stopAtExpected)' });
     }
     expanding.adopt?.(step.world, id);
-    next.push({ world: step.world, checker, id, depth: node.depth + 1 });
+    next.push({ world: step.world, checker, id });
     if (visited.size >= maxStates) return result('bounded', { bound: `${maxStates} states stored (--max-states)` });
     if (visited.size % 2000 === 0) {
       options.onProgress?.({ states: visited.size, transitions, depth, queue: next.length, seconds: elapsed() / 1000 });
@@ -346,17 +346,5 @@ function stateHash(worldHash: number, checker: InvariantChecker): number {
   return new NumberHasher().add(worldHash).add(checker.keyHash()).digest();
 }
 
-
-/** The replay path of a path of enabled-step indexes: the choices where more than one step was enabled. */
-function replayPathOf(engine: Engine, path: readonly number[]): string {
-  const recorded: number[] = [];
-  let world = engine.initial;
-  for (const index of path) {
-    const enabled = engine.enabledSteps(world);
-    if (enabled.length > 1) recorded.push(index);
-    world = engine.apply(world, enabled[index]);
-  }
-  return encodeReplayPath(recorded);
-}
 
 export type { InvariantId };
