@@ -101,6 +101,13 @@ export function createActorSpecs(topology: Topology): ActorSpec[] {
       return ctx.phase === trigger.phase || ctx.history.some((h) => h.startsWith(`${trigger.phase}:`));
     });
   };
+  /** The actors `isCompleted` and `holds` look at for a request id or a trigger (the offers' declared reads). */
+  const completedReads = (id: string): string[] => {
+    const owner = requestOwner.get(id);
+    return owner ? [owner.client] : [];
+  };
+  const triggerReads = (trigger: Trigger): string[] =>
+    'completed' in trigger ? completedReads(trigger.completed) : (actionsOf.get(trigger.txn) ?? []).filter((_, i) => trigger.index === undefined || trigger.index === i);
   for (const client of topology.clients) {
     const ctx = nodeCtx.get(client.node);
     if (ctx === undefined) throw new ScenarioError(`client '${client.name}': no node named '${client.node}'`);
@@ -116,6 +123,7 @@ export function createActorSpecs(topology: Topology): ActorSpec[] {
         external: client.kind === 'nbd' ? protections.nbdExternal : protections.dataplaneExternal,
         workload: client.workload.map((r) => (r.when ? { ...r, when: toTrigger(r.when) } : r)),
       },
+      offerReads: unique(client.workload.flatMap((r) => [...(r.after ?? []).flatMap(completedReads), ...(r.when ? triggerReads(toTrigger(r.when)) : [])])),
       offers: (snapshot, view) =>
         externalClientOffers(
           snapshot.context as ExternalClientContext,
@@ -137,6 +145,7 @@ export function createActorSpecs(topology: Topology): ActorSpec[] {
     kind: 'monitor',
     logic: monitorMachine,
     input: { name: MONITOR_ACTOR, mainCtx: ctxActor(MAIN_CONTEXT), script: (topology.script ?? []).map((c) => toMonitorCommand(c, topology)) },
+    offerReads: unique((topology.script ?? []).flatMap((c) => (c.when ? triggerReads(toTrigger(c.when)) : []))),
     offers: (snapshot, view) => monitorOffers(snapshot.context as MonitorContext, (trigger) => holds(view, trigger)),
   });
   return specs;
@@ -256,4 +265,8 @@ function toMonitorAction(cmd: ScriptCommand, topology: Topology): MonitorCommand
     default:
       return { do: cmd.do, node: nodeActor(cmd.node), ctx: ctxOf(cmd.node), at: cmd.at };
   }
+}
+
+function unique<T>(items: readonly T[]): T[] {
+  return [...new Set(items)];
 }

@@ -16,6 +16,7 @@ export interface ExploreCommandOptions {
   maxStates?: number;
   timeLimit?: number;
   reduce?: boolean;
+  sleepSets?: boolean;
   workers?: number;
   json?: boolean;
   /** Where to write the counterexample's trace (NDJSON). */
@@ -33,6 +34,7 @@ export function exploreCommand(options: ExploreCommandOptions, io: Output): numb
     maxStates: options.maxStates,
     timeLimitSeconds: options.timeLimit,
     reduce: options.reduce,
+    sleepSets: options.sleepSets,
     workers: options.workers,
     expectedViolations,
     onProgress: (p) =>

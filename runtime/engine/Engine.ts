@@ -46,6 +46,12 @@ export interface ActorSpec {
   logic: AnyStateMachine;
   input: unknown;
   offers?: OfferFunction;
+  /**
+   * The other actors whose snapshots `offers` looks at (its own is always readable). The engine
+   * holds it to that: reading any other actor is an internal error. The explorer's partial-order
+   * reduction relies on it to know which steps can change what the environment may do.
+   */
+  offerReads?: readonly ActorName[];
 }
 
 /** A message on the wire between actors; the mailbox sink and the I/O streams read it. */
@@ -56,9 +62,19 @@ export interface Routed {
   event: AnyEvent;
 }
 
+/** What an offer function may see of the world: the snapshots its spec declares in `offerReads`. */
 export interface WorldView {
-  readonly world: World;
   snapshot(actor: ActorName): AnyMachineSnapshot;
+}
+
+/** What the last `apply` did beyond its own actor's snapshot and mailbox head. */
+export interface StepEffects {
+  /** The mailboxes it appended to, in send order (repeats possible). */
+  sends: ActorName[];
+  /** It set or cleared an alarm. */
+  alarms: boolean;
+  /** It moved the clocks or stopped/started the VM: every later step may see a different time. */
+  time: boolean;
 }
 
 export interface EngineOptions {
@@ -155,8 +171,8 @@ export function formatNs(ns: number): string {
 export class Engine {
   readonly specs: ReadonlyMap<ActorName, ActorSpec>;
   readonly actorNames: readonly ActorName[];
-  /** The actors whose environment may act (guest, host, script), in canonical order. */
-  private readonly offering: readonly { name: ActorName; offers: OfferFunction }[];
+  /** The actors whose environment may act (guest, host, script), in canonical order, with what their offers may read. */
+  private readonly offering: readonly { name: ActorName; offers: OfferFunction; reads: ReadonlySet<ActorName> }[];
   /** Every message between actors passes here; the mailbox sink and the I/O streams subscribe. */
   readonly wire = new Subject<Routed>();
   private readonly onTrace?: (event: TraceEvent) => void;
@@ -174,7 +190,7 @@ export class Engine {
     }
     this.specs = byName;
     this.actorNames = specs.map((s) => s.name);
-    this.offering = specs.filter((s) => s.offers).map((s) => ({ name: s.name, offers: s.offers! }));
+    this.offering = specs.filter((s) => s.offers).map((s) => ({ name: s.name, offers: s.offers!, reads: new Set([s.name, ...(s.offerReads ?? [])]) }));
     this.onTrace = options.onTrace;
     this.memoize = options.memoize ?? false;
     this.scope = this.createCollectingScope();
@@ -206,9 +222,8 @@ export class Engine {
     if (deliveries.length > 1) {
       deliveries.sort((a, b) => (a as { envelope: Envelope }).envelope.seq - (b as { envelope: Envelope }).envelope.seq);
     }
-    const view = this.view(world);
-    for (const { name: actor, offers } of this.offering) {
-      for (const event of offers(world.snapshots[actor], view)) deliveries.push({ kind: 'offer', actor, event });
+    for (const { name: actor, offers, reads } of this.offering) {
+      for (const event of offers(world.snapshots[actor], this.view(world, actor, reads))) deliveries.push({ kind: 'offer', actor, event });
     }
     const advance = nextAdvance(world);
     if (advance) deliveries.push(advance);
@@ -217,7 +232,7 @@ export class Engine {
 
   /** The world after `step`. Pure in the world; trace events go to the sink as they happen. */
   apply(world: World, step: Step): World {
-    this.lastStepEffects = step.kind === 'advance' ? 1 : 0;
+    this.lastEffects = { sends: [], alarms: false, time: step.kind === 'advance' };
     const draft: Draft = {
       step: world.step + 1,
       seq: world.seq,
@@ -314,8 +329,14 @@ export class Engine {
     };
   }
 
-  view(world: World): WorldView {
-    return { world, snapshot: (actor) => world.snapshots[actor] };
+  /** `offerer`'s view of `world`: the snapshots it declared (`ActorSpec.offerReads`), and no others. */
+  private view(world: World, offerer: ActorName, reads: ReadonlySet<ActorName>): WorldView {
+    return {
+      snapshot: (actor) => {
+        if (!reads.has(actor)) throw new InternalError(`the offers of ${offerer} read ${actor}, which its spec does not declare in offerReads`);
+        return world.snapshots[actor];
+      },
+    };
   }
 
   /** See `hashWorld`: equal for worlds that behave the same, whatever the path to them. */
@@ -486,34 +507,33 @@ export class Engine {
   }
 
   /**
-   * How many effects on other parts of the world (sends, alarms, run state) the last `apply`
-   * carried out; 0 means it changed only the stepping actor and its own mailbox. The explorer's
-   * reduction reads it.
+   * The effects on other parts of the world (sends, alarms, time) the last `apply` carried out.
+   * The explorer's partial-order reductions read it to tell which steps commute.
    */
-  lastStepEffects = 0;
+  lastEffects: StepEffects = { sends: [], alarms: false, time: false };
 
   private carryOut(draft: Draft, actor: ActorName, emitted: readonly Emitted[]): void {
     for (const item of emitted) {
       switch (item.type) {
         case 'fx.send':
-          this.lastStepEffects++;
+          this.lastEffects.sends.push(item.to);
           if (!this.specs.has(item.to)) {
             throw new InternalError(`${actor} sent ${describeEvent(item.event)} to '${item.to}', which does not exist`);
           }
           this.wire.next({ step: draft.step, from: actor, to: item.to, event: item.event });
           break;
         case 'fx.alarm.set': {
-          this.lastStepEffects++;
+          this.lastEffects.alarms = true;
           const now = item.clock === 'realtime' ? draft.time.realtime : draft.time.virtual;
           this.setAlarm(draft, actor, item.id, item.clock, item.relative ? now + item.deadline : item.deadline, item.event);
           break;
         }
         case 'fx.alarm.clear':
-          this.lastStepEffects++;
+          this.lastEffects.alarms = true;
           this.clearAlarm(draft, actor, item.id);
           break;
         case 'fx.vm':
-          this.lastStepEffects++;
+          this.lastEffects.time = true;
           // vm_stop / vm_start: cpu_disable_ticks freezes QEMU_CLOCK_VIRTUAL, REALTIME keeps going.
           if (draft.time.vmRunning !== item.running) {
             draft.time = { ...draft.time, vmRunning: item.running };

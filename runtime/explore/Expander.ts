@@ -11,6 +11,9 @@ import type { World } from '../engine/World.ts';
 import { InvariantChecker } from '../invariants/InvariantChecker.ts';
 import { unfinishedWork } from '../simulate.ts';
 import type { TraceEvent } from '../trace/TraceEvent.ts';
+import { canonicalJson } from '../engine/worldHash.ts';
+import type { Step } from '../engine/World.ts';
+import type { Footprint } from './sleepSets.ts';
 
 export interface ExpandedStep<W> {
   /** The step's index among the state's enabled steps. */
@@ -26,22 +29,34 @@ export interface ExpandedStep<W> {
    * nobody else's environment reads. Every other step commutes with it and leaves it enabled.
    */
   local: boolean;
+  /** The same step at any state where it is enabled: `deliver:<actor>`, `offer:<actor>:<event>`, `advance`. */
+  identity: string;
+  /** What it touched, for the sleep sets (see `independent`). */
+  footprint: Footprint;
 }
 
 export interface Expansion<W> {
+  /** The steps computed: every enabled one but those asleep. */
   steps: ExpandedStep<W>[];
-  /** For a state with nothing enabled (a quiet end): the work left undone. */
+  /** Nothing was enabled: the run ends here (a quiet end), not merely every step asleep. */
+  ended: boolean;
+  /** For a quiet end: the work left undone. */
   unfinished: string[];
 }
+
+const NO_SENDS: readonly number[] = [];
 
 export class Expander {
   readonly engine: Engine;
   readonly initialEvents: readonly TraceEvent[];
   private buffer: TraceEvent[] = [];
-  /** Actors whose state some other actor's environment reads (dependencies, triggers), or that have offers of their own. */
+  /** Actors whose state some other actor's environment reads (declared `offerReads`), or that have offers of their own. */
   private readonly shared: ReadonlySet<string>;
   /** Past this REALTIME instant the clocks are left out of the hash (see `timeHorizonOf`). */
   private readonly horizon: number;
+  private readonly actorIndex: ReadonlyMap<string, number>;
+  /** By actor index: the actors whose snapshots its offers read (see `independent`). */
+  readonly offerReads: readonly (ReadonlySet<number> | undefined)[];
 
   constructor(
     private readonly topology: Topology,
@@ -51,28 +66,59 @@ export class Expander {
     this.engine = new Engine(specs, { onTrace: (e) => this.buffer.push(e), memoize: true });
     this.initialEvents = this.buffer;
     this.buffer = [];
-    this.shared = new Set(specs.filter((s) => s.offers || s.kind === 'external-client' || s.kind === 'transaction-action').map((s) => s.name));
+    this.shared = new Set(specs.flatMap((s) => (s.offers ? [s.name, ...(s.offerReads ?? [])] : [])));
     this.horizon = relativeTime ? timeHorizonOf(topology) : Infinity;
+    this.actorIndex = new Map(specs.map((s, i) => [s.name, i]));
+    this.offerReads = specs.map((s) => (s.offers ? new Set((s.offerReads ?? []).map((name) => this.actorIndex.get(name)!)) : undefined));
   }
 
   worldHash(world: World, parent?: World): number {
     return this.engine.digest(world, world.time.realtime >= this.horizon, parent);
   }
 
-  expand(world: World): Expansion<World> {
+  /** Every enabled step but those `asleep` (by identity) applied, in the canonical order. */
+  expand(world: World, asleep?: ReadonlySet<string>): Expansion<World> {
     const enabled = this.engine.enabledSteps(world);
-    if (enabled.length === 0) return { steps: [], unfinished: unfinishedWork(this.topology, world) };
+    if (enabled.length === 0) return { steps: [], ended: true, unfinished: unfinishedWork(this.topology, world) };
     const steps: ExpandedStep<World>[] = [];
     for (let index = 0; index < enabled.length; index++) {
       const step = enabled[index];
+      const identity = this.identityOf(step);
+      if (asleep?.has(identity)) continue;
       this.buffer = [];
       const next = this.engine.apply(world, step);
       const judged = this.buffer.filter(InvariantChecker.judges);
-      const local = step.kind === 'deliver' && !this.shared.has(step.actor) && this.engine.lastStepEffects === 0 && judged.length === 0;
-      steps.push({ index, world: next, worldHash: this.worldHash(next, world), judged, local });
+      const effects = this.engine.lastEffects;
+      const quiet = effects.sends.length === 0 && !effects.alarms && !effects.time;
+      const local = step.kind === 'deliver' && !this.shared.has(step.actor) && quiet && judged.length === 0;
+      const footprint: Footprint = {
+        actor: step.kind === 'advance' ? -1 : this.actorIndex.get(step.actor)!,
+        offer: step.kind === 'offer',
+        sends: effects.sends.length === 0 ? NO_SENDS : [...new Set(effects.sends.map((to) => this.actorIndex.get(to)!))].sort((a, b) => a - b),
+        alarms: effects.alarms,
+        time: effects.time,
+        judged: judged.length > 0,
+      };
+      steps.push({ index, world: next, worldHash: this.worldHash(next, world), judged, local, identity, footprint });
     }
     this.buffer = [];
-    return { steps, unfinished: [] };
+    return { steps, ended: false, unfinished: [] };
+  }
+
+  /**
+   * A step's identity, the same wherever it is enabled: a delivery is its actor's (an actor takes
+   * its oldest acceptable message, so the actor's snapshot and mailbox say which), an offer is
+   * its actor's and its event's, and there is one clock advance.
+   */
+  private identityOf(step: Step): string {
+    switch (step.kind) {
+      case 'deliver':
+        return `deliver:${step.actor}`;
+      case 'offer':
+        return `offer:${step.actor}:${canonicalJson(step.event)}`;
+      case 'advance':
+        return 'advance';
+    }
   }
 
   /** A new level of the search: snapshots interned for the last one may go. */

@@ -62,13 +62,16 @@ export class WorkerPool {
     return { worker: 0, round: -1, index: 0 };
   }
 
-  /** Hands a round out: each state is expanded by the worker that holds it; returns at once. */
-  submit(ids: readonly number[]): Round {
+  /**
+   * Hands a round out: each state is expanded by the worker that holds it, without the steps
+   * asleep there (by identity, one list per state); returns at once.
+   */
+  submit(ids: readonly number[], asleep: readonly string[][]): Round {
     const number = this.rounds++;
     const workers = ids.map((id) => this.holderOf(id));
     this.lanes.forEach((_, w) => {
       const mine = ids.filter((_, i) => workers[i] === w);
-      if (mine.length > 0) this.post(w, { kind: 'expand', round: number, ids: mine });
+      if (mine.length > 0) this.post(w, { kind: 'expand', round: number, ids: mine, asleep: asleep.filter((_, i) => workers[i] === w) });
     });
     for (const id of ids) this.holder.delete(id);
     this.adoptions.set(number, this.lanes.map(() => []));
@@ -88,7 +91,7 @@ export class WorkerPool {
       const at = next.get(w) ?? 0;
       next.set(w, at + 1);
       const expansion = byWorker.get(w)![at];
-      return { unfinished: expansion.unfinished, steps: expansion.steps.map((s) => ({ ...s, world: { worker: w, round: round.number, index: s.world } })) };
+      return { ended: expansion.ended, unfinished: expansion.unfinished, steps: expansion.steps.map((s) => ({ ...s, world: { worker: w, round: round.number, index: s.world } })) };
     });
   }
 

@@ -9,8 +9,8 @@
  * step), every state with nothing enabled is checked for the end-of-run properties.
  *
  * With `workers`, worker threads hold and expand the states and this thread merges their
- * answers in order (see `search` and `WorkerPool`). Not here (see the README): symmetry
- * reduction; the partial-order reduction is a first, conservative one (`reduce`).
+ * answers in order (see `search` and `WorkerPool`). Two partial-order reductions: sleep sets
+ * (on by default: fewer transitions, the same states) and a persistent singleton (`reduce`).
  */
 import type { Topology } from '../../actors/topology.ts';
 import type { World } from '../engine/World.ts';
@@ -26,6 +26,7 @@ import { StateStore } from './StateStore.ts';
 import type { HeldRef } from './exploreWorker.ts';
 import { WireCodec } from './wireWorld.ts';
 import { WorkerPool, type Round } from './WorkerPool.ts';
+import { intersectSleep, sleepAfter, type SleepEntry } from './sleepSets.ts';
 
 
 export interface ExploreOptions {
@@ -43,6 +44,14 @@ export interface ExploreOptions {
    * more than a shortest one.
    */
   reduce?: boolean;
+  /**
+   * Sleep sets (default on; see `sleepSets.ts`): a step that commutes with a sibling explored
+   * before it is not taken again after that sibling. Every state is still visited at its
+   * shortest depth, so the verdict, the states and the length of every counterexample are the
+   * same; fewer transitions are computed. A counterexample may be another interleaving of the
+   * same length.
+   */
+  sleepSets?: boolean;
   /**
    * Time abstraction (default on): past the scenario's last absolute instant, states that differ
    * only by the clocks' readings are one state (see `worldDigest`). Off, every instant is its own.
@@ -103,7 +112,11 @@ interface Node<W> {
   world: W;
   checker: InvariantChecker;
   id: number;
+  /** The steps asleep here (not taken: every state they lead to is reached another way). */
+  sleep: readonly SleepEntry[];
 }
+
+const AWAKE: readonly SleepEntry[] = [];
 
 /** States per round (a round's answers are merged in order), and rounds handed out ahead of the merge. */
 const ROUND = 256;
@@ -115,7 +128,11 @@ export function explore(topology: Topology, options: ExploreOptions = {}): Explo
   const expander = new Expander(topology, options.relativeTime !== false);
   if (workers === 1) {
     // Expanded when collected, so one round's successors at a time are held.
-    const expanding = { level: () => expander.newLevel(), submit: (nodes: readonly Node<World>[]) => nodes, collect: (nodes: readonly Node<World>[]) => nodes.map((node) => expander.expand(node.world)) };
+    const expanding = {
+      level: () => expander.newLevel(),
+      submit: (nodes: readonly Node<World>[]) => nodes,
+      collect: (nodes: readonly Node<World>[]) => nodes.map((node) => expander.expand(node.world, node.sleep.length > 0 ? new Set(node.sleep.map((e) => e.identity)) : undefined)),
+    };
     return search<World, readonly Node<World>[]>(topology, expander, options, expanding, expander.engine.initial);
   }
   const pool = new WorkerPool(workers, topology, options.relativeTime !== false);
@@ -127,7 +144,11 @@ export function explore(topology: Topology, options: ExploreOptions = {}): Explo
       options,
       {
         level: (nodes) => pool.balance(nodes.map((node) => node.id)),
-        submit: (nodes) => pool.submit(nodes.map((node) => node.id)),
+        submit: (nodes) =>
+          pool.submit(
+            nodes.map((node) => node.id),
+            nodes.map((node) => node.sleep.map((e) => e.identity)),
+          ),
         collect: (round) => pool.collect(round),
         adopt: (ref, id) => pool.adopt(ref, id),
         settle: (round) => pool.settle(round),
@@ -166,6 +187,7 @@ function search<W, R>(topology: Topology, expander: Expander, options: ExploreOp
   const timeLimit = (options.timeLimitSeconds ?? Infinity) * 1000;
   const expectedViolations = new Set(options.expectedViolations ?? []);
   const reduce = options.reduce ?? false;
+  const sleepSets = options.sleepSets ?? true;
   const mustHold = options.mustHold ? new Set(options.mustHold) : null;
   const breaks = (invariant: string) => (mustHold ? mustHold.has(invariant) : !expectedViolations.has(invariant));
   const started = performance.now(); // @allow-wallclock: the --time-limit bound, never the model's time
@@ -182,7 +204,10 @@ function search<W, R>(topology: Topology, expander: Expander, options: ExploreOp
   // Hashes only, with parent links and choices by state id to rebuild paths.
   const visited = new StateStore();
   visited.add(stateHash(expander.worldHash(engine.initial), root), -1, 0);
-  let frontier: Node<W>[] = [{ world: initial, checker: root, id: 0 }];
+  let frontier: Node<W>[] = [{ world: initial, checker: root, id: 0, sleep: AWAKE }];
+  // The next level's states by hash, while it is being found: a state reached again at that
+  // depth keeps asleep only what is asleep on both paths (see `intersectSleep`).
+  let nextByHash = new Map<number, Node<W>>();
   let transitions = 0;
   let depth = 0;
   const expected: ExploreResult['expected'] = {};
@@ -250,17 +275,24 @@ function search<W, R>(topology: Topology, expander: Expander, options: ExploreOp
   };
 
   /** Records a successor; the result when it ends the exploration (a violation, a bound). */
-  const visit = (node: Node<W>, next: Node<W>[], step: ExpandedStep<W>): ExploreResult | null => {
+  const visit = (node: Node<W>, next: Node<W>[], step: ExpandedStep<W>, sleep: readonly SleepEntry[]): ExploreResult | null => {
     const checker = checkerAfter(node.checker, step.judged);
-    const id = visited.add(stateHash(step.worldHash, checker), node.id, step.index);
-    if (id < 0) return null;
+    const hash = stateHash(step.worldHash, checker);
+    const id = visited.add(hash, node.id, step.index);
+    if (id < 0) {
+      const again = sleepSets ? nextByHash.get(hash) : undefined;
+      if (again && again.sleep.length > 0) again.sleep = intersectSleep(again.sleep, sleep);
+      return null;
+    }
     const found = judge(node.checker.violations.length, checker, node.id, step.index);
     if (found) return result('violated', { counterexample: found });
     if (options.stopAtExpected && expectedViolations.size > 0 && expectedFound === expectedViolations.size) {
       return result('bounded', { bound: 'every expected violation found (stopAtExpected)' });
     }
     expanding.adopt?.(step.world, id);
-    next.push({ world: step.world, checker, id });
+    const successor = { world: step.world, checker, id, sleep };
+    next.push(successor);
+    if (sleepSets) nextByHash.set(hash, successor);
     if (visited.size >= maxStates) return result('bounded', { bound: `${maxStates} states stored (--max-states)` });
     if (visited.size % 2000 === 0) {
       options.onProgress?.({ states: visited.size, transitions, depth, queue: next.length, seconds: elapsed() / 1000 });
@@ -284,7 +316,7 @@ function search<W, R>(topology: Topology, expander: Expander, options: ExploreOp
   /** Merges one expanded state's successors; the result when the exploration ends there. */
   const merge = (node: Node<W>, expansion: Expansion<W>, next: Node<W>[]): ExploreResult | null => {
     transitions += expansion.steps.length;
-    if (expansion.steps.length === 0) {
+    if (expansion.ended) {
       // A quiet end: the end-of-run checks (lost requests, handlers never run, unfinished work).
       const checker = node.checker.clone();
       const before = checker.violations.length;
@@ -293,9 +325,13 @@ function search<W, R>(topology: Topology, expander: Expander, options: ExploreOp
       return found ? result('violated', { counterexample: found }) : null;
     }
     const alone = reduce ? reducedStep(node, expansion.steps) : null;
-    for (const step of alone ? [alone] : expansion.steps) {
-      const ended = visit(node, next, step);
+    const explored = alone ? [alone] : expansion.steps;
+    const before: SleepEntry[] = [];
+    for (const step of explored) {
+      const sleep = sleepSets ? sleepAfter(node.sleep, before, step.footprint, expander.offerReads) : AWAKE;
+      const ended = visit(node, next, step, sleep);
       if (ended) return ended;
+      if (sleepSets) before.push({ identity: step.identity, footprint: step.footprint });
     }
     return null;
   };
@@ -327,6 +363,7 @@ function search<W, R>(topology: Topology, expander: Expander, options: ExploreOp
       expanding.settle?.(round);
     }
     frontier = next;
+    nextByHash = new Map();
     depth++;
   }
   return result('proved');

@@ -2,7 +2,7 @@
  * One worker thread of the parallel explorer. It holds the worlds of the frontier states given
  * to it (by state id), expands the ones it is asked to (`Expander`), keeps their successors
  * until the explorer's thread says which became new states, and answers with each successor's
- * hash, judged events and reduction flag, never its world. Worlds cross threads only when the
+ * hash, judged events, reduction flag and footprint, never its world. Worlds cross threads only when the
  * explorer moves states between workers to even out their loads.
  */
 import { parentPort, workerData, type MessagePort } from 'node:worker_threads';
@@ -29,7 +29,7 @@ export interface HeldRef {
 
 export type WorkerRequest =
   /** Expand these held states (answered). */
-  | { kind: 'expand'; round: number; ids: number[] }
+  | { kind: 'expand'; round: number; ids: number[]; asleep: string[][] }
   /** A new level of the search begins. */
   | { kind: 'level' }
   /** Of a round's successors, keep these as states with these ids; forget the rest. */
@@ -67,9 +67,10 @@ parentPort!.on('message', (request: WorkerRequest) => {
       case 'expand': {
         const made: World[] = [];
         pending.set(request.round, made);
-        const expansions = request.ids.map((id): Expansion<number> => {
-          const { steps, unfinished } = expander.expand(worldOf(id));
-          return { unfinished, steps: steps.map((s) => ({ ...s, world: made.push(s.world) - 1 })) };
+        const expansions = request.ids.map((id, i): Expansion<number> => {
+          const asleep = request.asleep[i];
+          const { steps, ended, unfinished } = expander.expand(worldOf(id), asleep.length > 0 ? new Set(asleep) : undefined);
+          return { ended, unfinished, steps: steps.map((s) => ({ ...s, world: made.push(s.world) - 1 })) };
         });
         answer({ expansions });
         return;

@@ -177,3 +177,22 @@ describe('Engine.hash with the clocks left out', () => {
     expect(engine.hash(later)).not.toBe(engine.hash(world));
   });
 });
+
+describe('Engine: what offers may read', () => {
+  it('should stop with an internal error when an offer reads a snapshot its spec does not declare', () => {
+    const specs = createActorSpecs(libraryTopology('drained-section-dataplane')).map((spec) =>
+      spec.kind === 'host-storage' ? { ...spec, offers: (_: unknown, view: { snapshot(actor: string): unknown }) => (view.snapshot('monitor:qmp'), []) } : spec,
+    );
+    const engine = new Engine(specs);
+    expect(() => engine.enabledSteps(engine.initial)).toThrow(/offers of host.* read monitor:qmp, which its spec does not declare/);
+  });
+
+  it.each([
+    ['qed-timer-with-hook', { 'client:vblk0': [], 'monitor:qmp': ['client:vblk0'] }],
+    ['kick-when-commit-begins', { 'client:vblk0': ['txn:1/action:0'], 'client:vblk1': ['client:vblk0'], 'monitor:qmp': ['client:vblk1'] }],
+  ])('should declare as read exactly the clients and actions that triggers and dependencies wait on: %s', (name, reads) => {
+    const specs = createActorSpecs(libraryTopology(name));
+    const declared = Object.fromEntries(specs.filter((s) => s.offerReads).map((s) => [s.name, s.offerReads]));
+    expect(declared).toEqual(reads);
+  });
+});

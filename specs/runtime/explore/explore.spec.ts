@@ -86,6 +86,38 @@ describe('explore: the partial-order reduction', () => {
   });
 });
 
+describe('explore: sleep sets', () => {
+  it.each(['event-loop-basics', 'drained-section-dataplane', 'nested-drained-sections', 'two-external-snapshots', 'qed-timer-with-hook', 'drained-section-without-gating'])(
+    'should visit exactly the states of the search without them, in fewer transitions: %s',
+    (name) => {
+      const scenario = resolveScenario(name);
+      const options = { expectedViolations: scenario.expect.violate ?? [], mustHold: scenario.expect.hold === 'all' ? undefined : (scenario.expect.hold as string[] | undefined) };
+      const full = explore(scenario.topology, { ...options, sleepSets: false });
+      const asleep = explore(scenario.topology, options);
+      expect(asleep.verdict).toBe(full.verdict);
+      expect(asleep.states).toBe(full.states);
+      expect(asleep.depth).toBe(full.depth);
+      expect(asleep.transitions).toBeLessThan(full.transitions);
+    },
+  );
+
+  it.each(['drained-section-without-gating', 'qed-timer-without-hook'])('should find every expected violation at the same shortest step: %s', (name) => {
+    const scenario = resolveScenario(name);
+    const options = { expectedViolations: scenario.expect.violate ?? [], stopAtExpected: true };
+    const steps = (r: ReturnType<typeof explore>) => Object.fromEntries(Object.entries(r.expected).map(([id, ce]) => [id, ce!.step]));
+    expect(steps(explore(scenario.topology, options))).toEqual(steps(explore(scenario.topology, { ...options, sleepSets: false })));
+  });
+
+  it('should stop at the same shortest counterexample length when a protection is off', () => {
+    const topology = libraryTopology('drained-section-dataplane', { externalGating: false });
+    const full = explore(topology, { sleepSets: false });
+    const asleep = explore(topology);
+    expect(asleep.verdict).toBe('violated');
+    expect(asleep.counterexample!.step).toBe(full.counterexample!.step);
+    expect(asleep.counterexample!.violations.map((v) => v.invariant)).toEqual(full.counterexample!.violations.map((v) => v.invariant));
+  });
+});
+
 describe('explore: time abstraction', () => {
   it.each(['vm-stop-freezes-qed-timer', 'event-loop-basics', 'drained-section-without-gating'])(
     'should reach the same verdict and violations in no more states with the clocks left out of %s',

@@ -1,0 +1,96 @@
+/**
+ * Sleep sets (Godefroid, "Partial-Order Methods for the Verification of Concurrent Systems",
+ * ch. 5): after a state's steps a and b have both been explored and they commute, the state
+ * reached by b need not take a again; a-then-b reaches what b-then-a would. Sleep sets prune
+ * transitions only, never states: every reachable state is still visited, at the same depth, so
+ * verdicts, state counts and shortest counterexamples are those of the full search; what goes is
+ * the work of computing successors that are already known.
+ *
+ * Whether two steps commute is read off what each did where it was computed (its footprint):
+ * the engine reports a step's sends, alarms and time effects, the monitors say whether they
+ * judge its events, and offers declare which snapshots they read. Two steps with disjoint
+ * footprints commute and leave each other enabled, with the same effects (conditional
+ * independence), so a sleeping step's footprint stays valid along the path that carries it.
+ */
+
+/** What a step touched, for telling whether two steps commute. */
+export interface Footprint {
+  /** The stepping actor (its index in the engine's actor list); -1 for the clock. */
+  readonly actor: number;
+  /** An environment offer (its enabledness reads `offerReads` as well as its own actor). */
+  readonly offer: boolean;
+  /** The mailboxes it appended to (actor indexes, ascending, no repeats). */
+  readonly sends: readonly number[];
+  /** It set or cleared an alarm (the timer list is one shared structure; ties go by send order). */
+  readonly alarms: boolean;
+  /** It moved the clocks or the VM's run state: it commutes with nothing. */
+  readonly time: boolean;
+  /** Some monitor reads its trace events (the monitors' state is part of the explored state). */
+  readonly judged: boolean;
+}
+
+/**
+ * A step asleep at a state: its identity (the same step at another state has the same one) and
+ * its footprint where it was computed.
+ */
+export interface SleepEntry {
+  readonly identity: string;
+  readonly footprint: Footprint;
+}
+
+/**
+ * Whether two steps enabled at one state commute there. `offerReads[i]` holds the actors whose
+ * snapshots actor i's offers read.
+ *
+ * They do when they are different actors' steps, do not both append to one mailbox (the order
+ * of the two messages would differ), do not both edit alarms, do not both emit events a monitor
+ * judges (the monitors would see them in another order), none moves time, and none changes a
+ * snapshot the other's offer reads. Appending to a mailbox commutes with the delivery of that
+ * mailbox's oldest acceptable message: appends go at the end, so the delivery takes the same
+ * message either way and the mailbox ends the same.
+ */
+export function independent(a: Footprint, b: Footprint, offerReads: readonly (ReadonlySet<number> | undefined)[]): boolean {
+  if (a.time || b.time || a.actor === b.actor) return false;
+  if ((a.alarms && b.alarms) || (a.judged && b.judged)) return false;
+  if (a.offer && offerReads[a.actor]?.has(b.actor)) return false;
+  if (b.offer && offerReads[b.actor]?.has(a.actor)) return false;
+  return !intersects(a.sends, b.sends);
+}
+
+function intersects(a: readonly number[], b: readonly number[]): boolean {
+  let i = 0;
+  let j = 0;
+  while (i < a.length && j < b.length) {
+    if (a[i] === b[j]) return true;
+    if (a[i] < b[j]) i++;
+    else j++;
+  }
+  return false;
+}
+
+/**
+ * The sleep set a successor inherits: of the state's sleeping steps and of the steps explored
+ * before this one, those that commute with this one.
+ */
+export function sleepAfter(
+  asleep: readonly SleepEntry[],
+  exploredBefore: readonly SleepEntry[],
+  taken: Footprint,
+  offerReads: readonly (ReadonlySet<number> | undefined)[],
+): SleepEntry[] {
+  const inherited: SleepEntry[] = [];
+  for (const entry of asleep) if (independent(entry.footprint, taken, offerReads)) inherited.push(entry);
+  for (const entry of exploredBefore) if (independent(entry.footprint, taken, offerReads)) inherited.push(entry);
+  return inherited;
+}
+
+/**
+ * A state reached again at its own depth, by another shortest path: only the steps asleep on
+ * both paths may stay asleep (Godefroid's state-matching rule; arrivals by longer paths are
+ * ignored, since every state is first expanded at its shortest depth).
+ */
+export function intersectSleep(a: readonly SleepEntry[], b: readonly SleepEntry[]): SleepEntry[] {
+  if (a.length === 0 || b.length === 0) return [];
+  const inB = new Set(b.map((e) => e.identity));
+  return a.filter((e) => inB.has(e.identity));
+}

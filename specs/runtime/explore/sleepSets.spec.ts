@@ -1,0 +1,62 @@
+import { describe, expect, it } from 'vitest';
+import { independent, intersectSleep, sleepAfter, type Footprint, type SleepEntry } from '../../../runtime/explore/sleepSets.ts';
+
+/** A delivery to actor `actor` that appended to `sends`, with nothing else. */
+const delivery = (actor: number, sends: number[] = [], more: Partial<Footprint> = {}): Footprint => ({ actor, offer: false, sends, alarms: false, time: false, judged: false, ...more });
+const noReads: (ReadonlySet<number> | undefined)[] = [];
+
+describe('independent: steps that commute', () => {
+  it('should call two different actors’ steps with disjoint sends independent', () => {
+    expect(independent(delivery(1, [3]), delivery(2, [4]), noReads)).toBe(true);
+  });
+
+  it('should call a send to an actor independent of that actor’s own delivery (appends go behind the message delivered)', () => {
+    expect(independent(delivery(1, [2]), delivery(2, []), noReads)).toBe(true);
+  });
+
+  it('should call one alarm edit independent of a step without one', () => {
+    expect(independent(delivery(1, [], { alarms: true }), delivery(2, [5]), noReads)).toBe(true);
+  });
+
+  it('should call one judged step independent of an unjudged one', () => {
+    expect(independent(delivery(1, [], { judged: true }), delivery(2), noReads)).toBe(true);
+  });
+});
+
+describe('independent: steps that do not commute', () => {
+  const cases: [string, Footprint, Footprint, (ReadonlySet<number> | undefined)[]][] = [
+    ['two steps of one actor', delivery(1), delivery(1), noReads],
+    ['two sends to one mailbox (their order there)', delivery(1, [3, 7]), delivery(2, [7]), noReads],
+    ['two alarm edits (one timer list)', delivery(1, [], { alarms: true }), delivery(2, [], { alarms: true }), noReads],
+    ['two steps a monitor judges (their order in the trace)', delivery(1, [], { judged: true }), delivery(2, [], { judged: true }), noReads],
+    ['a clock advance and anything', { ...delivery(-1), time: true }, delivery(2), noReads],
+    ['a VM stop and anything', delivery(1, [], { time: true }), delivery(2), noReads],
+    ['an offer and a step of an actor the offer reads', delivery(1, [], { offer: true }), delivery(2), [undefined, new Set([2])]],
+    ['a step of an actor an offer reads and that offer', delivery(2), delivery(1, [], { offer: true }), [undefined, new Set([2])]],
+  ];
+  it.each(cases)('should call %s dependent', (_, a, b, reads) => {
+    expect(independent(a, b, reads)).toBe(false);
+  });
+});
+
+describe('sleep sets: what a successor inherits', () => {
+  const entry = (identity: string, footprint: Footprint): SleepEntry => ({ identity, footprint });
+
+  it('should put to sleep the siblings explored before that commute with the step taken, and only those', () => {
+    const before = [entry('deliver:a', delivery(1, [9])), entry('deliver:b', delivery(2, [5]))];
+    const inherited = sleepAfter([], before, delivery(3, [5]), noReads);
+    expect(inherited.map((e) => e.identity)).toEqual(['deliver:a']);
+  });
+
+  it('should keep asleep what was asleep and commutes with the step taken', () => {
+    const asleep = [entry('deliver:a', delivery(1)), entry('deliver:c', delivery(3))];
+    expect(sleepAfter(asleep, [], delivery(3), noReads).map((e) => e.identity)).toEqual(['deliver:a']);
+  });
+
+  it('should keep asleep, at a state reached by two shortest paths, only what sleeps on both', () => {
+    const a = [entry('deliver:a', delivery(1)), entry('deliver:b', delivery(2))];
+    const b = [entry('deliver:b', delivery(2)), entry('deliver:c', delivery(3))];
+    expect(intersectSleep(a, b).map((e) => e.identity)).toEqual(['deliver:b']);
+    expect(intersectSleep(a, [])).toEqual([]);
+  });
+});
