@@ -69,9 +69,9 @@ export interface WorldView {
 
 /** What the last `apply` did beyond its own actor's snapshot and mailbox head. */
 export interface StepEffects {
-  /** The mailboxes it appended to, in send order (repeats possible). */
+  /** The mailboxes it appended to, in send order (repeats possible); for a clock advance, the due alarms' targets. */
   sends: ActorName[];
-  /** It set or cleared an alarm. */
+  /** It set, cleared or fired an alarm. */
   alarms: boolean;
   /** It moved the clocks or stopped/started the VM: every later step may see a different time. */
   time: boolean;
@@ -607,7 +607,9 @@ export class Engine {
     const rest: Alarm[] = [];
     for (const alarm of draft.alarms) (isDue(alarm, draft.time) ? due : rest).push(alarm);
     draft.alarms = rest;
+    if (due.length > 0) this.lastEffects.alarms = true;
     for (const alarm of due) {
+      this.lastEffects.sends.push(alarm.target);
       this.trace(draft, alarm.target, () => ({ type: '@trace.alarm', phase: 'fire', id: alarm.id, clock: alarm.clock, deadline: alarm.deadline }));
       this.appendToMailbox(draft, alarm.target, { seq: draft.seq++, from: 'clock', event: alarm.event });
     }

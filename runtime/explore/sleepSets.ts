@@ -23,7 +23,11 @@ export interface Footprint {
   readonly sends: readonly number[];
   /** It set or cleared an alarm (the timer list is one shared structure; ties go by send order). */
   readonly alarms: boolean;
-  /** It moved the clocks or the VM's run state: it commutes with nothing. */
+  /**
+   * It moved the clocks (a clock advance) or the VM's run state. Machines never read the clock;
+   * only arming a timer does (timer_mod counts from now), so such a step conflicts with alarm
+   * edits and with other time steps, not with the rest.
+   */
   readonly time: boolean;
   /** Some monitor reads its trace events (the monitors' state is part of the explored state). */
   readonly judged: boolean;
@@ -43,15 +47,18 @@ export interface SleepEntry {
  * snapshots actor i's offers read.
  *
  * They do when they are different actors' steps, do not both append to one mailbox (the order
- * of the two messages would differ), do not both edit alarms, do not both emit events a monitor
- * judges (the monitors would see them in another order), none moves time, and none changes a
- * snapshot the other's offer reads. Appending to a mailbox commutes with the delivery of that
+ * of the two messages would differ), do not both touch the timers or the clocks (an alarm is
+ * armed from now, and ties between alarms go by the order they were armed), do not both emit
+ * events a monitor judges (the monitors would see them in another order), and neither changes a
+ * snapshot the other's offer reads. A clock advance appends the due alarms' events to their
+ * targets' mailboxes, which counts as sending there. Appending to a mailbox commutes with the delivery of that
  * mailbox's oldest acceptable message: appends go at the end, so the delivery takes the same
  * message either way and the mailbox ends the same.
  */
 export function independent(a: Footprint, b: Footprint, offerReads: readonly (ReadonlySet<number> | undefined)[]): boolean {
-  if (a.time || b.time || a.actor === b.actor) return false;
-  if ((a.alarms && b.alarms) || (a.judged && b.judged)) return false;
+  if (a.actor === b.actor) return false;
+  if ((a.alarms || a.time) && (b.alarms || b.time)) return false;
+  if (a.judged && b.judged) return false;
   if (a.offer && offerReads[a.actor]?.has(b.actor)) return false;
   if (b.offer && offerReads[b.actor]?.has(a.actor)) return false;
   return !intersects(a.sends, b.sends);

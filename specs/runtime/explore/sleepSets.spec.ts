@@ -18,6 +18,10 @@ describe('independent: steps that commute', () => {
     expect(independent(delivery(1, [], { alarms: true }), delivery(2, [5]), noReads)).toBe(true);
   });
 
+  it('should call a clock advance independent of a step that arms no timer and sends nowhere the alarms go', () => {
+    expect(independent({ ...delivery(-1, [4]), alarms: true, time: true }, delivery(2, [5]), noReads)).toBe(true);
+  });
+
   it('should call one judged step independent of an unjudged one', () => {
     expect(independent(delivery(1, [], { judged: true }), delivery(2), noReads)).toBe(true);
   });
@@ -29,8 +33,9 @@ describe('independent: steps that do not commute', () => {
     ['two sends to one mailbox (their order there)', delivery(1, [3, 7]), delivery(2, [7]), noReads],
     ['two alarm edits (one timer list)', delivery(1, [], { alarms: true }), delivery(2, [], { alarms: true }), noReads],
     ['two steps a monitor judges (their order in the trace)', delivery(1, [], { judged: true }), delivery(2, [], { judged: true }), noReads],
-    ['a clock advance and anything', { ...delivery(-1), time: true }, delivery(2), noReads],
-    ['a VM stop and anything', delivery(1, [], { time: true }), delivery(2), noReads],
+    ['a clock advance and an alarm edit', { ...delivery(-1, [4]), alarms: true, time: true }, delivery(2, [], { alarms: true }), noReads],
+    ['a clock advance and a send to a due alarm’s target', { ...delivery(-1, [4]), alarms: true, time: true }, delivery(2, [4]), noReads],
+    ['a VM stop and a clock advance', delivery(1, [], { time: true }), { ...delivery(-1, [4]), alarms: true, time: true }, noReads],
     ['an offer and a step of an actor the offer reads', delivery(1, [], { offer: true }), delivery(2), [undefined, new Set([2])]],
     ['a step of an actor an offer reads and that offer', delivery(2), delivery(1, [], { offer: true }), [undefined, new Set([2])]],
   ];
