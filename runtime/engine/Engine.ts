@@ -86,6 +86,8 @@ export interface EngineOptions {
   memoize?: boolean;
   /** Receives every trace event; absent means tracing is off and no trace event is built. */
   onTrace?: (event: TraceEvent) => void;
+  /** Only trace events of the types this accepts are built and handed to `onTrace` (the explorer needs only what monitors judge). */
+  traceOnly?: (type: string) => boolean;
 }
 
 export type EndReason = 'quiescent' | 'max-steps';
@@ -168,14 +170,30 @@ export function formatNs(ns: number): string {
   return `${(ns / 1e6).toFixed(3)}ms`;
 }
 
+/** An offerer's view of the world being listed: the snapshots it declared (`ActorSpec.offerReads`), and no others. */
+class OfferView implements WorldView {
+  world: World | null = null;
+
+  constructor(
+    private readonly offerer: ActorName,
+    private readonly reads: ReadonlySet<ActorName>,
+  ) {}
+
+  snapshot(actor: ActorName): AnyMachineSnapshot {
+    if (!this.reads.has(actor)) throw new InternalError(`the offers of ${this.offerer} read ${actor}, which its spec does not declare in offerReads`);
+    return this.world!.snapshots[actor];
+  }
+}
+
 export class Engine {
   readonly specs: ReadonlyMap<ActorName, ActorSpec>;
   readonly actorNames: readonly ActorName[];
-  /** The actors whose environment may act (guest, host, script), in canonical order, with what their offers may read. */
-  private readonly offering: readonly { name: ActorName; offers: OfferFunction; reads: ReadonlySet<ActorName> }[];
+  /** The actors whose environment may act (guest, host, script), in canonical order, each with its view. */
+  private readonly offering: readonly { name: ActorName; offers: OfferFunction; view: OfferView }[];
   /** Every message between actors passes here; the mailbox sink and the I/O streams subscribe. */
   readonly wire = new Subject<Routed>();
   private readonly onTrace?: (event: TraceEvent) => void;
+  private readonly traceOnly: (type: string) => boolean;
   private readonly memoize: boolean;
   private readonly collected: Emitted[] = [];
   private readonly scope: AnyActorScope;
@@ -190,8 +208,9 @@ export class Engine {
     }
     this.specs = byName;
     this.actorNames = specs.map((s) => s.name);
-    this.offering = specs.filter((s) => s.offers).map((s) => ({ name: s.name, offers: s.offers!, reads: new Set([s.name, ...(s.offerReads ?? [])]) }));
+    this.offering = specs.filter((s) => s.offers).map((s) => ({ name: s.name, offers: s.offers!, view: new OfferView(s.name, new Set([s.name, ...(s.offerReads ?? [])])) }));
     this.onTrace = options.onTrace;
+    this.traceOnly = options.traceOnly ?? (() => true);
     this.memoize = options.memoize ?? false;
     this.scope = this.createCollectingScope();
     this.wire.subscribe((routed) => this.enqueue(routed));
@@ -222,8 +241,9 @@ export class Engine {
     if (deliveries.length > 1) {
       deliveries.sort((a, b) => (a as { envelope: Envelope }).envelope.seq - (b as { envelope: Envelope }).envelope.seq);
     }
-    for (const { name: actor, offers, reads } of this.offering) {
-      for (const event of offers(world.snapshots[actor], this.view(world, actor, reads))) deliveries.push({ kind: 'offer', actor, event });
+    for (const { name: actor, offers, view } of this.offering) {
+      view.world = world;
+      for (const event of offers(world.snapshots[actor], view)) deliveries.push({ kind: 'offer', actor, event });
     }
     const advance = nextAdvance(world);
     if (advance) deliveries.push(advance);
@@ -259,7 +279,7 @@ export class Engine {
           from = 'env';
         }
         const before = world.snapshots[actor];
-        this.trace(draft, actor, () => ({ type: '@trace.deliver', event: event.type, from, detail: describeEvent(event) }));
+        this.trace(draft, actor, '@trace.deliver', () => ({ event: event.type, from, detail: describeEvent(event) }));
         const after = this.transition(actor, before, event);
         snapshots = { ...snapshots, [actor]: after };
         this.traceStateChange(draft, actor, before, after);
@@ -329,15 +349,6 @@ export class Engine {
     };
   }
 
-  /** `offerer`'s view of `world`: the snapshots it declared (`ActorSpec.offerReads`), and no others. */
-  private view(world: World, offerer: ActorName, reads: ReadonlySet<ActorName>): WorldView {
-    return {
-      snapshot: (actor) => {
-        if (!reads.has(actor)) throw new InternalError(`the offers of ${offerer} read ${actor}, which its spec does not declare in offerReads`);
-        return world.snapshots[actor];
-      },
-    };
-  }
 
   /** See `hashWorld`: equal for worlds that behave the same, whatever the path to them. */
   hash(world: World, relativeTime = false): string {
@@ -346,10 +357,11 @@ export class Engine {
 
   /**
    * `hash` as a number (53 bits), for the explorer; with the `parent` the world was made from
-   * by one step, only what that step replaced is hashed again.
+   * by one step, only what that step replaced is hashed again (and with `changed`, the indexes
+   * of the actors whose snapshot or mailbox the step may have replaced, only those are compared).
    */
-  digest(world: World, relativeTime = false, parent?: World): number {
-    return worldDigest(world, this.actorNames, relativeTime, parent);
+  digest(world: World, relativeTime = false, parent?: World, changed?: readonly number[]): number {
+    return worldDigest(world, this.actorNames, relativeTime, parent, changed);
   }
 
   /** The world as JSON-safe data (XState's persisted snapshots; the engine owns every timer, so none is lost). */
@@ -424,7 +436,7 @@ export class Engine {
         const snapshot = spec.logic.getInitialSnapshot(this.scope, spec.input) as AnyMachineSnapshot;
         this.assertHealthy(name, snapshot, { type: 'xstate.init' });
         snapshots[name] = snapshot;
-        this.trace(draft, name, () => ({ type: '@trace.state', from: '', to: stateName(snapshot) }));
+        this.trace(draft, name, '@trace.state', () => ({ from: '', to: stateName(snapshot) }));
         this.carryOut(draft, name, this.collected);
       }
     } finally {
@@ -537,12 +549,12 @@ export class Engine {
           // vm_stop / vm_start: cpu_disable_ticks freezes QEMU_CLOCK_VIRTUAL, REALTIME keeps going.
           if (draft.time.vmRunning !== item.running) {
             draft.time = { ...draft.time, vmRunning: item.running };
-            this.trace(draft, actor, () => ({ type: '@trace.vm', running: item.running }));
+            this.trace(draft, actor, '@trace.vm', () => ({ running: item.running }));
           }
           break;
         default: {
           const { type, ...rest } = item;
-          this.trace(draft, actor, () => ({ type: `@trace.${type.slice(4)}`, ...rest }) as never);
+          this.trace(draft, actor, traceTypeOf(type), () => rest as never);
         }
       }
     }
@@ -579,11 +591,11 @@ export class Engine {
   private setAlarm(draft: Draft, actor: ActorName, id: string, clock: Alarm['clock'], deadline: number, event: AnyEvent): void {
     const alarms = draft.alarms.filter((a) => a.id !== id);
     const now = clock === 'realtime' ? draft.time.realtime : draft.time.virtual;
-    this.trace(draft, actor, () => ({ type: '@trace.alarm', phase: 'set', id, clock, deadline }));
+    this.trace(draft, actor, '@trace.alarm', () => ({ phase: 'set', id, clock, deadline }));
     if (deadline <= now) {
       // Already due: the alarm goes off at once.
       draft.alarms = alarms;
-      this.trace(draft, actor, () => ({ type: '@trace.alarm', phase: 'fire', id, clock, deadline }));
+      this.trace(draft, actor, '@trace.alarm', () => ({ phase: 'fire', id, clock, deadline }));
       this.appendToMailbox(draft, actor, { seq: draft.seq++, from: 'clock', event });
       return;
     }
@@ -597,12 +609,12 @@ export class Engine {
     const existing = draft.alarms.find((a) => a.id === id);
     if (!existing) return;
     draft.alarms = draft.alarms.filter((a) => a.id !== id);
-    this.trace(draft, actor, () => ({ type: '@trace.alarm', phase: 'clear', id, clock: existing.clock, deadline: existing.deadline }));
+    this.trace(draft, actor, '@trace.alarm', () => ({ phase: 'clear', id, clock: existing.clock, deadline: existing.deadline }));
   }
 
   private advanceClock(draft: Draft, step: Extract<Step, { kind: 'advance' }>): void {
     draft.time = { ...draft.time, realtime: step.realtime, virtual: step.virtual };
-    this.trace(draft, 'clock', () => ({ type: '@trace.clock', realtime: step.realtime, virtual: step.virtual }));
+    this.trace(draft, 'clock', '@trace.clock', () => ({ realtime: step.realtime, virtual: step.virtual }));
     const due: Alarm[] = [];
     const rest: Alarm[] = [];
     for (const alarm of draft.alarms) (isDue(alarm, draft.time) ? due : rest).push(alarm);
@@ -610,7 +622,7 @@ export class Engine {
     if (due.length > 0) this.lastEffects.alarms = true;
     for (const alarm of due) {
       this.lastEffects.sends.push(alarm.target);
-      this.trace(draft, alarm.target, () => ({ type: '@trace.alarm', phase: 'fire', id: alarm.id, clock: alarm.clock, deadline: alarm.deadline }));
+      this.trace(draft, alarm.target, '@trace.alarm', () => ({ phase: 'fire', id: alarm.id, clock: alarm.clock, deadline: alarm.deadline }));
       this.appendToMailbox(draft, alarm.target, { seq: draft.seq++, from: 'clock', event: alarm.event });
     }
   }
@@ -618,16 +630,16 @@ export class Engine {
   // -------------------------------------------------------------------------------------------
   // Trace
 
-  private trace(draft: Draft, actor: ActorName, build: () => Omit<TraceEvent, 'step' | 'time' | 'vtime' | 'actor'>): void {
-    if (!this.onTrace) return;
-    this.onTrace({ step: draft.step, time: draft.time.realtime, vtime: draft.time.virtual, actor, ...build() } as TraceEvent);
+  private trace(draft: Draft, actor: ActorName, type: string, build: () => Omit<TraceEvent, 'step' | 'time' | 'vtime' | 'actor' | 'type'>): void {
+    if (!this.onTrace || !this.traceOnly(type)) return;
+    this.onTrace({ step: draft.step, time: draft.time.realtime, vtime: draft.time.virtual, actor, type, ...build() } as TraceEvent);
   }
 
   private traceStateChange(draft: Draft, actor: ActorName, before: AnyMachineSnapshot, after: AnyMachineSnapshot): void {
     if (!this.onTrace || before === after) return;
     const from = stateName(before);
     const to = stateName(after);
-    if (from !== to) this.trace(draft, actor, () => ({ type: '@trace.state', from, to }));
+    if (from !== to) this.trace(draft, actor, '@trace.state', () => ({ from, to }));
   }
 
   private createCollectingScope(): AnyActorScope {
@@ -660,6 +672,17 @@ export class Engine {
       },
     } as unknown as AnyActorScope;
   }
+}
+
+const traceTypes = new Map<string, string>();
+/** `obs.dispatch` -> `@trace.dispatch`, made once per type. */
+function traceTypeOf(observation: string): string {
+  let type = traceTypes.get(observation);
+  if (type === undefined) {
+    type = `@trace.${observation.slice(4)}`;
+    traceTypes.set(observation, type);
+  }
+  return type;
 }
 
 function compareAlarms(a: Alarm, b: Alarm): number {

@@ -125,9 +125,9 @@ function alarmDigest(alarm: Alarm): number {
  * every timer they arm counts from now (timer_mod with a delay), and an absolute alarm whose
  * instant has passed fires at once in either world.
  */
-export function worldDigest(world: World, actorNames: readonly string[], relativeTime = false, parent?: World): number {
+export function worldDigest(world: World, actorNames: readonly string[], relativeTime = false, parent?: World, changed?: readonly number[]): number {
   const { realtime, virtual, vmRunning } = world.time;
-  const actors = actorsDigest(world, actorNames, parent);
+  const actors = actorsDigest(world, actorNames, parent, changed);
   const hasher = new NumberHasher();
   hasher.add(vmRunning ? 1 : 0).add(actors.hi).add(actors.lo);
   if (!relativeTime) hasher.add(realtime).add(virtual);
@@ -148,15 +148,18 @@ const actorsDigests = new WeakMap<World, ActorsDigest>();
 /**
  * Every actor's snapshot and mailbox, as the XOR of one well-mixed term per actor (its index,
  * its snapshot's and its mailbox's digests), so that a world made from `parent` by a step is
- * hashed from the parent's value, re-mixing only the actors whose parts the step replaced.
+ * hashed from the parent's value, re-mixing only the actors whose parts the step replaced. With
+ * `changed` (the indexes of the only actors the step may have touched), only those are looked at.
  */
-function actorsDigest(world: World, actorNames: readonly string[], parent?: World): ActorsDigest {
+function actorsDigest(world: World, actorNames: readonly string[], parent?: World, changed?: readonly number[]): ActorsDigest {
   const known = actorsDigests.get(world);
   if (known) return known;
   const base = parent ? actorsDigests.get(parent) : undefined;
   let hi = base ? base.hi : 0;
   let lo = base ? base.lo : 0;
-  for (let i = 0; i < actorNames.length; i++) {
+  const count = base && changed ? changed.length : actorNames.length;
+  for (let k = 0; k < count; k++) {
+    const i = base && changed ? changed[k] : k;
     const actor = actorNames[i];
     const snapshot = world.snapshots[actor];
     const mailbox = world.mailboxes[actor];

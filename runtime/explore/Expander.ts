@@ -11,7 +11,6 @@ import type { World } from '../engine/World.ts';
 import { InvariantChecker } from '../invariants/InvariantChecker.ts';
 import { unfinishedWork } from '../simulate.ts';
 import type { TraceEvent } from '../trace/TraceEvent.ts';
-import { canonicalJson } from '../engine/worldHash.ts';
 import type { Step } from '../engine/World.ts';
 import type { Footprint } from './sleepSets.ts';
 
@@ -63,7 +62,8 @@ export class Expander {
     relativeTime = true,
   ) {
     const specs = createActorSpecs(topology);
-    this.engine = new Engine(specs, { onTrace: (e) => this.buffer.push(e), memoize: true });
+    // Only the events a monitor judges are built: the explorer reads no others.
+    this.engine = new Engine(specs, { onTrace: (e) => this.buffer.push(e), traceOnly: InvariantChecker.judgesType, memoize: true });
     this.initialEvents = this.buffer;
     this.buffer = [];
     this.shared = new Set(specs.flatMap((s) => (s.offers ? [s.name, ...(s.offerReads ?? [])] : [])));
@@ -72,8 +72,8 @@ export class Expander {
     this.offerReads = specs.map((s) => (s.offers ? new Set((s.offerReads ?? []).map((name) => this.actorIndex.get(name)!)) : undefined));
   }
 
-  worldHash(world: World, parent?: World): number {
-    return this.engine.digest(world, world.time.realtime >= this.horizon, parent);
+  worldHash(world: World, parent?: World, changed?: readonly number[]): number {
+    return this.engine.digest(world, world.time.realtime >= this.horizon, parent, changed);
   }
 
   /** Every enabled step but those `asleep` (by identity) applied, in the canonical order. */
@@ -87,7 +87,7 @@ export class Expander {
       if (asleep?.has(identity)) continue;
       this.buffer = [];
       const next = this.engine.apply(world, step);
-      const judged = this.buffer.filter(InvariantChecker.judges);
+      const judged = this.buffer;
       const effects = this.engine.lastEffects;
       const quiet = effects.sends.length === 0 && !effects.alarms && !effects.time;
       const local = step.kind === 'deliver' && !this.shared.has(step.actor) && quiet && judged.length === 0;
@@ -99,7 +99,10 @@ export class Expander {
         time: effects.time,
         judged: judged.length > 0,
       };
-      steps.push({ index, world: next, worldHash: this.worldHash(next, world), judged, local, identity, footprint });
+      // The step touched its own actor and the mailboxes it appended to, nothing else.
+      // (Each index once: an actor counted twice would cancel its own change out of the XOR.)
+      const changed = footprint.actor < 0 || footprint.sends.includes(footprint.actor) ? footprint.sends : [footprint.actor, ...footprint.sends];
+      steps.push({ index, world: next, worldHash: this.worldHash(next, world, changed), judged, local, identity, footprint });
     }
     this.buffer = [];
     return { steps, ended: false, unfinished: [] };
@@ -115,7 +118,9 @@ export class Expander {
       case 'deliver':
         return `deliver:${step.actor}`;
       case 'offer':
-        return `offer:${step.actor}:${canonicalJson(step.event)}`;
+        // Offers build their events the same way each time, so plain JSON names them; text that
+        // differed for equal events would only keep a step awake, never put a wrong one to sleep.
+        return `offer:${step.actor}:${JSON.stringify(step.event)}`;
       case 'advance':
         return 'advance';
     }

@@ -39,6 +39,11 @@ export class InvariantChecker {
     return JUDGED.has(e.type);
   }
 
+  /** `judges` by the event's type alone, before the event is built. */
+  static judgesType(type: string): boolean {
+    return JUDGED.has(type as TraceEvent['type']);
+  }
+
   readonly violations: ReportedViolation[] = [];
   private cachedKey: string | null = null;
   private cachedKeyHash: number | null = null;
