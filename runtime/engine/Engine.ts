@@ -170,6 +170,15 @@ export function formatNs(ns: number): string {
   return `${(ns / 1e6).toFixed(3)}ms`;
 }
 
+interface Offerer {
+  name: ActorName;
+  offers: OfferFunction;
+  reads: readonly ActorName[];
+  view: OfferView;
+  /** By the offerer's snapshot: the snapshots it read then, and the steps offered. */
+  memo: WeakMap<AnyMachineSnapshot, { reads: readonly AnyMachineSnapshot[]; steps: readonly Step[] }>;
+}
+
 /** An offerer's view of the world being listed: the snapshots it declared (`ActorSpec.offerReads`), and no others. */
 class OfferView implements WorldView {
   world: World | null = null;
@@ -188,8 +197,8 @@ class OfferView implements WorldView {
 export class Engine {
   readonly specs: ReadonlyMap<ActorName, ActorSpec>;
   readonly actorNames: readonly ActorName[];
-  /** The actors whose environment may act (guest, host, script), in canonical order, each with its view. */
-  private readonly offering: readonly { name: ActorName; offers: OfferFunction; view: OfferView }[];
+  /** The actors whose environment may act (guest, host, script), in canonical order, each with its view and its memo. */
+  private readonly offering: readonly Offerer[];
   /** Every message between actors passes here; the mailbox sink and the I/O streams subscribe. */
   readonly wire = new Subject<Routed>();
   private readonly onTrace?: (event: TraceEvent) => void;
@@ -208,7 +217,9 @@ export class Engine {
     }
     this.specs = byName;
     this.actorNames = specs.map((s) => s.name);
-    this.offering = specs.filter((s) => s.offers).map((s) => ({ name: s.name, offers: s.offers!, view: new OfferView(s.name, new Set([s.name, ...(s.offerReads ?? [])])) }));
+    this.offering = specs
+      .filter((s) => s.offers)
+      .map((s) => ({ name: s.name, offers: s.offers!, reads: s.offerReads ?? [], view: new OfferView(s.name, new Set([s.name, ...(s.offerReads ?? [])])), memo: new WeakMap() }));
     this.onTrace = options.onTrace;
     this.traceOnly = options.traceOnly ?? (() => true);
     this.memoize = options.memoize ?? false;
@@ -230,24 +241,55 @@ export class Engine {
     for (const actor of this.actorNames) {
       const mailbox = world.mailboxes[actor];
       if (!mailbox || mailbox.length === 0) continue;
-      const accepted = acceptedEvents(world.snapshots[actor]);
-      for (const envelope of mailbox) {
-        if (accepted.has(envelope.event.type)) {
-          deliveries.push({ kind: 'deliver', actor, envelope });
-          break;
-        }
-      }
+      const delivery = this.deliveryOf(actor, world.snapshots[actor], mailbox);
+      if (delivery) deliveries.push(delivery);
     }
     if (deliveries.length > 1) {
       deliveries.sort((a, b) => (a as { envelope: Envelope }).envelope.seq - (b as { envelope: Envelope }).envelope.seq);
     }
-    for (const { name: actor, offers, view } of this.offering) {
-      view.world = world;
-      for (const event of offers(world.snapshots[actor], view)) deliveries.push({ kind: 'offer', actor, event });
+    for (const offerer of this.offering) {
+      for (const offer of this.offersOf(offerer, world)) deliveries.push(offer);
     }
     const advance = nextAdvance(world);
     if (advance) deliveries.push(advance);
     return deliveries;
+  }
+
+  /**
+   * An actor's delivery: its oldest message its state accepts (selective receive), or none.
+   * It depends on the snapshot and the mailbox alone, so while memoizing it is found again by
+   * their identity, and the same step object comes back.
+   */
+  private readonly deliveries = new WeakMap<readonly Envelope[], { snapshot: AnyMachineSnapshot; step: Step | null }>();
+  private deliveryOf(actor: ActorName, snapshot: AnyMachineSnapshot, mailbox: readonly Envelope[]): Step | null {
+    const known = this.memoize ? this.deliveries.get(mailbox) : undefined;
+    if (known && known.snapshot === snapshot) return known.step;
+    const accepted = acceptedEvents(snapshot);
+    let step: Step | null = null;
+    for (const envelope of mailbox) {
+      if (accepted.has(envelope.event.type)) {
+        step = { kind: 'deliver', actor, envelope };
+        break;
+      }
+    }
+    if (this.memoize) this.deliveries.set(mailbox, { snapshot, step });
+    return step;
+  }
+
+  /**
+   * What an actor's environment offers: a function of its snapshot and the snapshots it reads,
+   * so while memoizing the same steps (and event objects, which the transition memo is keyed
+   * by) come back for the same snapshots.
+   */
+  private offersOf(offerer: Offerer, world: World): readonly Step[] {
+    const snapshot = world.snapshots[offerer.name];
+    const known = this.memoize ? offerer.memo.get(snapshot) : undefined;
+    if (known && offerer.reads.every((actor, i) => world.snapshots[actor] === known.reads[i])) return known.steps;
+    offerer.view.world = world;
+    const steps = offerer.offers(snapshot, offerer.view).map((event): Step => ({ kind: 'offer', actor: offerer.name, event }));
+    offerer.view.world = null;
+    if (this.memoize) offerer.memo.set(snapshot, { reads: offerer.reads.map((actor) => world.snapshots[actor]), steps });
+    return steps;
   }
 
   /** The world after `step`. Pure in the world; trace events go to the sink as they happen. */

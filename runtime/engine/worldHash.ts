@@ -16,16 +16,39 @@ const nameDigests = new Map<string, number>();
 
 /** JSON with object keys sorted, so equal values give equal text. */
 export function canonicalJson(value: unknown): string {
-  if (value === null || typeof value !== 'object') return JSON.stringify(value) ?? 'null';
-  if (Array.isArray(value)) return `[${value.map(canonicalJson).join(',')}]`;
-  const keys = Object.keys(value as Record<string, unknown>).sort();
-  const parts: string[] = [];
+  if (value === null || typeof value !== 'object') return primitiveJson(value);
+  if (Array.isArray(value)) {
+    let text = '[';
+    for (let i = 0; i < value.length; i++) text += (i > 0 ? ',' : '') + canonicalJson(value[i]);
+    return `${text}]`;
+  }
+  const keys = Object.keys(value as Record<string, unknown>);
+  if (!isSorted(keys)) keys.sort();
+  let text = '{';
+  let first = true;
   for (const key of keys) {
     const v = (value as Record<string, unknown>)[key];
     if (v === undefined) continue;
-    parts.push(`${JSON.stringify(key)}:${canonicalJson(v)}`);
+    text += `${first ? '' : ','}${JSON.stringify(key)}:${canonicalJson(v)}`;
+    first = false;
   }
-  return `{${parts.join(',')}}`;
+  return `${text}}`;
+}
+
+function primitiveJson(value: unknown): string {
+  switch (typeof value) {
+    case 'boolean':
+      return value ? 'true' : 'false';
+    case 'number':
+      return Number.isFinite(value) ? String(value) : 'null';
+    default:
+      return JSON.stringify(value) ?? 'null';
+  }
+}
+
+function isSorted(keys: readonly string[]): boolean {
+  for (let i = 1; i < keys.length; i++) if (keys[i - 1] > keys[i]) return false;
+  return true;
 }
 
 export function snapshotKey(snapshot: AnyMachineSnapshot): string {
@@ -53,6 +76,13 @@ export function hash53(text: string, seed = 0): number {
 export class NumberHasher {
   private h1 = 0xdeadbeef;
   private h2 = 0x41c6ce57;
+
+  /** Starts over, so that one hasher can serve many short digests without allocating. */
+  reset(): this {
+    this.h1 = 0xdeadbeef;
+    this.h2 = 0x41c6ce57;
+    return this;
+  }
 
   add(n: number): this {
     const lo = n >>> 0;
@@ -178,8 +208,12 @@ function actorsDigest(world: World, actorNames: readonly string[], parent?: Worl
   return digest;
 }
 
+/** Reused for every actor term (hashing is never re-entered). */
+const termHasher = new NumberHasher();
+
 function actorTerm(index: number, snapshot: AnyMachineSnapshot, mailbox: readonly Envelope[] | undefined): number {
-  return new NumberHasher()
+  return termHasher
+    .reset()
     .add(index)
     .add(snapshotDigest(snapshot))
     .add(mailbox && mailbox.length > 0 ? mailboxDigest(mailbox) : 0)

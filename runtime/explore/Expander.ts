@@ -113,14 +113,28 @@ export class Expander {
    * its oldest acceptable message, so the actor's snapshot and mailbox say which), an offer is
    * its actor's and its event's, and there is one clock advance.
    */
+  private readonly deliveryIdentities = new Map<string, string>();
+  /** The engine hands out the same offer event objects for the same snapshots (its offer memo). */
+  private readonly offerIdentities = new WeakMap<object, string>();
   private identityOf(step: Step): string {
     switch (step.kind) {
-      case 'deliver':
-        return `deliver:${step.actor}`;
+      case 'deliver': {
+        let identity = this.deliveryIdentities.get(step.actor);
+        if (identity === undefined) {
+          identity = `deliver:${step.actor}`;
+          this.deliveryIdentities.set(step.actor, identity);
+        }
+        return identity;
+      }
       case 'offer':
         // Offers build their events the same way each time, so plain JSON names them; text that
         // differed for equal events would only keep a step awake, never put a wrong one to sleep.
-        return `offer:${step.actor}:${JSON.stringify(step.event)}`;
+        let identity = this.offerIdentities.get(step.event);
+        if (identity === undefined) {
+          identity = `offer:${step.actor}:${JSON.stringify(step.event)}`;
+          this.offerIdentities.set(step.event, identity);
+        }
+        return identity;
       case 'advance':
         return 'advance';
     }

@@ -379,8 +379,10 @@ function judgedEventKey(e: TraceEvent): string {
   return JSON.stringify(rest);
 }
 
+const stateHasher = new NumberHasher();
+
 function stateHash(worldHash: number, checker: InvariantChecker): number {
-  return new NumberHasher().add(worldHash).add(checker.keyHash()).digest();
+  return stateHasher.reset().add(worldHash).add(checker.keyHash()).digest();
 }
 
 
