@@ -128,6 +128,14 @@ describe('drainlab explore', () => {
     expect(out).toContain('verdict: bounded (1000 states stored (--max-states))');
   });
 
+  it('should visit the same states with --no-sleep-sets, taking more transitions', async () => {
+    const asleep = JSON.parse((await cli('explore', 'drained-section-dataplane', '--json')).out);
+    const awake = JSON.parse((await cli('explore', 'drained-section-dataplane', '--json', '--no-sleep-sets')).out);
+    expect(awake.verdict).toBe('proved');
+    expect(awake.states).toBe(asleep.states);
+    expect(awake.transitions).toBeGreaterThan(asleep.transitions);
+  });
+
   it('should write the counterexample as NDJSON and report as JSON, the same with two workers', async () => {
     const dir = mkdtempSync(join(tmpdir(), 'drainlab-'));
     const one = await cli('explore', 'drained-section-without-gating', '--json', '--trace', join(dir, 'one.ndjson'));
