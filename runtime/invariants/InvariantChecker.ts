@@ -33,6 +33,15 @@ const JUDGED = new Set<TraceEvent['type']>([
   '@trace.alarm',
 ]);
 
+/**
+ * The event types that change the shared TraceState: its own counters, and the transaction log
+ * the TxnLogFeeder monitor writes (`TxnTracker`).
+ */
+export const STATE_WRITES: ReadonlySet<TraceEvent['type']> = new Set(['@trace.counter', '@trace.txn']);
+
+/** Each monitor's (and trace state's) key as canonical JSON, while it is not changed (see `observe`). */
+const monitorKeys = new WeakMap<object, string>();
+
 export class InvariantChecker {
   /** Whether `e` can change any monitor's judgement (an explorer shares the checker across steps that cannot). */
   static judges(e: TraceEvent): boolean {
@@ -47,16 +56,26 @@ export class InvariantChecker {
   readonly violations: ReportedViolation[] = [];
   private cachedKey: string | null = null;
   private cachedKeyHash: number | null = null;
-  private readonly state: TraceState;
+  private state: TraceState;
+  private stateOwned = true;
+  private list: InvariantMonitor[];
+  /** By monitor: whether this checker may change it in place (false: shared with a copy). */
+  private owned: boolean[];
   private readonly recent: TraceEvent[] = [];
   private last: { step: number; time: number } = { step: 0, time: 0 };
 
   constructor(
     model: ModelMap,
-    readonly monitors: readonly InvariantMonitor[] = defaultMonitors(model),
+    monitors: readonly InvariantMonitor[] = defaultMonitors(model),
     private readonly onViolation?: (v: ReportedViolation) => void,
   ) {
     this.state = new TraceState(model);
+    this.list = [...monitors];
+    this.owned = this.list.map(() => true);
+  }
+
+  get monitors(): readonly InvariantMonitor[] {
+    return this.list;
   }
 
   /**
@@ -64,7 +83,11 @@ export class InvariantChecker {
    * hash it identifies an explorer's state (violations found so far make states distinct).
    */
   key(): string {
-    this.cachedKey ??= canonicalJson([this.state.key(), this.monitors.map((m) => m.key()), this.violations.map((v) => v.invariant)]);
+    if (this.cachedKey === null) {
+      let monitors = '';
+      for (let i = 0; i < this.list.length; i++) monitors += (i > 0 ? ',' : '') + keyOf(this.list[i]);
+      this.cachedKey = `[${keyOf(this.state)},[${monitors}],${canonicalJson(this.violations.map((v) => v.invariant))}]`;
+    }
     return this.cachedKey;
   }
 
@@ -74,15 +97,24 @@ export class InvariantChecker {
     return this.cachedKeyHash;
   }
 
-  /** An independent copy: the explorer gives each successor of a state its own. */
+  /**
+   * An independent copy: the explorer gives each successor of a state its own. Copy on write:
+   * the copy and this checker share every monitor and the trace state, and whichever observes
+   * an event a shared part reacts to (its `reads`) copies that part first. An explorer's checkers
+   * then hold a copy only of what their own events changed.
+   */
   clone(): InvariantChecker {
-    // Trace events and reported violations are never changed once made: the copy shares them
-    // and copies only the arrays that hold them; the monitors' own state is copied in depth.
-    const seen = new Map<unknown, unknown>([
-      [this.recent, [...this.recent]],
-      [this.violations, [...this.violations]],
-    ]);
-    return deepClone(this, seen);
+    const copy = Object.create(InvariantChecker.prototype) as InvariantChecker;
+    Object.assign(copy, this, {
+      violations: [...this.violations],
+      recent: [...this.recent],
+      list: [...this.list],
+      owned: this.list.map(() => false),
+      stateOwned: false,
+    });
+    this.owned = this.list.map(() => false);
+    this.stateOwned = false;
+    return copy;
   }
 
   observe(e: TraceEvent): void {
@@ -91,7 +123,18 @@ export class InvariantChecker {
     this.recent.push(e);
     if (this.recent.length > LEADING_EVENTS) this.recent.shift();
     this.last = { step: e.step, time: e.time };
-    for (const monitor of this.monitors) monitor.observe(e, this.state, (v) => this.record(monitor.id, v));
+    const stateChanges = STATE_WRITES.has(e.type);
+    if (stateChanges) {
+      this.ownState();
+      monitorKeys.delete(this.state);
+    }
+    for (let i = 0; i < this.list.length; i++) {
+      const reads = this.list[i].reads;
+      if (reads && !reads.has(e.type)) continue;
+      const monitor = this.own(i);
+      monitor.observe(e, this.state, (v) => this.record(monitor.id, v));
+      monitorKeys.delete(monitor);
+    }
     this.state.observe(e);
   }
 
@@ -99,21 +142,43 @@ export class InvariantChecker {
   finish(): void {
     this.cachedKey = null;
     this.cachedKeyHash = null;
-    for (const monitor of this.monitors) monitor.finish?.(this.state, (v) => this.record(monitor.id, v), this.last);
+    this.ownState();
+    monitorKeys.delete(this.state);
+    for (let i = 0; i < this.list.length; i++) {
+      const monitor = this.own(i);
+      monitor.finish?.(this.state, (v) => this.record(monitor.id, v), this.last);
+      monitorKeys.delete(monitor);
+    }
   }
 
   /** What every image holds (snapshots and backups taken in the run), from the consistent-cut monitor. */
   images(): ImageReport[] {
-    const cut = this.monitors.find((m): m is ConsistentCutMonitor => m instanceof ConsistentCutMonitor);
+    const cut = this.list.find((m): m is ConsistentCutMonitor => m instanceof ConsistentCutMonitor);
     return cut ? cut.ledger.images() : [];
   }
 
   /** Per invariant: held (no violation) or the first violation. */
   verdicts(): { id: InvariantId; title: string; first: ReportedViolation | null }[] {
     const seen = new Set<InvariantId>();
-    return this.monitors
+    return this.list
       .filter((m) => !seen.has(m.id) && seen.add(m.id))
       .map((m) => ({ id: m.id, title: m.title, first: this.violations.find((v) => v.invariant === m.id) ?? null }));
+  }
+
+  /** Monitor `i`, copied first if it is shared with another checker. */
+  private own(i: number): InvariantMonitor {
+    if (!this.owned[i]) {
+      this.list[i] = deepClone(this.list[i]);
+      this.owned[i] = true;
+    }
+    return this.list[i];
+  }
+
+  private ownState(): void {
+    if (this.stateOwned) return;
+    // The model map is never changed: the copy shares it.
+    this.state = deepClone(this.state, new Map<unknown, unknown>([[this.state.model, this.state.model]]));
+    this.stateOwned = true;
   }
 
   private record(invariant: InvariantId, v: Omit<Violation, 'invariant'>): void {
@@ -121,6 +186,16 @@ export class InvariantChecker {
     this.violations.push(reported);
     this.onViolation?.(reported);
   }
+}
+
+/** A monitor's (or the trace state's) key as canonical JSON, computed once while it stays as it is. */
+function keyOf(monitor: { key(): unknown }): string {
+  let key = monitorKeys.get(monitor);
+  if (key === undefined) {
+    key = canonicalJson(monitor.key());
+    monitorKeys.set(monitor, key);
+  }
+  return key;
 }
 
 /** `trace$.pipe(checkInvariants(model))`: emits each violation as the trace reveals it, the end-of-run ones on complete. */

@@ -82,6 +82,13 @@ export type Report = (v: Omit<Violation, 'invariant'>) => void;
 export interface InvariantMonitor {
   readonly id: InvariantId;
   readonly title: string;
+  /**
+   * The event types `observe` reacts to (changes its state or reports on); absent means every
+   * type. An explorer's checker copies share a monitor until an event of one of these types
+   * reaches it (copy on write), so a wrong list would let one copy change another's monitor: a
+   * spec replays the library's traces and checks every monitor ignores every other type.
+   */
+  readonly reads?: ReadonlySet<TraceEvent['type']>;
   /** Called before the shared state takes `e` into account. */
   observe(e: TraceEvent, state: TraceState, report: Report): void;
   /** Called once when the run has ended quietly: checks that need the whole run. */
@@ -95,8 +102,13 @@ export interface InvariantMonitor {
 
 
 
+const GATING_MONITOR_READS: ReadonlySet<TraceEvent['type']> = new Set(['@trace.dispatch']);
+
 /** I1 gating: every dispatch of an external handler happens while its context's disable counter is 0. */
 export class GatingMonitor implements InvariantMonitor {
+  get reads(): ReadonlySet<TraceEvent['type']> {
+    return GATING_MONITOR_READS;
+  }
   readonly id = 'I1' as const;
   readonly title = 'external handlers are dispatched only while external clients are enabled';
   key(): unknown {
@@ -121,11 +133,16 @@ export class GatingMonitor implements InvariantMonitor {
   }
 }
 
+const COUNTER_SANITY_MONITOR_READS: ReadonlySet<TraceEvent['type']> = new Set(['@trace.error', '@trace.counter']);
+
 /**
  * I2 counter sanity: counters never go negative, an enable never happens at 0, and every
  * quiesce 0->1 of a node is followed by exactly one disable of its context (1->0: one enable).
  */
 export class CounterSanityMonitor implements InvariantMonitor {
+  get reads(): ReadonlySet<TraceEvent['type']> {
+    return COUNTER_SANITY_MONITOR_READS;
+  }
   readonly id = 'I2' as const;
   readonly title = 'disable and quiesce counters stay non-negative and move together';
   private readonly owedDisables = new Map<ActorName, number>();
@@ -199,11 +216,16 @@ export class CounterSanityMonitor implements InvariantMonitor {
   }
 }
 
+const NESTING_MONITOR_READS: ReadonlySet<TraceEvent['type']> = new Set(['@trace.drain', '@trace.counter', '@trace.dispatch']);
+
 /**
  * I3 nesting: quiesce(bs) = #drainBegin(bs) - #drainEnd(bs), and external stays disabled on a
  * context while any of its nodes has quiesce > 0.
  */
 export class NestingMonitor implements InvariantMonitor {
+  get reads(): ReadonlySet<TraceEvent['type']> {
+    return NESTING_MONITOR_READS;
+  }
   readonly id = 'I3' as const;
   readonly title = 'nested drained sections keep external clients disabled until the last end';
   private readonly depth = new Map<ActorName, number>();
@@ -248,11 +270,16 @@ export class NestingMonitor implements InvariantMonitor {
   }
 }
 
+const QUIESCENCE_MONITOR_READS: ReadonlySet<TraceEvent['type']> = new Set(['@trace.alarm', '@trace.drain']);
+
 /**
  * I4 quiescence: when bdrv_drained_begin returns, no request is pending on the node or any
  * descendant; with qed's drain hook on, no need-check timer of the node is left armed either.
  */
 export class QuiescenceMonitor implements InvariantMonitor {
+  get reads(): ReadonlySet<TraceEvent['type']> {
+    return QUIESCENCE_MONITOR_READS;
+  }
   readonly id = 'I4' as const;
   readonly title = 'drained_begin returns only when nothing is pending on the node or below it';
   /** Armed qed need-check timers, by node (read from the engine's alarm heap). */
@@ -305,12 +332,17 @@ export class QuiescenceMonitor implements InvariantMonitor {
   }
 }
 
+const ADMISSION_MONITOR_READS: ReadonlySet<TraceEvent['type']> = new Set(['@trace.drain', '@trace.io.submit']);
+
 /**
  * I5 no external admission in a section: no external request is submitted on a node between its
  * drainBegin (the call, since the disable comes before the drain's own polling) and the matching
  * drainEnd.
  */
 export class AdmissionMonitor implements InvariantMonitor {
+  get reads(): ReadonlySet<TraceEvent['type']> {
+    return ADMISSION_MONITOR_READS;
+  }
   readonly id = 'I5' as const;
   readonly title = 'no external request is admitted on a node inside its drained section';
   private readonly openSince = new Map<ActorName, number>();
@@ -341,11 +373,16 @@ export class AdmissionMonitor implements InvariantMonitor {
   }
 }
 
+const DEFERRAL_MONITOR_READS: ReadonlySet<TraceEvent['type']> = new Set(['@trace.ready', '@trace.counter', '@trace.dispatch']);
+
 /**
  * I7 liveness and deferral: an external handler that became ready while disabled is neither run
  * early (before the counter is back to 0) nor lost (still ready at the end with the gate open).
  */
 export class DeferralMonitor implements InvariantMonitor {
+  get reads(): ReadonlySet<TraceEvent['type']> {
+    return DEFERRAL_MONITOR_READS;
+  }
   readonly id = 'I7' as const;
   readonly title = 'a ready external handler is dispatched after the last enable: never lost, never early';
   /** handler -> its context, and whether it became ready while disabled. */
@@ -398,8 +435,13 @@ export class DeferralMonitor implements InvariantMonitor {
   }
 }
 
+const CONSERVATION_MONITOR_READS: ReadonlySet<TraceEvent['type']> = new Set(['@trace.io.submit', '@trace.io.complete']);
+
 /** No request is lost or duplicated: per node, each id is submitted once and completed once, after its submit. */
 export class ConservationMonitor implements InvariantMonitor {
+  get reads(): ReadonlySet<TraceEvent['type']> {
+    return CONSERVATION_MONITOR_READS;
+  }
   readonly id = 'conservation' as const;
   readonly title = 'every request submitted completes exactly once';
   private readonly open = new Map<string, { step: number; node: ActorName; id: string }>();

@@ -16,11 +16,16 @@ function trackerOf(state: TraceState): TxnTracker {
   return state.txns;
 }
 
+const TXN_LOG_FEEDER_READS: ReadonlySet<TraceEvent['type']> = new Set(['@trace.txn']);
+
 /**
  * Feeds the shared transaction log; must run before the other transaction monitors (it is
  * first in `transactionMonitors()`).
  */
-class TxnLogFeeder implements InvariantMonitor {
+export class TxnLogFeeder implements InvariantMonitor {
+  get reads(): ReadonlySet<TraceEvent['type']> {
+    return TXN_LOG_FEEDER_READS;
+  }
   readonly id = 'I8' as const;
   readonly title = 'transaction phases: prepares in order, stop at the first failure, commit or abort every started action, then clean each once';
   key(): unknown {
@@ -89,8 +94,13 @@ class TxnLogFeeder implements InvariantMonitor {
   }
 }
 
+const ERA_ORDER_MONITOR_READS: ReadonlySet<TraceEvent['type']> = new Set(['@trace.txn']);
+
 /** I8 order of the era: 2015 commits, aborts and cleans in request order (FIFO). */
 export class EraOrderMonitor implements InvariantMonitor {
+  get reads(): ReadonlySet<TraceEvent['type']> {
+    return ERA_ORDER_MONITOR_READS;
+  }
   readonly id = 'I8' as const;
   readonly title = 'commit/abort/clean follow the era order (2015: FIFO, now: LIFO)';
   constructor(private readonly era: '2015' | 'now' = '2015') {}
@@ -116,8 +126,13 @@ export class EraOrderMonitor implements InvariantMonitor {
   }
 }
 
+const PAIRING_MONITOR_READS: ReadonlySet<TraceEvent['type']> = new Set(['@trace.drain', '@trace.txn']);
+
 /** I9 pairing: each action ends in clean exactly the drained sections it began in prepare; counters return to their values. */
 export class PairingMonitor implements InvariantMonitor {
+  get reads(): ReadonlySet<TraceEvent['type']> {
+    return PAIRING_MONITOR_READS;
+  }
   readonly id = 'I9' as const;
   readonly title = 'drained_end in clean iff drained_begin in prepare; counters back to where they were';
   private readonly begun = new Map<string, number>();
@@ -174,12 +189,17 @@ export class PairingMonitor implements InvariantMonitor {
   }
 }
 
+const CONSISTENT_CUT_MONITOR_READS: ReadonlySet<TraceEvent['type']> = new Set(['@trace.io.submit', '@trace.pit', '@trace.guest', '@trace.txn']);
+
 /**
  * I10 atomic cut: the points in time of one transaction form a consistent cut. If the guest saw
  * Wx complete before it issued Wy, a set of images that holds Wy must hold Wx. Also no external
  * request reaches a node between its drained_begin returning and the point in time.
  */
 export class ConsistentCutMonitor implements InvariantMonitor {
+  get reads(): ReadonlySet<TraceEvent['type']> {
+    return CONSISTENT_CUT_MONITOR_READS;
+  }
   readonly id = 'I10' as const;
   readonly title = "a transaction's points in time form a consistent cut";
   /** Guest writes and points in time: what every image holds. */
@@ -240,8 +260,13 @@ export class ConsistentCutMonitor implements InvariantMonitor {
   }
 }
 
+const ABORT_EFFECTS_MONITOR_READS: ReadonlySet<TraceEvent['type']> = new Set(['@trace.artifact', '@trace.txn']);
+
 /** I11 abort effects: a failed transaction leaves no job, no internal snapshot and no overlay behind. */
 export class AbortEffectsMonitor implements InvariantMonitor {
+  get reads(): ReadonlySet<TraceEvent['type']> {
+    return ABORT_EFFECTS_MONITOR_READS;
+  }
   readonly id = 'I11' as const;
   readonly title = 'a failed transaction leaves no job, internal snapshot or overlay behind';
   private readonly live = new Map<string, { kind: string; step: number }>();
@@ -271,8 +296,13 @@ export class AbortEffectsMonitor implements InvariantMonitor {
   }
 }
 
+const PROGRESS_MONITOR_READS: ReadonlySet<TraceEvent['type']> = new Set([]);
+
 /** I12 progress: every transaction answers, and every drained section it opened is closed by then. */
 export class ProgressMonitor implements InvariantMonitor {
+  get reads(): ReadonlySet<TraceEvent['type']> {
+    return PROGRESS_MONITOR_READS;
+  }
   readonly id = 'I12' as const;
   readonly title = 'every transaction ends and every drained section ends';
   key(): unknown {
@@ -292,8 +322,13 @@ export class ProgressMonitor implements InvariantMonitor {
   }
 }
 
+const DRIVER_TIMER_MONITOR_READS: ReadonlySet<TraceEvent['type']> = new Set(['@trace.drain', '@trace.io.submit']);
+
 /** I6: no request issued by a driver timer on a node inside its drained section. */
 export class DriverTimerMonitor implements InvariantMonitor {
+  get reads(): ReadonlySet<TraceEvent['type']> {
+    return DRIVER_TIMER_MONITOR_READS;
+  }
   readonly id = 'I6' as const;
   readonly title = 'no driver-timer I/O on a node inside its drained section';
   private readonly openSince = new Map<ActorName, number>();
