@@ -391,7 +391,6 @@ export class Engine {
     };
   }
 
-
   /** See `hashWorld`: equal for worlds that behave the same, whatever the path to them. */
   hash(world: World, relativeTime = false): string {
     return hashWorld(world, this.actorNames, relativeTime);

@@ -1,17 +1,16 @@
 /**
- * Expanding one state of the exploration: every enabled step applied, each successor with its
- * world hash, the trace events some monitor judges, and whether the partial-order reduction may
- * take it alone. It is the part of the explorer that needs the engine; the explorer's own thread
+ * Expanding one state of the exploration: every enabled step not asleep applied, each successor
+ * with its world hash, the trace events some monitor judges, whether the persistent-singleton
+ * reduction may take it alone, and its identity and footprint for the sleep sets. It is the part of the explorer that needs the engine; the explorer's own thread
  * and its worker threads run the same code, so a state expands the same way wherever it is.
  */
 import { createActorSpecs } from '../../actors/createSystem.ts';
 import type { Topology } from '../../actors/topology.ts';
 import { Engine } from '../engine/Engine.ts';
-import type { World } from '../engine/World.ts';
 import { InvariantChecker } from '../invariants/InvariantChecker.ts';
 import { unfinishedWork } from '../simulate.ts';
 import type { TraceEvent } from '../trace/TraceEvent.ts';
-import type { Step } from '../engine/World.ts';
+import type { Step, World } from '../engine/World.ts';
 import type { Footprint } from './sleepSets.ts';
 
 export interface ExpandedStep<W> {
@@ -108,14 +107,14 @@ export class Expander {
     return { steps, ended: false, unfinished: [] };
   }
 
+  private readonly deliveryIdentities = new Map<string, string>();
+  /** The engine hands out the same offer event objects for the same snapshots (its offer memo). */
+  private readonly offerIdentities = new WeakMap<object, string>();
   /**
    * A step's identity, the same wherever it is enabled: a delivery is its actor's (an actor takes
    * its oldest acceptable message, so the actor's snapshot and mailbox say which), an offer is
    * its actor's and its event's, and there is one clock advance.
    */
-  private readonly deliveryIdentities = new Map<string, string>();
-  /** The engine hands out the same offer event objects for the same snapshots (its offer memo). */
-  private readonly offerIdentities = new WeakMap<object, string>();
   private identityOf(step: Step): string {
     switch (step.kind) {
       case 'deliver': {
