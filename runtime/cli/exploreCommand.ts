@@ -50,12 +50,14 @@ export function exploreCommand(options: ExploreCommandOptions, io: Output): numb
   const shown = result.counterexample ?? (missing.length === 0 ? firstExpected(result) : undefined);
   if (shown && options.trace) writeTrace(scenario, shown, options.trace);
   if (options.json) {
-    io.out(JSON.stringify({ scenario: scenario.name, met, missingViolations: missing, ...summarize(result, scenario) }, null, 2));
+    io.out(JSON.stringify({ scenario: scenario.name, met, missingViolations: missing, reductions: reductionsOf(options), ...summarize(result, scenario) }, null, 2));
     return met ? 0 : 1;
   }
   io.out(`${scenario.name}: ${scenario.title}`);
   io.out(`verdict: ${result.verdict}${result.bound ? ` (${result.bound})` : ''}`);
   io.out(`${result.states} states, ${result.transitions} transitions, depth ${result.depth}, ${result.seconds.toFixed(1)} s (${Math.round(result.states / Math.max(result.seconds, 0.001))} states/s)`);
+  const reductions = reductionsOf(options);
+  io.out(`reductions: sleep sets ${reductions.sleepSets ? 'on' : 'off (--no-sleep-sets)'}, persistent singletons ${reductions.reduce ? 'on (--reduce)' : 'off'}`);
   io.out(
     `hashes only are stored (${Math.round(result.bytesPerState)} bytes per state with its parent link): the chance that two states shared one is ${result.collisionProbability.toExponential(1)}`,
   );
@@ -72,6 +74,11 @@ export function exploreCommand(options: ExploreCommandOptions, io: Output): numb
   io.out('');
   io.out(met ? 'expectations met' : 'expectations NOT met');
   return met ? 0 : 1;
+}
+
+/** Which partial-order reductions ran, so that two reports can be compared. */
+function reductionsOf(options: ExploreCommandOptions): { sleepSets: boolean; reduce: boolean } {
+  return { sleepSets: options.sleepSets !== false, reduce: options.reduce === true };
 }
 
 function firstExpected(result: ExploreResult): Counterexample | undefined {

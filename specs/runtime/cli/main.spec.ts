@@ -119,6 +119,7 @@ describe('drainlab explore', () => {
     expect(out).toContain('counterexample (22 steps): I1 at step 22');
     expect(out).toContain('why it matters: aio_disable_external(ctx:iothread0)');
     expect(out).toMatch(/hashes only are stored \(\d+ bytes per state with its parent link\)/);
+    expect(out).toContain('reductions: sleep sets on, persistent singletons off');
     expect(out.trim().split('\n').at(-1)).toBe('expectations met');
   });
 
@@ -132,6 +133,7 @@ describe('drainlab explore', () => {
     const asleep = JSON.parse((await cli('explore', 'drained-section-dataplane', '--json')).out);
     const awake = JSON.parse((await cli('explore', 'drained-section-dataplane', '--json', '--no-sleep-sets')).out);
     expect(awake.verdict).toBe('proved');
+    expect([asleep.reductions, awake.reductions]).toEqual([{ sleepSets: true, reduce: false }, { sleepSets: false, reduce: false }]);
     expect(awake.states).toBe(asleep.states);
     expect(awake.transitions).toBeGreaterThan(asleep.transitions);
   });
