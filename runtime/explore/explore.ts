@@ -205,8 +205,9 @@ function search<W, R>(topology: Topology, expander: Expander, options: ExploreOp
   const visited = new StateStore();
   visited.add(stateHash(expander.worldHash(engine.initial), root), -1, 0);
   let frontier: Node<W>[] = [{ world: initial, checker: root, id: 0, sleep: AWAKE }];
-  // The next level's states by hash, while it is being found: a state reached again at that
-  // depth keeps asleep only what is asleep on both paths (see `intersectSleep`).
+  // The next level's states with something asleep, by hash, while the level is being found: a
+  // state reached again at that depth keeps asleep only what is asleep on both paths (see
+  // `intersectSleep`).
   let nextByHash = new Map<number, Node<W>>();
   let transitions = 0;
   let depth = 0;
@@ -280,8 +281,8 @@ function search<W, R>(topology: Topology, expander: Expander, options: ExploreOp
     const hash = stateHash(step.worldHash, checker);
     const id = visited.add(hash, node.id, step.index);
     if (id < 0) {
-      const again = sleepSets ? nextByHash.get(hash) : undefined;
-      if (again && again.sleep.length > 0) again.sleep = intersectSleep(again.sleep, sleep);
+      const again = nextByHash.get(hash);
+      if (again) again.sleep = intersectSleep(again.sleep, sleep);
       return null;
     }
     const found = judge(node.checker.violations.length, checker, node.id, step.index);
@@ -292,7 +293,8 @@ function search<W, R>(topology: Topology, expander: Expander, options: ExploreOp
     expanding.adopt?.(step.world, id);
     const successor = { world: step.world, checker, id, sleep };
     next.push(successor);
-    if (sleepSets) nextByHash.set(hash, successor);
+    // Only a state with something asleep can lose it to a later arrival.
+    if (sleep.length > 0) nextByHash.set(hash, successor);
     if (visited.size >= maxStates) return result('bounded', { bound: `${maxStates} states stored (--max-states)` });
     if (visited.size % 2000 === 0) {
       options.onProgress?.({ states: visited.size, transitions, depth, queue: next.length, seconds: elapsed() / 1000 });
