@@ -49,7 +49,7 @@ export function createActorSpecs(topology: Topology): ActorSpec[] {
       name: ctxActor(ctx.name),
       kind: 'aio-context',
       logic: aioContextMachine,
-      input: { name: ctxActor(ctx.name), externalGating: protections.externalGating },
+      input: { name: ctxActor(ctx.name), externalGating: protections.externalGating, dispatchOrder: topology.dispatchOrder ?? 'handler-list' },
     });
   }
   for (const ctx of contexts) {
@@ -170,7 +170,7 @@ function transactionSpecs(txn: TransactionSpec, topology: Topology, protections:
       ctx: spec ? ctxActor(spec.ctx) : null,
       hasMedium: spec?.medium ?? true,
       readOnly: spec?.readOnly ?? false,
-      clients: topology.clients.filter((c) => c.node === device).map((c) => clientActor(c.name)),
+      clients: Object.fromEntries(topology.clients.filter((c) => c.node === device).map((c) => [clientActor(c.name), true])),
       allNodes,
       drains: protections.transactionDrains,
     };

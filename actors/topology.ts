@@ -87,6 +87,16 @@ export const allProtections: Protections = {
   qedDrainHook: true,
 };
 
+/**
+ * `handler-list`: aio_dispatch walks ctx->aio_handlers, newest registration first (QEMU 2015 to
+ * 4.2, and the poll fdmon after). `readiness`: the fdmon hands back the handlers in the order
+ * they became ready and aio_add_ready_handler puts each at the head of the ready list, so
+ * aio_dispatch_ready_handlers runs the newest ready first (QEMU 5.0 on, with the io_uring fdmon,
+ * or epoll once it is in use). Only `readiness` makes identical clients interchangeable, which
+ * symmetry reduction needs.
+ */
+export type DispatchOrder = 'handler-list' | 'readiness';
+
 export interface Topology {
   contexts: readonly ContextSpec[];
   nodes: readonly NodeSpec[];
@@ -95,6 +105,11 @@ export interface Topology {
   transactions?: readonly TransactionSpec[];
   /** `2015` (FIFO commit/abort/clean) or `now` (LIFO); default 2015. */
   era?: Era;
+  /**
+   * The order in which one poll dispatches the handlers it found ready (a (U) choice, see
+   * `DispatchOrder`); default `handler-list`, QEMU 2015's.
+   */
+  dispatchOrder?: DispatchOrder;
   protections?: Partial<Protections>;
   /** Chunks a backup job copies (default 2). */
   backupChunks?: number;

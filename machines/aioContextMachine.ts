@@ -67,8 +67,15 @@ export interface AioContextContext {
   externalGating: boolean;
   externalDisableCount: number;
   handlers: Readonly<Record<string, AioHandler>>;
-  /** QLIST_INSERT_HEAD in aio_set_fd_handler: the newest handler is visited first. */
+  /**
+   * `handler-list`: aio_dispatch walks ctx->aio_handlers. `readiness`: aio_dispatch_ready_handlers
+   * walks the ready list the fdmon built (see `DispatchOrder` in actors/topology.ts).
+   */
+  dispatchOrder: 'handler-list' | 'readiness';
+  /** QLIST_INSERT_HEAD in aio_set_fd_handler: the newest handler is visited first. Kept (and read) only with `handler-list`. */
   handlerOrder: readonly string[];
+  /** With `readiness`: the ready handlers, oldest ready first (the order the fdmon reports them); empty otherwise. */
+  readyOrder: readonly string[];
   bhs: Readonly<Record<string, BottomHalf>>;
   /** aio_bh_new links the new BH at the head of ctx->first_bh. */
   bhOrder: readonly string[];
@@ -82,6 +89,7 @@ export interface AioContextContext {
 export interface AioContextInput {
   name: ActorName;
   externalGating?: boolean;
+  dispatchOrder?: 'handler-list' | 'readiness';
 }
 
 export type AioContextEvent =
@@ -121,7 +129,7 @@ export function hasDispatchableWork(ctx: Ctx): boolean {
     const bh = ctx.bhs[id];
     if (bh.scheduled && !bh.idle) return true;
   }
-  for (const id of ctx.handlerOrder) {
+  for (const id in ctx.handlers) {
     const h = ctx.handlers[id];
     if (h.ready && gateAllows(ctx, h)) return true;
   }
@@ -141,6 +149,25 @@ function timerQueue(ctx: Ctx): string[] {
     });
 }
 
+/**
+ * The handlers one poll dispatches, in its order. handler-list: aio_dispatch_handlers walks
+ * ctx->aio_handlers. readiness: aio_add_ready_handler puts each handler the fdmon reports at
+ * the head of the ready list, and aio_dispatch_ready_handlers takes them from the head, so the
+ * newest ready runs first.
+ */
+function readyHandlers(ctx: Ctx): string[] {
+  if (ctx.dispatchOrder === 'readiness') return [...ctx.readyOrder].reverse();
+  return ctx.handlerOrder.filter((id) => ctx.handlers[id].ready);
+}
+
+/** A handler's fd becomes readable (or is consumed); with `readiness` the ready list follows. */
+function setReady(ctx: Ctx, id: string, ready: boolean): Ctx {
+  const h = ctx.handlers[id];
+  const handlers = { ...ctx.handlers, [id]: { ...h, ready } };
+  if (ctx.dispatchOrder !== 'readiness' || h.ready === ready) return { ...ctx, handlers };
+  return { ...ctx, handlers, readyOrder: ready ? [...ctx.readyOrder, id] : ctx.readyOrder.filter((r) => r !== id) };
+}
+
 function replaceTop(ctx: Ctx, frame: PollFrame): Ctx {
   return { ...ctx, frames: [...ctx.frames.slice(0, -1), frame] };
 }
@@ -154,7 +181,7 @@ function resumePoll(ctx: Ctx, out: Emitter): Ctx {
     if (next === undefined) {
       if (frame.phase === 'bh') {
         // aio_dispatch: handlers after the BH pass; readiness is re-read now.
-        ctx = replaceTop(ctx, { ...frame, phase: 'handlers', queue: ctx.handlerOrder.filter((id) => ctx.handlers[id].ready) });
+        ctx = replaceTop(ctx, { ...frame, phase: 'handlers', queue: readyHandlers(ctx) });
       } else if (frame.phase === 'handlers') {
         ctx = replaceTop(ctx, { ...frame, phase: 'timers', queue: timerQueue(ctx) });
       } else {
@@ -180,7 +207,7 @@ function resumePoll(ctx: Ctx, out: Emitter): Ctx {
       // The external check is repeated at dispatch time (aio_dispatch -> aio_node_check):
       // a BH of this very poll may have disabled external clients.
       if (!gateAllows(ctx, h)) continue;
-      ctx = { ...ctx, handlers: { ...ctx.handlers, [next]: { ...h, ready: false } } };
+      ctx = setReady(ctx, next, false);
       ctx = dispatch(ctx, out, 'handler', next, h.owner, h.external, true);
       return ctx;
     }
@@ -281,12 +308,12 @@ export function aioContextStep(ctx: Ctx, event: AnyEvent): Result {
       ctx = {
         ...ctx,
         handlers: { ...ctx.handlers, [e.id]: { owner: e.owner, external: e.external, ready: ctx.handlers[e.id]?.ready ?? false } },
-        handlerOrder: ctx.handlers[e.id] ? ctx.handlerOrder : [e.id, ...ctx.handlerOrder],
+        handlerOrder: ctx.handlers[e.id] || ctx.dispatchOrder === 'readiness' ? ctx.handlerOrder : [e.id, ...ctx.handlerOrder],
       };
       break;
     case 'aio.handler.remove': {
       const { [e.id]: _removed, ...handlers } = ctx.handlers;
-      ctx = { ...ctx, handlers, handlerOrder: ctx.handlerOrder.filter((id) => id !== e.id) };
+      ctx = { ...ctx, handlers, handlerOrder: ctx.handlerOrder.filter((id) => id !== e.id), readyOrder: ctx.readyOrder.filter((id) => id !== e.id) };
       break;
     }
     case 'aio.handler.notify': {
@@ -296,7 +323,7 @@ export function aioContextStep(ctx: Ctx, event: AnyEvent): Result {
         break;
       }
       out.observe({ type: 'obs.ready', handler: e.id, external: h.external });
-      ctx = { ...ctx, handlers: { ...ctx.handlers, [e.id]: { ...h, ready: true } } };
+      ctx = setReady(ctx, e.id, true);
       break;
     }
     case 'aio.bh.new':
@@ -437,8 +464,10 @@ export const aioContextMachine = setup({
     name: input.name,
     externalGating: input.externalGating ?? true,
     externalDisableCount: 0,
+    dispatchOrder: input.dispatchOrder ?? 'handler-list',
     handlers: {},
     handlerOrder: [],
+    readyOrder: [],
     bhs: {},
     bhOrder: [],
     timers: {},

@@ -42,7 +42,11 @@ export interface TransactionActionInput {
   target?: { name: string; node: ActorName | null; ctx: ActorName | null; fileNode: ActorName | null };
   job?: ActorName;
   /** Devices whose requests go to `node` (they follow the overlay at the append). */
-  clients: readonly ActorName[];
+  /**
+   * The device's BlockBackends (bs->parents), as a set: each gets its own retarget, to its own
+   * mailbox, so their order changes nothing, and identical clients stay interchangeable.
+   */
+  clients: Readonly<Record<ActorName, true>>;
   /** Every node and its context, for the bdrv_drain_all at the start of bdrv_reopen. */
   allNodes: readonly { node: ActorName; ctx: ActorName }[];
   /** Protection switch (patches 7-10): drained_begin in prepare, drained_end in clean. */
@@ -241,7 +245,7 @@ function applyLocal(ctx: Ctx, op: Extract<SyncOp, { kind: 'local' }>, out: Emitt
       const overlay = ctx.overlay!;
       out.observe({ type: 'obs.pit', action: ctx.name, index: ctx.index, node: ctx.node!, kind: 'external-snapshot' });
       out.observe({ type: 'obs.artifact', action: ctx.name, kind: 'overlay', op: 'created' });
-      for (const client of ctx.clients) out.send(client, { type: 'blk.retarget', from: ctx.node!, to: overlay.node });
+      for (const client in ctx.clients) out.send(client, { type: 'blk.retarget', from: ctx.node!, to: overlay.node });
       return { ctx: { ...ctx, appended: true }, failed: false };
     }
     default:

@@ -5,7 +5,7 @@
 import { readFileSync } from 'node:fs';
 import { basename } from 'node:path';
 import { LineCounter, parseDocument, type YAMLError } from 'yaml';
-import type { Topology, TriggerSpec } from '../../actors/topology.ts';
+import type { DispatchOrder, Topology, TriggerSpec } from '../../actors/topology.ts';
 import { ScenarioError } from '../errors.ts';
 import { CheckContext, type Problem } from './schema.ts';
 import { scenarioSchema, type ScenarioFile } from './scenarioSchema.ts';
@@ -297,6 +297,7 @@ function toTopology(s: ScenarioFile): Topology {
     transactions: (s.transactions ?? []).map((x) => ({ name: x.name, actions: x.actions as never })),
     script: (s.script ?? []) as never,
     era: (s.era as '2015' | 'now' | undefined) ?? '2015',
+    ...(s.dispatchOrder ? { dispatchOrder: s.dispatchOrder as DispatchOrder } : {}),
     protections: s.protections ?? {},
     ...(s.hostLatency ? { hostLatency: s.hostLatency } : {}),
     ...(s.backupChunks ? { backupChunks: s.backupChunks } : {}),

@@ -95,6 +95,11 @@ export const scenarioSchema = t.object(
     title: required(t.string().describe('One line')),
     description: required(t.string().describe('What happens and why it matters, for a teacher to read aloud')),
     era: optional(t.enum(['2015', 'now'], 'an era')),
+    dispatchOrder: optional(
+      t.enum(['handler-list', 'readiness'], 'a dispatch order').describe(
+        'Which ready handler a poll runs first: handler-list (QEMU 2015, newest registration first) or readiness (QEMU 5.0+ ready list, newest ready first)',
+      ),
+    ),
     seed: optional(t.number({ integer: true, min: 0, max: 0xffffffff })),
     strategy: optional(t.enum(['fifo', 'random'], 'a strategy')),
     protections: optional(
