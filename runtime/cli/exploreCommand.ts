@@ -17,6 +17,7 @@ export interface ExploreCommandOptions {
   timeLimit?: number;
   reduce?: boolean;
   sleepSets?: boolean;
+  symmetry?: boolean;
   workers?: number;
   json?: boolean;
   /** Where to write the counterexample's trace (NDJSON). */
@@ -35,6 +36,7 @@ export function exploreCommand(options: ExploreCommandOptions, io: Output): numb
     timeLimitSeconds: options.timeLimit,
     reduce: options.reduce,
     sleepSets: options.sleepSets,
+    symmetry: options.symmetry,
     workers: options.workers,
     expectedViolations,
     onProgress: (p) =>
@@ -50,14 +52,19 @@ export function exploreCommand(options: ExploreCommandOptions, io: Output): numb
   const shown = result.counterexample ?? (missing.length === 0 ? firstExpected(result) : undefined);
   if (shown && options.trace) writeTrace(scenario, shown, options.trace);
   if (options.json) {
-    io.out(JSON.stringify({ scenario: scenario.name, met, missingViolations: missing, reductions: reductionsOf(options), ...summarize(result, scenario) }, null, 2));
+    io.out(JSON.stringify({ scenario: scenario.name, met, missingViolations: missing, reductions: reductionsOf(options, result), ...summarize(result, scenario) }, null, 2));
     return met ? 0 : 1;
   }
   io.out(`${scenario.name}: ${scenario.title}`);
   io.out(`verdict: ${result.verdict}${result.bound ? ` (${result.bound})` : ''}`);
   io.out(`${result.states} states, ${result.transitions} transitions, depth ${result.depth}, ${result.seconds.toFixed(1)} s (${Math.round(result.states / Math.max(result.seconds, 0.001))} states/s)`);
-  const reductions = reductionsOf(options);
-  io.out(`reductions: sleep sets ${reductions.sleepSets ? 'on' : 'off (--no-sleep-sets)'}, persistent singletons ${reductions.reduce ? 'on (--reduce)' : 'off'}`);
+  const reductions = reductionsOf(options, result);
+  const symmetry = reductions.symmetry
+    ? `on over ${result.symmetry.classes.map((c) => `{${c.join(', ')}}`).join(', ')}`
+    : options.symmetry === false
+      ? 'off (--no-symmetry)'
+      : `none (${result.symmetry.reason})`;
+  io.out(`reductions: sleep sets ${reductions.sleepSets ? 'on' : 'off (--no-sleep-sets)'}, persistent singletons ${reductions.reduce ? 'on (--reduce)' : 'off'}, symmetry ${symmetry}`);
   io.out(
     `hashes only are stored (${Math.round(result.bytesPerState)} bytes per state with its parent link): the chance that two states shared one is ${result.collisionProbability.toExponential(1)}`,
   );
@@ -76,9 +83,9 @@ export function exploreCommand(options: ExploreCommandOptions, io: Output): numb
   return met ? 0 : 1;
 }
 
-/** Which partial-order reductions ran, so that two reports can be compared. */
-function reductionsOf(options: ExploreCommandOptions): { sleepSets: boolean; reduce: boolean } {
-  return { sleepSets: options.sleepSets !== false, reduce: options.reduce === true };
+/** Which reductions ran, so that two reports can be compared. */
+function reductionsOf(options: ExploreCommandOptions, result: ExploreResult): { sleepSets: boolean; reduce: boolean; symmetry: boolean; symmetryClasses: string[][] } {
+  return { sleepSets: options.sleepSets !== false, reduce: options.reduce === true, symmetry: result.symmetry.on, symmetryClasses: result.symmetry.on ? result.symmetry.classes : [] };
 }
 
 function firstExpected(result: ExploreResult): Counterexample | undefined {

@@ -45,7 +45,8 @@ Example:
   drainlab run two-external-snapshots-without-drains --seeds 0..49`;
 
 const EXPLORE_HELP = `Usage: drainlab explore <file|name> [--max-depth N] [--max-states N] [--time-limit S]
-                        [--reduce] [--no-sleep-sets] [--workers N] [--json] [--trace FILE]
+                        [--reduce] [--no-sleep-sets] [--no-symmetry] [--workers N] [--json]
+                        [--trace FILE]
 
 Explores every interleaving breadth first and checks every invariant on every transition.
 Verdict: proved (the whole space was explored), violated (with a shortest counterexample and
@@ -61,6 +62,9 @@ Options:
   --no-sleep-sets   take every enabled step at every state; by default a step that
                     commutes with a sibling taken before it is not taken again after it
                     (the same states and verdict, fewer transitions)
+  --no-symmetry     store every state; by default states that differ only by which of
+                    two identical clients is which are one (only with dispatchOrder:
+                    readiness; the same verdict, shortest counterexamples, fewer states)
   --workers N       expand states on N worker threads (default 1: none); the verdict and
                     the counterexample are the same for every N (at most 64)
   --json            a machine-readable report
@@ -164,7 +168,7 @@ export async function main(
       case 'explore': {
         const { values, positionals } = parseWithPositionals(
           rest,
-          { 'max-depth': { type: 'string' }, 'max-states': { type: 'string' }, 'time-limit': { type: 'string' }, reduce: { type: 'boolean' }, 'no-sleep-sets': { type: 'boolean' }, workers: { type: 'string' }, json: { type: 'boolean' }, trace: { type: 'string' }, help: { type: 'boolean', short: 'h' } },
+          { 'max-depth': { type: 'string' }, 'max-states': { type: 'string' }, 'time-limit': { type: 'string' }, reduce: { type: 'boolean' }, 'no-sleep-sets': { type: 'boolean' }, 'no-symmetry': { type: 'boolean' }, workers: { type: 'string' }, json: { type: 'boolean' }, trace: { type: 'string' }, help: { type: 'boolean', short: 'h' } },
           'explore',
         );
         if (values.help) {
@@ -179,6 +183,7 @@ export async function main(
             timeLimit: positiveInt(values['time-limit'], '--time-limit'),
             reduce: values.reduce === true,
             sleepSets: values['no-sleep-sets'] !== true,
+            symmetry: values['no-symmetry'] !== true,
             workers: workerCount(values.workers),
             json: values.json === true,
             trace: values.trace as string | undefined,

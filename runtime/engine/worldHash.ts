@@ -141,7 +141,7 @@ function mailboxDigest(mailbox: readonly Envelope[]): number {
 
 /** An alarm without its deadline (which may be counted from now). */
 function alarmDigest(alarm: Alarm): number {
-  return cached(alarmDigests, alarm, (a) => hash53(`${a.id}/${a.clock}/${a.target}/${canonicalJson(a.event)}`));
+  return cached(alarmDigests, alarm, (a) => hash53(alarmText(a.id, a.clock, a.target, a.event)));
 }
 
 /**
@@ -212,12 +212,54 @@ function actorsDigest(world: World, actorNames: readonly string[], parent?: Worl
 const termHasher = new NumberHasher();
 
 function actorTerm(index: number, snapshot: AnyMachineSnapshot, mailbox: readonly Envelope[] | undefined): number {
-  return termHasher
-    .reset()
-    .add(index)
-    .add(snapshotDigest(snapshot))
-    .add(mailbox && mailbox.length > 0 ? mailboxDigest(mailbox) : 0)
-    .digest();
+  return termOf(index, snapshotDigest(snapshot), mailbox && mailbox.length > 0 ? mailboxDigest(mailbox) : 0);
+}
+
+function termOf(index: number, snapshot: number, mailbox: number): number {
+  return termHasher.reset().add(index).add(snapshot).add(mailbox).digest();
+}
+
+/**
+ * How to hash a world's image under a renaming of identical components (symmetry reduction,
+ * `runtime/explore/symmetry.ts`): where each actor's part goes, and the digests of the renamed
+ * parts, each of them computed the way `snapshotDigest`, `mailboxDigest` and `alarmDigest`
+ * compute the plain ones, so that the identity renaming gives `worldDigest` exactly.
+ */
+export interface WorldRenaming {
+  /** The index of the actor whose place actor `index` takes in the image. */
+  actorIndex(index: number): number;
+  snapshotDigest(snapshot: AnyMachineSnapshot): number;
+  /** A non-empty mailbox's digest (events in order, with their senders). */
+  mailboxDigest(mailbox: readonly Envelope[]): number;
+  alarmDigest(alarm: Alarm): number;
+}
+
+/** `worldDigest` of the world's image under `renaming` (every actor re-mixed: no parent to start from). */
+export function renamedWorldDigest(world: World, actorNames: readonly string[], relativeTime: boolean, renaming: WorldRenaming): number {
+  const { realtime, virtual, vmRunning } = world.time;
+  let hi = 0;
+  let lo = 0;
+  for (let i = 0; i < actorNames.length; i++) {
+    const actor = actorNames[i];
+    const mailbox = world.mailboxes[actor];
+    const term = termOf(renaming.actorIndex(i), renaming.snapshotDigest(world.snapshots[actor]), mailbox && mailbox.length > 0 ? renaming.mailboxDigest(mailbox) : 0);
+    hi ^= Math.floor(term / 4294967296);
+    lo = (lo ^ term) >>> 0;
+  }
+  const hasher = new NumberHasher();
+  hasher.add(vmRunning ? 1 : 0).add(hi).add(lo);
+  if (!relativeTime) hasher.add(realtime).add(virtual);
+  hasher.add(world.alarms.length);
+  for (const a of world.alarms) {
+    const deadline = relativeTime ? a.deadline - (a.clock === 'realtime' ? realtime : virtual) : a.deadline;
+    hasher.add(renaming.alarmDigest(a)).add(deadline);
+  }
+  return hasher.digest();
+}
+
+/** The text an alarm's digest hashes (without its deadline). */
+export function alarmText(id: string, clock: string, target: string, event: unknown): string {
+  return `${id}/${clock}/${target}/${canonicalJson(event)}`;
 }
 
 /** `worldDigest` as 11 base-36 digits. */

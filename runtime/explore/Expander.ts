@@ -12,13 +12,19 @@ import { unfinishedWork } from '../simulate.ts';
 import type { TraceEvent } from '../trace/TraceEvent.ts';
 import type { Step, World } from '../engine/World.ts';
 import type { Footprint } from './sleepSets.ts';
+import { Symmetry, symmetryClasses, type SymmetryClasses } from './symmetry.ts';
 
 export interface ExpandedStep<W> {
   /** The step's index among the state's enabled steps. */
   index: number;
   world: W;
-  /** `engine.digest` of the successor (the checker's share is added by the explorer). */
+  /**
+   * `engine.digest` of the successor, or with symmetry reduction its canonical image's (the
+   * checker's share is added by the explorer, under `symmetryKey`).
+   */
   worldHash: number;
+  /** The renaming of interchangeable clients that gave `worldHash` (`''`: none). */
+  symmetryKey: string;
   /** The step's trace events that some monitor reads. */
   judged: TraceEvent[];
   /**
@@ -55,10 +61,15 @@ export class Expander {
   private readonly actorIndex: ReadonlyMap<string, number>;
   /** By actor index: the actors whose snapshots its offers read (see `independent`). */
   readonly offerReads: readonly (ReadonlySet<number> | undefined)[];
+  /** Which clients are interchangeable (whether or not the reduction is on). */
+  readonly symmetryClasses: SymmetryClasses;
+  /** Symmetry reduction, when asked for and some clients are interchangeable. */
+  readonly symmetry: Symmetry | null;
 
   constructor(
     private readonly topology: Topology,
     relativeTime = true,
+    symmetry = false,
   ) {
     const specs = createActorSpecs(topology);
     // Only the events a monitor judges are built: the explorer reads no others.
@@ -69,10 +80,21 @@ export class Expander {
     this.horizon = relativeTime ? timeHorizonOf(topology) : Infinity;
     this.actorIndex = new Map(specs.map((s, i) => [s.name, i]));
     this.offerReads = specs.map((s) => (s.offers ? new Set((s.offerReads ?? []).map((name) => this.actorIndex.get(name)!)) : undefined));
+    this.symmetryClasses = symmetryClasses(topology);
+    this.symmetry =
+      symmetry && this.symmetryClasses.classes.length > 0
+        ? new Symmetry(this.symmetryClasses.classes, topology, this.engine.actorNames, (world) => world.time.realtime >= this.horizon)
+        : null;
   }
 
   worldHash(world: World, parent?: World, changed?: readonly number[]): number {
     return this.engine.digest(world, world.time.realtime >= this.horizon, parent, changed);
+  }
+
+  /** The hash a state's world is stored under, and the renaming that gave it (see `Symmetry`). */
+  stateHash(world: World, parent?: World, changed?: readonly number[]): { hash: number; key: string } {
+    if (this.symmetry) return this.symmetry.canonical(world);
+    return { hash: this.worldHash(world, parent, changed), key: '' };
   }
 
   /** Every enabled step but those `asleep` (by identity) applied, in the canonical order. */
@@ -101,7 +123,8 @@ export class Expander {
       // The step touched its own actor and the mailboxes it appended to, nothing else.
       // (Each index once: an actor counted twice would cancel its own change out of the XOR.)
       const changed = footprint.actor < 0 || footprint.sends.includes(footprint.actor) ? footprint.sends : [footprint.actor, ...footprint.sends];
-      steps.push({ index, world: next, worldHash: this.worldHash(next, world, changed), judged, local, identity, footprint });
+      const { hash, key } = this.stateHash(next, world, changed);
+      steps.push({ index, world: next, worldHash: hash, symmetryKey: key, judged, local, identity, footprint });
     }
     this.buffer = [];
     return { steps, ended: false, unfinished: [] };

@@ -41,11 +41,11 @@ export class WorkerPool {
   private readonly adoptions = new Map<number, [number, number][][]>();
   private rounds = 0;
 
-  constructor(count: number, topology: Topology, relativeTime: boolean) {
+  constructor(count: number, topology: Topology, relativeTime: boolean, symmetry = false) {
     this.lanes = Array.from({ length: count }, () => {
       const shared = new SharedArrayBuffer(4);
       const { port1, port2 } = new MessageChannel();
-      const setup: WorkerSetup = { topology, relativeTime, signal: shared, answers: port2 };
+      const setup: WorkerSetup = { topology, relativeTime, symmetry, signal: shared, answers: port2 };
       const worker = new Worker(new URL('./exploreWorker.mjs', import.meta.url), { workerData: setup, transferList: [port2] });
       worker.unref();
       port1.unref();

@@ -53,6 +53,13 @@ export interface ExploreOptions {
    */
   sleepSets?: boolean;
   /**
+   * Symmetry reduction (default on; see `symmetry.ts`): states that are images of each other
+   * under a renaming of interchangeable clients are one state. It applies only where clients are
+   * interchangeable, which needs `dispatchOrder: readiness`; the verdict is the same, and a
+   * counterexample is still a shortest one (every state of an orbit lies at the same depth).
+   */
+  symmetry?: boolean;
+  /**
    * Time abstraction (default on): past the scenario's last absolute instant, states that differ
    * only by the clocks' readings are one state (see `worldDigest`). Off, every instant is its own.
    */
@@ -106,6 +113,8 @@ export interface ExploreResult {
   collisionProbability: number;
   /** Memory the stored states take (hash table and parent links), per state. */
   bytesPerState: number;
+  /** Symmetry reduction: the classes of interchangeable clients it merged over, or why it had none. */
+  symmetry: { on: boolean; classes: string[][]; reason: string | null };
 }
 
 interface Node<W> {
@@ -114,6 +123,8 @@ interface Node<W> {
   id: number;
   /** The steps asleep here (not taken: every state they lead to is reached another way). */
   sleep: readonly SleepEntry[];
+  /** The renaming under which this state's world was hashed (symmetry reduction; `''`: none). */
+  symmetryKey: string;
 }
 
 const AWAKE: readonly SleepEntry[] = [];
@@ -125,7 +136,7 @@ const AHEAD = 4;
 export function explore(topology: Topology, options: ExploreOptions = {}): ExploreResult {
   const workers = options.workers ?? 1;
   if (!Number.isInteger(workers) || workers < 1) throw new InternalError(`explore: workers must be a whole number of at least 1, not ${workers}`);
-  const expander = new Expander(topology, options.relativeTime !== false);
+  const expander = new Expander(topology, options.relativeTime !== false, options.symmetry !== false);
   if (workers === 1) {
     // Expanded when collected, so one round's successors at a time are held.
     const expanding = {
@@ -135,7 +146,7 @@ export function explore(topology: Topology, options: ExploreOptions = {}): Explo
     };
     return search<World, readonly Node<World>[]>(topology, expander, options, expanding, expander.engine.initial);
   }
-  const pool = new WorkerPool(workers, topology, options.relativeTime !== false);
+  const pool = new WorkerPool(workers, topology, options.relativeTime !== false, options.symmetry !== false);
   try {
     const initial = pool.seed(new WireCodec(expander.engine).encode(expander.engine.initial));
     return search<HeldRef, Round>(
@@ -203,8 +214,16 @@ function search<W, R>(topology: Topology, expander: Expander, options: ExploreOp
 
   // Hashes only, with parent links and choices by state id to rebuild paths.
   const visited = new StateStore();
-  visited.add(stateHash(expander.worldHash(engine.initial), root), -1, 0);
-  let frontier: Node<W>[] = [{ world: initial, checker: root, id: 0, sleep: AWAKE }];
+  /** A state's stored hash: its world's (canonical) hash and the monitors' key under the same renaming. */
+  const stateHash = (worldHash: number, symmetryKey: string, checker: InvariantChecker): number =>
+    stateHasher
+      .reset()
+      .add(worldHash)
+      .add(expander.symmetry ? expander.symmetry.checkerHash(checker, symmetryKey) : checker.keyHash())
+      .digest();
+  const start = expander.stateHash(engine.initial);
+  visited.add(stateHash(start.hash, start.key, root), -1, 0);
+  let frontier: Node<W>[] = [{ world: initial, checker: root, id: 0, sleep: AWAKE, symmetryKey: start.key }];
   // The next level's states with something asleep, by hash, while the level is being found: a
   // state reached again at that depth keeps asleep only what is asleep on both paths (see
   // `intersectSleep`).
@@ -244,6 +263,7 @@ function search<W, R>(topology: Topology, expander: Expander, options: ExploreOp
     expected,
     collisionProbability: (visited.size * visited.size) / 2 ** 54,
     bytesPerState: visited.bytes().perState,
+    symmetry: { on: expander.symmetry !== null, classes: expander.symmetryClasses.classes, reason: expander.symmetryClasses.reason },
     ...extra,
   });
   /** Sorts new violations: expected ones are recorded; any other is a counterexample. */
@@ -278,11 +298,14 @@ function search<W, R>(topology: Topology, expander: Expander, options: ExploreOp
   /** Records a successor; the result when it ends the exploration (a violation, a bound). */
   const visit = (node: Node<W>, next: Node<W>[], step: ExpandedStep<W>, sleep: readonly SleepEntry[]): ExploreResult | null => {
     const checker = checkerAfter(node.checker, step.judged);
-    const hash = stateHash(step.worldHash, checker);
+    const hash = stateHash(step.worldHash, step.symmetryKey, checker);
     const id = visited.add(hash, node.id, step.index);
     if (id < 0) {
       const again = nextByHash.get(hash);
-      if (again) again.sleep = intersectSleep(again.sleep, sleep);
+      // The same world keeps asleep what sleeps on both paths. A twin under another renaming
+      // names its steps by other clients: it is woken in full rather than translated (sound,
+      // since a smaller sleep set only explores more).
+      if (again) again.sleep = again.symmetryKey === step.symmetryKey ? intersectSleep(again.sleep, sleep) : AWAKE;
       return null;
     }
     const found = judge(node.checker.violations.length, checker, node.id, step.index);
@@ -291,7 +314,7 @@ function search<W, R>(topology: Topology, expander: Expander, options: ExploreOp
       return result('bounded', { bound: 'every expected violation found (stopAtExpected)' });
     }
     expanding.adopt?.(step.world, id);
-    const successor = { world: step.world, checker, id, sleep };
+    const successor = { world: step.world, checker, id, sleep, symmetryKey: step.symmetryKey };
     next.push(successor);
     // Only a state with something asleep can lose it to a later arrival.
     if (sleep.length > 0) nextByHash.set(hash, successor);
@@ -311,7 +334,7 @@ function search<W, R>(topology: Topology, expander: Expander, options: ExploreOp
    */
   const reducedStep = (node: Node<W>, steps: readonly ExpandedStep<W>[]): ExpandedStep<W> | null => {
     const local = steps.find((s) => s.local);
-    if (!local || visited.has(stateHash(local.worldHash, node.checker))) return null;
+    if (!local || visited.has(stateHash(local.worldHash, local.symmetryKey, node.checker))) return null;
     return local;
   };
 
@@ -382,10 +405,6 @@ function judgedEventKey(e: TraceEvent): string {
 }
 
 const stateHasher = new NumberHasher();
-
-function stateHash(worldHash: number, checker: InvariantChecker): number {
-  return stateHasher.reset().add(worldHash).add(checker.keyHash()).digest();
-}
 
 
 export type { InvariantId };

@@ -14,6 +14,8 @@ import { WireCodec, type WireWorld } from './wireWorld.ts';
 export interface WorkerSetup {
   topology: Topology;
   relativeTime: boolean;
+  /** Symmetry reduction (the explorer's option). */
+  symmetry: boolean;
   /** Int32 slot 0: the answers sent so far (the explorer's thread waits on it). */
   signal: SharedArrayBuffer;
   /** Where answers go. */
@@ -42,7 +44,7 @@ export type WorkerRequest =
 export type WorkerAnswer = { expansions: Expansion<number>[] } | { worlds: WireWorld[] } | { error: string };
 
 const setup = workerData as WorkerSetup;
-const expander = new Expander(setup.topology, setup.relativeTime);
+const expander = new Expander(setup.topology, setup.relativeTime, setup.symmetry);
 const codec = new WireCodec(expander.engine);
 const signal = new Int32Array(setup.signal);
 const held = new Map<number, World>();

@@ -1,0 +1,308 @@
+/**
+ * Symmetry reduction (Ip and Dill, "Better verification through symmetry", 1996): identical
+ * clients are interchangeable, so a state and its image with two of them swapped (names,
+ * request ids, places in every list and mailbox) behave alike, up to that renaming. The
+ * explorer stores one state per orbit: each state is hashed as its canonical image.
+ *
+ * When clients are interchangeable. Same kind, same node, the same workload up to request ids,
+ * and no request of theirs named by anyone's `after` or `when` (a dependency on one of them
+ * would single it out). And the contexts must dispatch ready handlers in readiness order
+ * (`dispatchOrder: readiness`): with QEMU 2015's handler-list walk the order of registration
+ * ranks the clients for the whole run, no state has its twin reached
+ * (`bench/symmetryProbe.ts`), and there is nothing to merge.
+ *
+ * The canonical image. Within each class, the clients are sorted by a name-free signature (their
+ * own snapshot and mailbox as if they sat in the class's first place). Clients that tie are
+ * tried in every order, up to `MAX_CANDIDATES` images, and the image with the smallest digest
+ * is the state's. Past that bound, ties keep their topology order. That may leave two states of
+ * one orbit apart (fewer merges), never merge two states that are not images of each other:
+ * every image is a true renaming of the state. The renaming the canonical image took is handed
+ * on (`key`), so the monitors' judgement is hashed under the same renaming.
+ */
+import { clientActor, type Topology } from '../../actors/topology.ts';
+import type { AnyMachineSnapshot } from 'xstate';
+import type { Alarm, Envelope, World } from '../engine/World.ts';
+import { alarmText, canonicalJson, hash53, NumberHasher, renamedWorldDigest, snapshotDigest, snapshotKey, type WorldRenaming } from '../engine/worldHash.ts';
+
+/** Ties tried in every order up to this many images per state. */
+export const MAX_CANDIDATES = 24;
+
+export interface SymmetryClasses {
+  /** Interchangeable clients by class (topology names, topology order), each of two or more. */
+  classes: string[][];
+  /** Why there are none, when there are none. */
+  reason: string | null;
+}
+
+/** Which clients of the topology are interchangeable (see the module comment). */
+export function symmetryClasses(topology: Topology): SymmetryClasses {
+  if ((topology.dispatchOrder ?? 'handler-list') !== 'readiness') {
+    return { classes: [], reason: 'ready handlers run in handler-list order (dispatchOrder: handler-list), which ranks the clients' };
+  }
+  const named = new Set<string>();
+  const nameTrigger = (when: unknown) => {
+    if (when && typeof when === 'object' && 'completed' in when) named.add(String((when as { completed: string }).completed));
+  };
+  for (const client of topology.clients) {
+    for (const r of client.workload) {
+      for (const id of r.after ?? []) named.add(id);
+      nameTrigger(r.when);
+    }
+  }
+  for (const command of topology.script ?? []) nameTrigger(command.when);
+  const byShape = new Map<string, string[]>();
+  for (const client of topology.clients) {
+    if (client.workload.some((r) => named.has(r.id) || (r.after?.length ?? 0) > 0)) continue;
+    const shape = canonicalJson({ kind: client.kind, node: client.node, workload: client.workload.map((r) => ({ op: r.op, at: r.at, when: r.when })) });
+    byShape.set(shape, [...(byShape.get(shape) ?? []), client.name]);
+  }
+  const classes = [...byShape.values()].filter((c) => c.length > 1);
+  return { classes, reason: classes.length > 0 ? null : 'no two clients are alike (same kind, node and workload, no request another one waits for)' };
+}
+
+/** A renaming of interchangeable clients: member `arrangement[k][j]` of class k takes the place of member j. */
+class Renaming implements WorldRenaming {
+  private readonly snapshots = new WeakMap<AnyMachineSnapshot, number>();
+  private readonly mailboxes = new WeakMap<readonly Envelope[], number>();
+  private readonly alarms = new WeakMap<Alarm, number>();
+  private readonly events = new WeakMap<object, number>();
+
+  constructor(
+    readonly key: string,
+    private readonly tokens: ReadonlyMap<string, string>,
+    private readonly indexes: Int32Array,
+    private readonly symmetry: Symmetry,
+  ) {}
+
+  actorIndex(index: number): number {
+    return this.indexes[index];
+  }
+
+  /** A string with every client token in it renamed (tokens are whole words: ids, actor names). */
+  text(value: string): string {
+    const whole = this.tokens.get(value);
+    if (whole !== undefined) return whole;
+    if (!this.symmetry.mentionsToken(value)) return value;
+    return value.replace(this.symmetry.tokenPattern, (token) => this.tokens.get(token) ?? token);
+  }
+
+  /** A JSON-like value with every string and every key renamed. */
+  value(value: unknown): unknown {
+    if (typeof value === 'string') return this.text(value);
+    if (value === null || typeof value !== 'object') return value;
+    if (Array.isArray(value)) return value.map((v) => this.value(v));
+    const out: Record<string, unknown> = {};
+    for (const key of Object.keys(value)) out[this.text(key)] = this.value((value as Record<string, unknown>)[key]);
+    return out;
+  }
+
+  snapshotDigest(snapshot: AnyMachineSnapshot): number {
+    let digest = this.snapshots.get(snapshot);
+    if (digest === undefined) {
+      digest = this.symmetry.snapshotMentions(snapshot)
+        ? hash53(`${canonicalJson(this.value(snapshot.value))}#${canonicalJson(this.value(snapshot.context))}`)
+        : snapshotDigest(snapshot);
+      this.snapshots.set(snapshot, digest);
+    }
+    return digest;
+  }
+
+  mailboxDigest(mailbox: readonly Envelope[]): number {
+    let digest = this.mailboxes.get(mailbox);
+    if (digest === undefined) {
+      const hasher = new NumberHasher();
+      for (const e of mailbox) hasher.add(hash53(this.text(e.from))).add(this.eventDigest(e.event));
+      digest = hasher.digest();
+      this.mailboxes.set(mailbox, digest);
+    }
+    return digest;
+  }
+
+  alarmDigest(alarm: Alarm): number {
+    let digest = this.alarms.get(alarm);
+    if (digest === undefined) {
+      digest = hash53(alarmText(this.text(alarm.id), alarm.clock, this.text(alarm.target), this.value(alarm.event)));
+      this.alarms.set(alarm, digest);
+    }
+    return digest;
+  }
+
+  private eventDigest(event: object): number {
+    let digest = this.events.get(event);
+    if (digest === undefined) {
+      digest = hash53(canonicalJson(this.value(event)));
+      this.events.set(event, digest);
+    }
+    return digest;
+  }
+}
+
+interface Member {
+  /** The client's actor index in the engine's list. */
+  actor: number;
+  /** Its names, in a fixed order shared by its class: actor name, then request ids in program order. */
+  tokens: readonly string[];
+}
+
+/** The canonical image's digest, and the renaming that made it (`''`: none). */
+export interface Canonical {
+  hash: number;
+  key: string;
+}
+
+export class Symmetry {
+  readonly classes: readonly string[][];
+  /** Every client token of every class, as whole words. */
+  readonly tokenPattern: RegExp;
+  private readonly tokenTest: RegExp;
+  private readonly members: readonly (readonly Member[])[];
+  private readonly renamings = new Map<string, Renaming>();
+  private readonly mentions = new WeakMap<AnyMachineSnapshot, boolean>();
+
+  constructor(
+    classes: readonly string[][],
+    topology: Topology,
+    private readonly actorNames: readonly string[],
+    private readonly relativeTimeAt: (world: World) => boolean,
+  ) {
+    this.classes = classes;
+    const index = new Map(actorNames.map((name, i) => [name, i]));
+    const clients = new Map(topology.clients.map((c) => [c.name, c]));
+    this.members = classes.map((names) =>
+      names.map((name) => ({ actor: index.get(clientActor(name))!, tokens: [clientActor(name), ...clients.get(name)!.workload.map((r) => r.id)] })),
+    );
+    const all = this.members.flatMap((c) => c.flatMap((m) => m.tokens));
+    const alternatives = [...all].sort((a, b) => b.length - a.length).map((t) => t.replace(/[.*+?^${}()|[\]\\]/g, '\\$&'));
+    const source = `(?<![\\w-])(?:${alternatives.join('|')})(?![\\w-])`;
+    this.tokenPattern = new RegExp(source, 'g');
+    this.tokenTest = new RegExp(source);
+  }
+
+  mentionsToken(text: string): boolean {
+    return this.tokenTest.test(text);
+  }
+
+  /** Whether a snapshot names any client of a class (if not, every renaming leaves it as it is). */
+  snapshotMentions(snapshot: AnyMachineSnapshot): boolean {
+    let mentions = this.mentions.get(snapshot);
+    if (mentions === undefined) {
+      mentions = this.tokenTest.test(snapshotKey(snapshot));
+      this.mentions.set(snapshot, mentions);
+    }
+    return mentions;
+  }
+
+  /** The renaming of a key (`''` is the identity). */
+  renaming(key: string): Renaming {
+    let renaming = this.renamings.get(key);
+    if (renaming === undefined) {
+      const arrangement = key === '' ? this.members.map((c) => c.map((_, j) => j)) : key.split(';').map((part) => part.split(',').map(Number));
+      const tokens = new Map<string, string>();
+      const indexes = new Int32Array(this.actorNames.length).map((_, i) => i);
+      this.members.forEach((members, k) =>
+        arrangement[k].forEach((from, to) => {
+          members[from].tokens.forEach((token, t) => tokens.set(token, members[to].tokens[t]));
+          indexes[members[from].actor] = members[to].actor;
+        }),
+      );
+      renaming = new Renaming(key, tokens, indexes, this);
+      this.renamings.set(key, renaming);
+    }
+    return renaming;
+  }
+
+  /** The world's canonical image: its digest and the renaming that gives it. */
+  canonical(world: World): Canonical {
+    const relative = this.relativeTimeAt(world);
+    // Per class: members sorted by signature, and the runs of equal signatures.
+    const sorted: number[][] = [];
+    const ties: [number, number, number][] = [];
+    let candidates = 1;
+    this.members.forEach((members, k) => {
+      const signatures = members.map((_, j) => this.signature(world, k, j));
+      const order = members.map((_, j) => j).sort((a, b) => signatures[a] - signatures[b] || a - b);
+      sorted.push(order);
+      for (let start = 0; start < order.length; ) {
+        let end = start + 1;
+        while (end < order.length && signatures[order[end]] === signatures[order[start]]) end++;
+        if (end - start > 1) {
+          ties.push([k, start, end]);
+          candidates *= factorial(end - start);
+        }
+        start = end;
+      }
+    });
+    let best: Canonical | null = null;
+    const consider = (arrangement: number[][]) => {
+      const key = keyOf(arrangement);
+      const hash = renamedWorldDigest(world, this.actorNames, relative, this.renaming(key));
+      if (best === null || hash < best.hash) best = { hash, key };
+    };
+    if (candidates > MAX_CANDIDATES || ties.length === 0) consider(sorted);
+    else permuteTies(sorted, ties, 0, consider);
+    return best!;
+  }
+
+  private readonly checkerHashes = new WeakMap<object, Map<string, number>>();
+
+  /**
+   * The monitors' judgement hashed under the renaming `key` (their key is canonical JSON, so it
+   * is renamed as a value and written out again with its keys sorted).
+   */
+  checkerHash(checker: { key(): string; keyHash(): number }, key: string): number {
+    if (key === '') return checker.keyHash();
+    let byKey = this.checkerHashes.get(checker);
+    if (byKey === undefined) {
+      byKey = new Map();
+      this.checkerHashes.set(checker, byKey);
+    }
+    let hash = byKey.get(key);
+    if (hash === undefined) {
+      hash = hash53(canonicalJson(this.renaming(key).value(JSON.parse(checker.key()))));
+      byKey.set(key, hash);
+    }
+    return hash;
+  }
+
+  /** Member j of class k's own snapshot and mailbox as if it sat in the class's first place. */
+  private signature(world: World, k: number, j: number): number {
+    const members = this.members[k];
+    const swap = members.map((_, x) => (x === 0 ? j : x === j ? 0 : x));
+    const renaming = this.renaming(keyOf(this.members.map((c, kk) => (kk === k ? swap : c.map((_, x) => x)))));
+    const actor = this.actorNames[members[j].actor];
+    const mailbox = world.mailboxes[actor];
+    return new NumberHasher()
+      .add(renaming.snapshotDigest(world.snapshots[actor]))
+      .add(mailbox && mailbox.length > 0 ? renaming.mailboxDigest(mailbox) : 0)
+      .digest();
+  }
+}
+
+/** An arrangement's key: `''` for the identity. */
+function keyOf(arrangement: readonly (readonly number[])[]): string {
+  if (arrangement.every((order) => order.every((from, to) => from === to))) return '';
+  return arrangement.map((order) => order.join(',')).join(';');
+}
+
+function factorial(n: number): number {
+  return n <= 1 ? 1 : n * factorial(n - 1);
+}
+
+/** Calls `visit` with every arrangement that reorders the tied runs of `sorted` among themselves. */
+function permuteTies(sorted: number[][], ties: readonly [number, number, number][], t: number, visit: (arrangement: number[][]) => void): void {
+  if (t === ties.length) {
+    visit(sorted.map((order) => [...order]));
+    return;
+  }
+  const [k, start, end] = ties[t];
+  const run = sorted[k].slice(start, end);
+  for (const order of permutations(run)) {
+    const next = sorted.map((o, kk) => (kk === k ? [...o.slice(0, start), ...order, ...o.slice(end)] : o));
+    permuteTies(next, ties, t + 1, visit);
+  }
+}
+
+function permutations(items: readonly number[]): number[][] {
+  if (items.length <= 1) return [[...items]];
+  return items.flatMap((item, i) => permutations([...items.slice(0, i), ...items.slice(i + 1)]).map((rest) => [item, ...rest]));
+}
