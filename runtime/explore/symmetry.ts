@@ -158,6 +158,8 @@ export class Symmetry {
   private readonly members: readonly (readonly Member[])[];
   private readonly renamings = new Map<string, Renaming>();
   private readonly mentions = new WeakMap<AnyMachineSnapshot, boolean>();
+  /** By class and member: the renaming that swaps the member with the class's first (for signatures). */
+  private readonly swaps: readonly (readonly Renaming[])[];
 
   constructor(
     classes: readonly string[][],
@@ -176,6 +178,9 @@ export class Symmetry {
     const source = `(?<![\\w-])(?:${alternatives.join('|')})(?![\\w-])`;
     this.tokenPattern = new RegExp(source, 'g');
     this.tokenTest = new RegExp(source);
+    this.swaps = this.members.map((members, k) =>
+      members.map((_, j) => this.renaming(keyOf(this.members.map((c, kk) => c.map((_, x) => (kk !== k ? x : x === 0 ? j : x === j ? 0 : x)))))),
+    );
   }
 
   mentionsToken(text: string): boolean {
@@ -211,8 +216,12 @@ export class Symmetry {
     return renaming;
   }
 
-  /** The world's canonical image: its digest and the renaming that gives it. */
-  canonical(world: World): Canonical {
+  /**
+   * The world's canonical image: its digest and the renaming that gives it. `plain` is the
+   * world's own digest when the caller has it cheaper (the engine hashes a successor from its
+   * parent's digest); it must equal `digestUnder(world, '')`.
+   */
+  canonical(world: World, plain?: () => number): Canonical {
     const relative = this.relativeTimeAt(world);
     // Per class: members sorted by signature, and the runs of equal signatures.
     const sorted: number[][] = [];
@@ -235,7 +244,7 @@ export class Symmetry {
     let best: Canonical | null = null;
     const consider = (arrangement: number[][]) => {
       const key = keyOf(arrangement);
-      const hash = renamedWorldDigest(world, this.actorNames, relative, this.renaming(key));
+      const hash = key === '' && plain ? plain() : renamedWorldDigest(world, this.actorNames, relative, this.renaming(key));
       if (best === null || hash < best.hash) best = { hash, key };
     };
     if (candidates > MAX_CANDIDATES || ties.length === 0) consider(sorted);
@@ -264,11 +273,15 @@ export class Symmetry {
     return hash;
   }
 
+  /** The digest of the world's image under the renaming `key`. */
+  digestUnder(world: World, key: string): number {
+    return renamedWorldDigest(world, this.actorNames, this.relativeTimeAt(world), this.renaming(key));
+  }
+
   /** Member j of class k's own snapshot and mailbox as if it sat in the class's first place. */
   private signature(world: World, k: number, j: number): number {
     const members = this.members[k];
-    const swap = members.map((_, x) => (x === 0 ? j : x === j ? 0 : x));
-    const renaming = this.renaming(keyOf(this.members.map((c, kk) => (kk === k ? swap : c.map((_, x) => x)))));
+    const renaming = this.swaps[k][j];
     const actor = this.actorNames[members[j].actor];
     const mailbox = world.mailboxes[actor];
     return new NumberHasher()

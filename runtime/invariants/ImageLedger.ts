@@ -4,6 +4,7 @@
  */
 import type { ActorName } from '../../machines/effects.ts';
 import type { TraceEvent, TraceEventOf } from '../trace/TraceEvent.ts';
+import { entries } from './entries.ts';
 
 export interface GuestWrite {
   id: string;
@@ -62,7 +63,7 @@ export class ImageLedger {
 
   /** The ledger without step numbers: two histories with equal keys hold the same images. */
   key(): unknown {
-    return [[...this.writes.values()].map((w) => `${w.id}@${w.node}<${w.via}`), this.points.map((p) => [p.action, p.kind, p.node, [...p.held].sort()])];
+    return [[...this.writes.values()].map((w) => `${w.id}@${w.node}<${w.via}`), this.points.map((p) => [p.action, p.kind, p.node, entries(p.held)])];
   }
 
   images(): ImageReport[] {

@@ -348,7 +348,7 @@ export class AdmissionMonitor implements InvariantMonitor {
   private readonly openSince = new Map<ActorName, number>();
 
   key(): unknown {
-    return [...this.openSince.keys()].sort();
+    return entries(new Set(this.openSince.keys()));
   }
 
   observe(e: TraceEvent, _state: TraceState, report: Report): void {
@@ -389,7 +389,7 @@ export class DeferralMonitor implements InvariantMonitor {
   private readonly ready = new Map<string, { ctx: ActorName; deferred: boolean; step: number }>();
 
   key(): unknown {
-    return [...this.ready].map(([h, r]) => [h, r.ctx, r.deferred]).sort();
+    return entries(new Map([...this.ready].map(([h, r]) => [h, [r.ctx, r.deferred]])));
   }
 
   observe(e: TraceEvent, state: TraceState, report: Report): void {
@@ -448,7 +448,7 @@ export class ConservationMonitor implements InvariantMonitor {
   private readonly closed = new Set<string>();
 
   key(): unknown {
-    return [[...this.open.keys()].sort(), [...this.closed].sort()];
+    return [entries(new Set(this.open.keys())), entries(this.closed)];
   }
 
   observe(e: TraceEvent, _state: TraceState, report: Report): void {

@@ -272,7 +272,7 @@ export class AbortEffectsMonitor implements InvariantMonitor {
   private readonly live = new Map<string, { kind: string; step: number }>();
 
   key(): unknown {
-    return [...this.live.keys()].sort();
+    return entries(new Set(this.live.keys()));
   }
 
   observe(e: TraceEvent, _state: TraceState, report: Report): void {
@@ -333,7 +333,7 @@ export class DriverTimerMonitor implements InvariantMonitor {
   readonly title = 'no driver-timer I/O on a node inside its drained section';
   private readonly openSince = new Map<ActorName, number>();
   key(): unknown {
-    return [...this.openSince.keys()].sort();
+    return entries(new Set(this.openSince.keys()));
   }
 
   observe(e: TraceEvent, _state: TraceState, report: Report): void {

@@ -133,9 +133,20 @@ describe('drainlab explore', () => {
     const asleep = JSON.parse((await cli('explore', 'drained-section-dataplane', '--json')).out);
     const awake = JSON.parse((await cli('explore', 'drained-section-dataplane', '--json', '--no-sleep-sets')).out);
     expect(awake.verdict).toBe('proved');
-    expect([asleep.reductions, awake.reductions]).toEqual([{ sleepSets: true, reduce: false }, { sleepSets: false, reduce: false }]);
+    const none = { reduce: false, symmetry: false, symmetryClasses: [] };
+    expect([asleep.reductions, awake.reductions]).toEqual([{ sleepSets: true, ...none }, { sleepSets: false, ...none }]);
     expect(awake.states).toBe(asleep.states);
     expect(awake.transitions).toBeGreaterThan(asleep.transitions);
+  });
+
+  it('should merge mirror-image states of identical clients unless --no-symmetry, and say so', async () => {
+    const merged = await cli('explore', 'identical-clients-ready-list');
+    const whole = await cli('explore', 'identical-clients-ready-list', '--no-symmetry');
+    expect(merged.out).toContain('symmetry on over {nbd0, nbd1}');
+    expect(whole.out).toContain('symmetry off (--no-symmetry)');
+    const states = (out: string) => Number(/^(\d+) states/m.exec(out)![1]);
+    expect(states(merged.out)).toBeLessThan(states(whole.out) * 0.55);
+    expect((await cli('explore', 'drained-section-dataplane')).out).toMatch(/symmetry none \(ready handlers run in handler-list order/);
   });
 
   it('should write the counterexample as NDJSON and report as JSON, the same with two workers', async () => {
