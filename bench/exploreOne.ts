@@ -1,7 +1,7 @@
 /**
  * One measurement of the exploration benchmark, in its own process so that its peak memory is
  * its own: `tsx bench/exploreOne.ts <drainlab|baseline> N D [off=PROTECTION] [judge=I6]
- * [seconds=S] [states=K] [workers=W]`. Prints one line of JSON.
+ * [seconds=S] [states=K] [workers=W] [dispatch=readiness] [symmetry=off]`. Prints one line of JSON.
  */
 import { resolveScenario } from '../runtime/cli/scenarioCommands.ts';
 import { explore } from '../runtime/explore/explore.ts';
@@ -48,8 +48,15 @@ function measure(): Omit<Measurement, 'peakRssMB'> {
     return { verdict: r.verdict, invariant: r.invariant ?? null, counterexampleSteps: r.counterexampleSteps ?? null, states: r.states, transitions: r.transitions, depth: r.depth, seconds: r.seconds, bytesPerState: r.bytesPerState };
   }
   const scenario = resolveScenario(referenceName(n, d));
-  const topology = off ? { ...scenario.topology, protections: { ...scenario.topology.protections, [off]: false } } : scenario.topology;
-  const r = explore(topology, { mustHold: judgeI6 ? ['I6'] : [...REFERENCE_HOLDS], maxStates, timeLimitSeconds: seconds, workers: Number(settings.workers ?? 1) });
+  const protected_ = off ? { ...scenario.topology, protections: { ...scenario.topology.protections, [off]: false } } : scenario.topology;
+  const topology = settings.dispatch === 'readiness' ? { ...protected_, dispatchOrder: 'readiness' as const } : protected_;
+  const r = explore(topology, {
+    mustHold: judgeI6 ? ['I6'] : [...REFERENCE_HOLDS],
+    maxStates,
+    timeLimitSeconds: seconds,
+    workers: Number(settings.workers ?? 1),
+    symmetry: settings.symmetry !== 'off',
+  });
   const ce = r.counterexample;
   return {
     verdict: r.verdict,
