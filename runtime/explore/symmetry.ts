@@ -5,8 +5,9 @@
  * explorer stores one state per orbit: each state is hashed as its canonical image.
  *
  * When clients are interchangeable. Same kind, same node, the same workload up to request ids,
- * and no request of theirs named by anyone's `after` or `when` (a dependency on one of them
- * would single it out). And the contexts must dispatch ready handlers in readiness order
+ * no request of theirs named by anyone's `after` or `when` (a dependency on one of them would
+ * single it out), and request ids that cannot be mistaken for the machines' words
+ * (`RENAMABLE_ID`). And the contexts must dispatch ready handlers in readiness order
  * (`dispatchOrder: readiness`): with QEMU 2015's handler-list walk the order of registration
  * ranks the clients for the whole run, no state has its twin reached
  * (`bench/symmetryProbe.ts`), and there is nothing to merge.
@@ -40,6 +41,14 @@ export interface SymmetryClasses {
   reason: string | null;
 }
 
+/**
+ * A request id the renaming may rewrite wherever it stands as a word: it has a capital letter
+ * and a digit (W0a, A1). The machines' own words (state names, event types, context keys, eras)
+ * never have both, so renaming an id never rewrites one of them; a client whose ids do not look
+ * like that stays out of every class.
+ */
+const RENAMABLE_ID = /^(?=.*[A-Z])(?=.*[0-9])[\w-]+$/;
+
 /** Which clients of the topology are interchangeable (see the module comment). */
 export function symmetryClasses(topology: Topology): SymmetryClasses {
   if ((topology.dispatchOrder ?? 'handler-list') !== 'readiness') {
@@ -58,7 +67,7 @@ export function symmetryClasses(topology: Topology): SymmetryClasses {
   for (const command of topology.script ?? []) nameTrigger(command.when);
   const byShape = new Map<string, string[]>();
   for (const client of topology.clients) {
-    if (client.workload.some((r) => named.has(r.id) || (r.after?.length ?? 0) > 0)) continue;
+    if (client.workload.some((r) => named.has(r.id) || (r.after?.length ?? 0) > 0 || !RENAMABLE_ID.test(r.id))) continue;
     const shape = canonicalJson({ kind: client.kind, node: client.node, workload: client.workload.map((r) => ({ op: r.op, at: r.at, when: r.when })) });
     byShape.set(shape, [...(byShape.get(shape) ?? []), client.name]);
   }

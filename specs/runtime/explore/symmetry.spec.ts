@@ -60,6 +60,14 @@ describe('symmetry: which clients are interchangeable', () => {
     expect(symmetryClasses({ ...topology, clients }).classes).toEqual([]);
   });
 
+  it('should not pair clients whose request ids could be mistaken for the machines\' words', () => {
+    const topology = twins();
+    const renamed = (id: string) => (c: Topology['clients'][number]) => ({ ...c, workload: [{ ...c.workload[0], id: `${id}${c.name === 'nbd0' ? '' : 'x'}` }] });
+    expect(symmetryClasses({ ...topology, clients: topology.clients.map(renamed('idle')) }).classes).toEqual([]);
+    expect(symmetryClasses({ ...topology, clients: topology.clients.map(renamed('2015')) }).classes).toEqual([]);
+    expect(symmetryClasses({ ...topology, clients: topology.clients.map(renamed('W7')) }).classes).toEqual([['nbd0', 'nbd1']]);
+  });
+
   it('should not pair a client whose request another one waits for', () => {
     const topology = twins();
     const extra = { name: 'nbd2', kind: 'nbd' as const, node: 'drive0', workload: [{ id: 'C1', op: 'write' as const, after: ['B1'] }] };
