@@ -52,7 +52,12 @@ function isSorted(keys: readonly string[]): boolean {
 }
 
 export function snapshotKey(snapshot: AnyMachineSnapshot): string {
-  return `${canonicalJson(snapshot.value)}#${canonicalJson(snapshot.context)}`;
+  return snapshotText(snapshot.value, snapshot.context);
+}
+
+/** A snapshot's key from its state value and context (a renamed image's too, see `WorldRenaming`). */
+export function snapshotText(value: unknown, context: unknown): string {
+  return `${canonicalJson(value)}#${canonicalJson(context)}`;
 }
 
 /** cyrb53: a fast 53-bit string hash. */
@@ -132,11 +137,14 @@ function nameDigest(name: string): number {
 
 /** A mailbox's events in order, with their senders (not their global sequence numbers). */
 function mailboxDigest(mailbox: readonly Envelope[]): number {
-  return cached(mailboxDigests, mailbox, (m) => {
-    const hasher = new NumberHasher();
-    for (const e of m) hasher.add(nameDigest(e.from)).add(eventDigest(e.event));
-    return hasher.digest();
-  });
+  return cached(mailboxDigests, mailbox, (m) => mailboxDigestOf(m, nameDigest, eventDigest));
+}
+
+/** A mailbox's digest from its senders' and events' digests, in order (a renamed image's too). */
+export function mailboxDigestOf(mailbox: readonly Envelope[], senderDigest: (name: string) => number, eventDigestOf: (event: object) => number): number {
+  const hasher = new NumberHasher();
+  for (const e of mailbox) hasher.add(senderDigest(e.from)).add(eventDigestOf(e.event));
+  return hasher.digest();
 }
 
 /** An alarm without its deadline (which may be counted from now). */

@@ -13,9 +13,12 @@
  * (`bench/symmetryProbe.ts`), and there is nothing to merge.
  *
  * The canonical image. Within each class, the clients are sorted by a name-free signature (their
- * own snapshot and mailbox as if they sat in the class's first place). Clients that tie are
- * tried in every order, up to `MAX_CANDIDATES` images, and the image with the smallest digest
- * is the state's. Past that bound, ties keep their topology order. That may leave two states of
+ * own snapshot and mailbox as if they sat in the class's first place). When the only tie is one
+ * pair, both orders are tried and the image with the smaller digest is the state's; any other
+ * tie keeps its topology order. Each image tried renames every snapshot that names a client
+ * (JSON, then a hash) the first time it meets it, so trying more costs more than it merges:
+ * trying every order of four tied clients, reference N = 4 reached depth 18 in 60 s, against 23
+ * without the reduction and 26 in 30 s with pairs only. That may leave two states of
  * one orbit apart (fewer merges), never merge two states that are not images of each other:
  * every image is a true renaming of the state. The renaming the canonical image took is handed
  * on (`key`), so the monitors' judgement is hashed under the same renaming.
@@ -23,16 +26,19 @@
 import { clientActor, type Topology } from '../../actors/topology.ts';
 import type { AnyMachineSnapshot } from 'xstate';
 import type { Alarm, Envelope, World } from '../engine/World.ts';
-import { alarmText, canonicalJson, hash53, NumberHasher, renamedWorldDigest, snapshotDigest, snapshotKey, type WorldRenaming } from '../engine/worldHash.ts';
+import {
+  alarmText,
+  canonicalJson,
+  hash53,
+  mailboxDigestOf,
+  NumberHasher,
+  renamedWorldDigest,
+  snapshotDigest,
+  snapshotKey,
+  snapshotText,
+  type WorldRenaming,
+} from '../engine/worldHash.ts';
 
-/**
- * Ties tried in every order up to this many images per state: a tied pair both ways. Each image
- * tried renames every snapshot that names a client (JSON, then a hash) the first time it meets
- * it, so more images cost more than they merge: with 24 (every order of four tied clients),
- * reference N = 4 reached depth 18 in 60 s, against 23 without the reduction and 26 in 30 s
- * with 2.
- */
-export const MAX_CANDIDATES = 2;
 
 export interface SymmetryClasses {
   /** Interchangeable clients by class (topology names, topology order), each of two or more. */
@@ -97,7 +103,6 @@ class Renaming implements WorldRenaming {
   text(value: string): string {
     const whole = this.tokens.get(value);
     if (whole !== undefined) return whole;
-    if (!this.symmetry.mentionsToken(value)) return value;
     return value.replace(this.symmetry.tokenPattern, (token) => this.tokens.get(token) ?? token);
   }
 
@@ -115,7 +120,7 @@ class Renaming implements WorldRenaming {
     let digest = this.snapshots.get(snapshot);
     if (digest === undefined) {
       digest = this.symmetry.snapshotMentions(snapshot)
-        ? hash53(`${canonicalJson(this.value(snapshot.value))}#${canonicalJson(this.value(snapshot.context))}`)
+        ? hash53(snapshotText(this.value(snapshot.value), this.value(snapshot.context)))
         : snapshotDigest(snapshot);
       this.snapshots.set(snapshot, digest);
     }
@@ -125,9 +130,11 @@ class Renaming implements WorldRenaming {
   mailboxDigest(mailbox: readonly Envelope[]): number {
     let digest = this.mailboxes.get(mailbox);
     if (digest === undefined) {
-      const hasher = new NumberHasher();
-      for (const e of mailbox) hasher.add(hash53(this.text(e.from))).add(this.eventDigest(e.event));
-      digest = hasher.digest();
+      digest = mailboxDigestOf(
+        mailbox,
+        (from) => hash53(this.text(from)),
+        (event) => this.eventDigest(event),
+      );
       this.mailboxes.set(mailbox, digest);
     }
     return digest;
@@ -198,10 +205,6 @@ export class Symmetry {
     );
   }
 
-  mentionsToken(text: string): boolean {
-    return this.tokenTest.test(text);
-  }
-
   /** Whether a snapshot names any client of a class (if not, every renaming leaves it as it is). */
   snapshotMentions(snapshot: AnyMachineSnapshot): boolean {
     let mentions = this.mentions.get(snapshot);
@@ -237,34 +240,26 @@ export class Symmetry {
    * parent's digest); it must equal `digestUnder(world, '')`.
    */
   canonical(world: World, plain?: () => number): Canonical {
-    const relative = this.relativeTimeAt(world);
-    // Per class: members sorted by signature, and the runs of equal signatures.
+    // Per class: members sorted by signature, and where two neighbours tie.
     const sorted: number[][] = [];
-    const ties: [number, number, number][] = [];
-    let candidates = 1;
+    const ties: { k: number; at: number }[] = [];
     this.members.forEach((members, k) => {
       const signatures = members.map((_, j) => this.signature(world, k, j));
       const order = members.map((_, j) => j).sort((a, b) => signatures[a] - signatures[b] || a - b);
       sorted.push(order);
-      for (let start = 0; start < order.length; ) {
-        let end = start + 1;
-        while (end < order.length && signatures[order[end]] === signatures[order[start]]) end++;
-        if (end - start > 1) {
-          ties.push([k, start, end]);
-          candidates *= factorial(end - start);
-        }
-        start = end;
-      }
+      for (let at = 0; at + 1 < order.length; at++) if (signatures[order[at]] === signatures[order[at + 1]]) ties.push({ k, at });
     });
-    let best: Canonical | null = null;
-    const consider = (arrangement: number[][]) => {
+    const image = (arrangement: number[][]): Canonical => {
       const key = keyOf(arrangement);
-      const hash = key === '' && plain ? plain() : renamedWorldDigest(world, this.actorNames, relative, this.renaming(key));
-      if (best === null || hash < best.hash) best = { hash, key };
+      return { hash: key === '' && plain ? plain() : this.digestUnder(world, key), key };
     };
-    if (candidates > MAX_CANDIDATES || ties.length === 0) consider(sorted);
-    else permuteTies(sorted, ties, 0, consider);
-    return best!;
+    const first = image(sorted);
+    if (ties.length !== 1) return first;
+    // Exactly one tied pair (three equal neighbours count as two ties): its other order too.
+    const { k, at } = ties[0];
+    const swapped = sorted.map((order, kk) => (kk === k ? order.map((m, x) => (x === at ? order[at + 1] : x === at + 1 ? order[at] : m)) : order));
+    const second = image(swapped);
+    return second.hash < first.hash ? second : first;
   }
 
   private readonly checkerHashes = new WeakMap<object, Map<string, number>>();
@@ -299,7 +294,8 @@ export class Symmetry {
     const renaming = this.swaps[k][j];
     const actor = this.actorNames[members[j].actor];
     const mailbox = world.mailboxes[actor];
-    return new NumberHasher()
+    return signatureHasher
+      .reset()
       .add(renaming.snapshotDigest(world.snapshots[actor]))
       .add(mailbox && mailbox.length > 0 ? renaming.mailboxDigest(mailbox) : 0)
       .digest();
@@ -312,25 +308,5 @@ function keyOf(arrangement: readonly (readonly number[])[]): string {
   return arrangement.map((order) => order.join(',')).join(';');
 }
 
-function factorial(n: number): number {
-  return n <= 1 ? 1 : n * factorial(n - 1);
-}
-
-/** Calls `visit` with every arrangement that reorders the tied runs of `sorted` among themselves. */
-function permuteTies(sorted: number[][], ties: readonly [number, number, number][], t: number, visit: (arrangement: number[][]) => void): void {
-  if (t === ties.length) {
-    visit(sorted.map((order) => [...order]));
-    return;
-  }
-  const [k, start, end] = ties[t];
-  const run = sorted[k].slice(start, end);
-  for (const order of permutations(run)) {
-    const next = sorted.map((o, kk) => (kk === k ? [...o.slice(0, start), ...order, ...o.slice(end)] : o));
-    permuteTies(next, ties, t + 1, visit);
-  }
-}
-
-function permutations(items: readonly number[]): number[][] {
-  if (items.length <= 1) return [[...items]];
-  return items.flatMap((item, i) => permutations([...items.slice(0, i), ...items.slice(i + 1)]).map((rest) => [item, ...rest]));
-}
+/** Reused for every signature (hashing is never re-entered). */
+const signatureHasher = new NumberHasher();
