@@ -111,7 +111,8 @@ interface Draft {
 }
 
 const acceptedByState = new WeakMap<object, Map<string, ReadonlySet<string>>>();
-const stateNameCache = new WeakMap<AnyMachineSnapshot, string>();
+/** A snapshot's flattened state name, kept on the snapshot (see `digestOn` in worldHash.ts for why not a WeakMap). */
+const STATE_NAME = Symbol('stateName');
 
 /**
  * The event types the snapshot's active states have transitions for (selective receive).
@@ -137,10 +138,10 @@ export function acceptedEvents(snapshot: AnyMachineSnapshot): ReadonlySet<string
 
 /** `running`, or `external.enabled|loop.idle` for parallel states. */
 export function stateName(snapshot: AnyMachineSnapshot): string {
-  let name = stateNameCache.get(snapshot);
+  let name = (snapshot as { [STATE_NAME]?: string })[STATE_NAME];
   if (name === undefined) {
     name = flattenStateValue(snapshot.value);
-    stateNameCache.set(snapshot, name);
+    (snapshot as { [STATE_NAME]?: string })[STATE_NAME] = name;
   }
   return name;
 }
@@ -169,6 +170,8 @@ export function describeEvent(event: AnyEvent): string {
 export function formatNs(ns: number): string {
   return `${(ns / 1e6).toFixed(3)}ms`;
 }
+
+type DeliveryMemo = { [engine: symbol]: { snapshot: AnyMachineSnapshot; step: Step | null } | undefined };
 
 interface Offerer {
   name: ActorName;
@@ -260,9 +263,11 @@ export class Engine {
    * It depends on the snapshot and the mailbox alone, so while memoizing it is found again by
    * their identity, and the same step object comes back.
    */
-  private readonly deliveries = new WeakMap<readonly Envelope[], { snapshot: AnyMachineSnapshot; step: Step | null }>();
+  private readonly deliveryKey = Symbol('delivery');
   private deliveryOf(actor: ActorName, snapshot: AnyMachineSnapshot, mailbox: readonly Envelope[]): Step | null {
-    const known = this.memoize ? this.deliveries.get(mailbox) : undefined;
+    // Kept on the mailbox under this engine's own key (another engine's machines may accept
+    // other events): a WeakMap entry per mailbox cost the collector more than the lookups.
+    const known = this.memoize ? (mailbox as unknown as DeliveryMemo)[this.deliveryKey] : undefined;
     if (known && known.snapshot === snapshot) return known.step;
     const accepted = acceptedEvents(snapshot);
     let step: Step | null = null;
@@ -272,7 +277,7 @@ export class Engine {
         break;
       }
     }
-    if (this.memoize) this.deliveries.set(mailbox, { snapshot, step });
+    if (this.memoize) (mailbox as unknown as DeliveryMemo)[this.deliveryKey] = { snapshot, step };
     return step;
   }
 

@@ -8,10 +8,6 @@
 import type { AnyMachineSnapshot } from 'xstate';
 import type { Alarm, Envelope, World } from './World.ts';
 
-const snapshotDigests = new WeakMap<AnyMachineSnapshot, number>();
-const eventDigests = new WeakMap<object, number>();
-const mailboxDigests = new WeakMap<readonly Envelope[], number>();
-const alarmDigests = new WeakMap<Alarm, number>();
 const nameDigests = new Map<string, number>();
 
 /** JSON with object keys sorted, so equal values give equal text. */
@@ -113,6 +109,23 @@ export class NumberHasher {
  * each time, so each part's digest is computed once, when first hashed, and found again by
  * identity.
  */
+/**
+ * A part's digest is kept on the part itself, under a symbol (invisible to JSON, `Object.keys`
+ * and XState's persisted snapshots): a WeakMap entry per part made the collector trace an
+ * ephemeron for each of millions of parts, which cost more than the lookups.
+ */
+const DIGEST = Symbol('digest');
+type Digested = { [DIGEST]?: number };
+
+function digestOn<K extends object>(part: K, compute: (part: K) => number): number {
+  let digest = (part as Digested)[DIGEST];
+  if (digest === undefined) {
+    digest = compute(part);
+    (part as Digested)[DIGEST] = digest;
+  }
+  return digest;
+}
+
 /** The digest cached for `key`, computed the first time. */
 function cached<K>(cache: { get(key: K): number | undefined; set(key: K, value: number): unknown }, key: K, compute: (key: K) => number): number {
   let digest = cache.get(key);
@@ -124,11 +137,11 @@ function cached<K>(cache: { get(key: K): number | undefined; set(key: K, value: 
 }
 
 export function snapshotDigest(snapshot: AnyMachineSnapshot): number {
-  return cached(snapshotDigests, snapshot, (s) => hash53(snapshotKey(s)));
+  return digestOn(snapshot, (s) => hash53(snapshotKey(s)));
 }
 
 function eventDigest(event: object): number {
-  return cached(eventDigests, event, (e) => hash53(canonicalJson(e)));
+  return digestOn(event, (e) => hash53(canonicalJson(e)));
 }
 
 function nameDigest(name: string): number {
@@ -137,7 +150,7 @@ function nameDigest(name: string): number {
 
 /** A mailbox's events in order, with their senders (not their global sequence numbers). */
 function mailboxDigest(mailbox: readonly Envelope[]): number {
-  return cached(mailboxDigests, mailbox, (m) => mailboxDigestOf(m, nameDigest, eventDigest));
+  return digestOn(mailbox, (m) => mailboxDigestOf(m, nameDigest, eventDigest));
 }
 
 /** A mailbox's digest from its senders' and events' digests, in order (a renamed image's too). */
@@ -149,7 +162,7 @@ export function mailboxDigestOf(mailbox: readonly Envelope[], senderDigest: (nam
 
 /** An alarm without its deadline (which may be counted from now). */
 function alarmDigest(alarm: Alarm): number {
-  return cached(alarmDigests, alarm, (a) => hash53(alarmText(a.id, a.clock, a.target, a.event)));
+  return digestOn(alarm, (a) => hash53(alarmText(a.id, a.clock, a.target, a.event)));
 }
 
 /**
@@ -181,7 +194,9 @@ interface ActorsDigest {
   hi: number;
   lo: number;
 }
-const actorsDigests = new WeakMap<World, ActorsDigest>();
+/** Kept on the world object itself: a WeakMap entry per world costs the collector more than the lookup saves. */
+const ACTORS_DIGEST = Symbol('actorsDigest');
+type WithDigest = World & { [ACTORS_DIGEST]?: ActorsDigest };
 
 /**
  * Every actor's snapshot and mailbox, as the XOR of one well-mixed term per actor (its index,
@@ -190,9 +205,9 @@ const actorsDigests = new WeakMap<World, ActorsDigest>();
  * `changed` (the indexes of the only actors the step may have touched), only those are looked at.
  */
 function actorsDigest(world: World, actorNames: readonly string[], parent?: World, changed?: readonly number[]): ActorsDigest {
-  const known = actorsDigests.get(world);
+  const known = (world as WithDigest)[ACTORS_DIGEST];
   if (known) return known;
-  const base = parent ? actorsDigests.get(parent) : undefined;
+  const base = parent ? (parent as WithDigest)[ACTORS_DIGEST] : undefined;
   let hi = base ? base.hi : 0;
   let lo = base ? base.lo : 0;
   const count = base && changed ? changed.length : actorNames.length;
@@ -212,7 +227,7 @@ function actorsDigest(world: World, actorNames: readonly string[], parent?: Worl
     }
   }
   const digest = { hi, lo };
-  actorsDigests.set(world, digest);
+  (world as WithDigest)[ACTORS_DIGEST] = digest;
   return digest;
 }
 

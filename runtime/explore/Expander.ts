@@ -49,6 +49,7 @@ export interface Expansion<W> {
 }
 
 const NO_SENDS: readonly number[] = [];
+const NONE_ASLEEP: readonly string[] = [];
 
 export class Expander {
   readonly engine: Engine;
@@ -97,15 +98,18 @@ export class Expander {
     return { hash: this.worldHash(world, parent, changed), key: '' };
   }
 
-  /** Every enabled step but those `asleep` (by identity) applied, in the canonical order. */
-  expand(world: World, asleep?: ReadonlySet<string>): Expansion<World> {
+  /**
+   * Every enabled step but those `asleep` (by identity) applied, in the canonical order. A sleep
+   * set holds a few steps at most, so a list is searched rather than a set built per state.
+   */
+  expand(world: World, asleep: readonly string[] = NONE_ASLEEP): Expansion<World> {
     const enabled = this.engine.enabledSteps(world);
     if (enabled.length === 0) return { steps: [], ended: true, unfinished: unfinishedWork(this.topology, world) };
     const steps: ExpandedStep<World>[] = [];
     for (let index = 0; index < enabled.length; index++) {
       const step = enabled[index];
       const identity = this.identityOf(step);
-      if (asleep?.has(identity)) continue;
+      if (asleep.length > 0 && asleep.includes(identity)) continue;
       this.buffer = [];
       const next = this.engine.apply(world, step);
       const judged = this.buffer;

@@ -22,6 +22,7 @@ import { encodeReplayPath } from '../scheduler/ReplayPath.ts';
 import { modelMapOf } from '../simulate.ts';
 import type { TraceEvent } from '../trace/TraceEvent.ts';
 import { Expander, type ExpandedStep, type Expansion } from './Expander.ts';
+import { LevelIndex } from './LevelIndex.ts';
 import { StateStore } from './StateStore.ts';
 import type { HeldRef } from './exploreWorker.ts';
 import { WireCodec } from './wireWorld.ts';
@@ -142,7 +143,7 @@ export function explore(topology: Topology, options: ExploreOptions = {}): Explo
     const expanding = {
       level: () => expander.newLevel(),
       submit: (nodes: readonly Node<World>[]) => nodes,
-      collect: (nodes: readonly Node<World>[]) => nodes.map((node) => expander.expand(node.world, node.sleep.length > 0 ? new Set(node.sleep.map((e) => e.identity)) : undefined)),
+      collect: (nodes: readonly Node<World>[]) => nodes.map((node) => expander.expand(node.world, node.sleep.length > 0 ? node.sleep.map((e) => e.identity) : undefined)),
     };
     return search<World, readonly Node<World>[]>(topology, expander, options, expanding, expander.engine.initial);
   }
@@ -227,7 +228,7 @@ function search<W, R>(topology: Topology, expander: Expander, options: ExploreOp
   // The next level's states with something asleep, by hash, while the level is being found: a
   // state reached again at that depth keeps asleep only what is asleep on both paths (see
   // `intersectSleep`).
-  let nextByHash = new Map<number, Node<W>>();
+  let nextByHash = new LevelIndex<Node<W>>();
   let transitions = 0;
   let depth = 0;
   const expected: ExploreResult['expected'] = {};
@@ -388,7 +389,7 @@ function search<W, R>(topology: Topology, expander: Expander, options: ExploreOp
       expanding.settle?.(round);
     }
     frontier = next;
-    nextByHash = new Map();
+    nextByHash = new LevelIndex();
     depth++;
   }
   return result('proved');

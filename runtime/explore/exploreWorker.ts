@@ -71,7 +71,7 @@ parentPort!.on('message', (request: WorkerRequest) => {
         pending.set(request.round, made);
         const expansions = request.ids.map((id, i): Expansion<number> => {
           const asleep = request.asleep[i];
-          const { steps, ended, unfinished } = expander.expand(worldOf(id), asleep.length > 0 ? new Set(asleep) : undefined);
+          const { steps, ended, unfinished } = expander.expand(worldOf(id), asleep);
           return { ended, unfinished, steps: steps.map((s) => ({ ...s, world: made.push(s.world) - 1 })) };
         });
         answer({ expansions });

@@ -1,0 +1,65 @@
+/**
+ * The next level's states that have something asleep, by state hash, while the level is being
+ * found (see `intersectSleep`). An open-addressing table of 53-bit hashes in two 32-bit halves
+ * with the node's place beside it: a `Map<number, …>` boxed every hash as a heap number and
+ * rehashed as it grew, and was the single largest cost of merging a successor.
+ */
+export class LevelIndex<T> {
+  private hi = new Uint32Array(1 << 10);
+  private lo = new Uint32Array(1 << 10);
+  private places = new Int32Array(1 << 10);
+  private readonly values: T[] = [];
+  private mask = (1 << 10) - 1;
+
+  get size(): number {
+    return this.values.length;
+  }
+
+  get(hash: number): T | undefined {
+    const slot = this.slotOf(hash === 0 ? 1 : hash);
+    return this.places[slot] > 0 ? this.values[this.places[slot] - 1] : undefined;
+  }
+
+  /** Records `value` under a hash not recorded yet. */
+  set(hash: number, value: T): void {
+    const h = hash === 0 ? 1 : hash;
+    const slot = this.slotOf(h);
+    if (this.places[slot] > 0) {
+      this.values[this.places[slot] - 1] = value;
+      return;
+    }
+    this.hi[slot] = Math.floor(h / 4294967296);
+    this.lo[slot] = h >>> 0;
+    this.values.push(value);
+    this.places[slot] = this.values.length;
+    if (this.values.length * 2 > this.mask) this.grow();
+  }
+
+  /** The slot holding `h`, or the empty slot where it would go (0 in both halves: empty). */
+  private slotOf(h: number): number {
+    const hi = Math.floor(h / 4294967296);
+    const lo = h >>> 0;
+    let slot = (lo ^ Math.imul(hi, 0x9e3779b1)) & this.mask;
+    for (;;) {
+      const storedLo = this.lo[slot];
+      const storedHi = this.hi[slot];
+      if ((storedLo === lo && storedHi === hi) || (storedLo === 0 && storedHi === 0)) return slot;
+      slot = (slot + 1) & this.mask;
+    }
+  }
+
+  private grow(): void {
+    const { hi, lo, places } = this;
+    this.hi = new Uint32Array(hi.length * 2);
+    this.lo = new Uint32Array(lo.length * 2);
+    this.places = new Int32Array(places.length * 2);
+    this.mask = this.hi.length - 1;
+    for (let i = 0; i < hi.length; i++) {
+      if (places[i] === 0) continue;
+      const slot = this.slotOf(hi[i] * 4294967296 + lo[i]);
+      this.hi[slot] = hi[i];
+      this.lo[slot] = lo[i];
+      this.places[slot] = places[i];
+    }
+  }
+}
