@@ -171,6 +171,8 @@ export function formatNs(ns: number): string {
   return `${(ns / 1e6).toFixed(3)}ms`;
 }
 
+type TransitionMemo = { [engine: symbol]: Map<AnyEvent, { next: AnyMachineSnapshot; emitted: Emitted[] }> | undefined };
+type OfferMemo = { [offerer: symbol]: { reads: readonly AnyMachineSnapshot[]; steps: readonly Step[] } | undefined };
 type DeliveryMemo = { [engine: symbol]: { snapshot: AnyMachineSnapshot; step: Step | null } | undefined };
 
 interface Offerer {
@@ -178,8 +180,8 @@ interface Offerer {
   offers: OfferFunction;
   reads: readonly ActorName[];
   view: OfferView;
-  /** By the offerer's snapshot: the snapshots it read then, and the steps offered. */
-  memo: WeakMap<AnyMachineSnapshot, { reads: readonly AnyMachineSnapshot[]; steps: readonly Step[] }>;
+  /** Under this key on the offerer's snapshot: the snapshots it read then, and the steps offered (see `deliveryOf` for why not a WeakMap). */
+  memoKey: symbol;
 }
 
 /** An offerer's view of the world being listed: the snapshots it declared (`ActorSpec.offerReads`), and no others. */
@@ -222,7 +224,7 @@ export class Engine {
     this.actorNames = specs.map((s) => s.name);
     this.offering = specs
       .filter((s) => s.offers)
-      .map((s) => ({ name: s.name, offers: s.offers!, reads: s.offerReads ?? [], view: new OfferView(s.name, new Set([s.name, ...(s.offerReads ?? [])])), memo: new WeakMap() }));
+      .map((s) => ({ name: s.name, offers: s.offers!, reads: s.offerReads ?? [], view: new OfferView(s.name, new Set([s.name, ...(s.offerReads ?? [])])), memoKey: Symbol(`offers of ${s.name}`) }));
     this.onTrace = options.onTrace;
     this.traceOnly = options.traceOnly ?? (() => true);
     this.memoize = options.memoize ?? false;
@@ -288,12 +290,12 @@ export class Engine {
    */
   private offersOf(offerer: Offerer, world: World): readonly Step[] {
     const snapshot = world.snapshots[offerer.name];
-    const known = this.memoize ? offerer.memo.get(snapshot) : undefined;
+    const known = this.memoize ? (snapshot as unknown as OfferMemo)[offerer.memoKey] : undefined;
     if (known && offerer.reads.every((actor, i) => world.snapshots[actor] === known.reads[i])) return known.steps;
     offerer.view.world = world;
     const steps = offerer.offers(snapshot, offerer.view).map((event): Step => ({ kind: 'offer', actor: offerer.name, event }));
     offerer.view.world = null;
-    if (this.memoize) offerer.memo.set(snapshot, { reads: offerer.reads.map((actor) => world.snapshots[actor]), steps });
+    if (this.memoize) (snapshot as unknown as OfferMemo)[offerer.memoKey] = { reads: offerer.reads.map((actor) => world.snapshots[actor]), steps };
     return steps;
   }
 
@@ -505,11 +507,12 @@ export class Engine {
    * explorer meets the same (snapshot, event) pair in many worlds (worlds share their parts), so
    * results are memoized by identity; a hit replays the recorded effects.
    */
-  private readonly memo = new WeakMap<AnyMachineSnapshot, WeakMap<AnyEvent, { next: AnyMachineSnapshot; emitted: Emitted[] }>>();
+  private readonly transitionKey = Symbol('transitions');
 
   private transition(actor: ActorName, snapshot: AnyMachineSnapshot, event: AnyEvent): AnyMachineSnapshot {
     if (!this.memoize) return this.computeTransition(actor, snapshot, event);
-    let byEvent = this.memo.get(snapshot);
+    // By event, on the snapshot under this engine's key (see `deliveryOf` for why not a WeakMap).
+    let byEvent = (snapshot as unknown as TransitionMemo)[this.transitionKey];
     const hit = byEvent?.get(event);
     if (hit) {
       this.collected.length = 0;
@@ -518,8 +521,8 @@ export class Engine {
     }
     const next = this.intern(this.computeTransition(actor, snapshot, event));
     if (!byEvent) {
-      byEvent = new WeakMap();
-      this.memo.set(snapshot, byEvent);
+      byEvent = new Map();
+      (snapshot as unknown as TransitionMemo)[this.transitionKey] = byEvent;
     }
     byEvent.set(event, { next, emitted: [...this.collected] });
     return next;
