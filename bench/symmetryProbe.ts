@@ -28,7 +28,7 @@ const topology = resolveScenario(name).topology;
 // The clients symmetry reduction would take as interchangeable in readiness order (in the
 // 2015 order it takes none: that is what this probe shows), and the renaming that swaps the
 // first two of them.
-const [pair] = symmetryClasses({ ...topology, dispatchOrder: 'readiness' }).classes;
+const [pair] = symmetryClasses({ ...topology, dispatchOrder: 'readiness' }).members;
 if (!pair) {
   console.log(`${name}: no two clients look identical; nothing to swap`);
   process.exit(0);
@@ -37,7 +37,7 @@ const [a, b] = pair;
 
 const expander = new Expander(topology);
 const engine = expander.engine;
-const swap = new Symmetry([[a, b]], topology, engine.actorNames, () => false).renaming('1,0');
+const swap = new Symmetry([[a, b]], engine.actorNames, () => false).renaming('1,0');
 function key(world: World): string {
   const saved = engine.serialize(world);
   const snapshots = saved.snapshots;
@@ -74,6 +74,6 @@ for (const text of seen.values()) {
   else if (seen.has(hash53(image))) twins++;
 }
 console.log(
-  `${name} (dispatch order: ${topology.dispatchOrder ?? 'handler-list'}), swapping ${a} and ${b}: ${seen.size.toLocaleString('en-US')} states, ` +
+  `${name} (dispatch order: ${topology.dispatchOrder ?? 'handler-list'}), swapping ${a.label} and ${b.label}: ${seen.size.toLocaleString('en-US')} states, ` +
     `${fixed} mapped to themselves, ${twins.toLocaleString('en-US')} whose image is another state reached`,
 );

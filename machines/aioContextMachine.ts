@@ -77,8 +77,15 @@ export interface AioContextContext {
   /** With `readiness`: the ready handlers, oldest ready first (the order the fdmon reports them); empty otherwise. */
   readyOrder: readonly string[];
   bhs: Readonly<Record<string, BottomHalf>>;
-  /** aio_bh_new links the new BH at the head of ctx->first_bh. */
+  /** `handler-list` (QEMU 2015): aio_bh_new links the new BH at the head of ctx->first_bh, and aio_bh_poll walks that list. Empty with `readiness`. */
   bhOrder: readonly string[];
+  /**
+   * `readiness` (QEMU 5.0's O(1) BH list): aio_bh_enqueue puts a BH at the head of ctx->bh_list
+   * when qemu_bh_schedule finds it not pending, and aio_bh_poll moves the list into its slice and
+   * dequeues from the head: newest scheduled first. The BHs pending, newest first; empty with
+   * `handler-list`.
+   */
+  bhPending: readonly string[];
   timers: Readonly<Record<string, AioTimer>>;
   lockOwner: ThreadName | null;
   lockDepth: number;
@@ -125,7 +132,7 @@ function gateAllows(ctx: Ctx, handler: AioHandler): boolean {
 
 /** What a blocking poll would find: a non-idle BH, a dispatchable ready handler, an expired timer (aio_compute_timeout == 0). */
 export function hasDispatchableWork(ctx: Ctx): boolean {
-  for (const id of ctx.bhOrder) {
+  for (const id in ctx.bhs) {
     const bh = ctx.bhs[id];
     if (bh.scheduled && !bh.idle) return true;
   }
@@ -236,6 +243,15 @@ function dispatch(
   return replaceTop(ctx, { ...frame, progress: frame.progress || progress, awaiting: { kind, id } });
 }
 
+/**
+ * BH_PENDING (readiness order): on ctx->bh_list, or still in the slice of a poll under way (a
+ * BH leaves the slice when aio_bh_dequeue takes it, which here is when its frame's queue moves
+ * past it). qemu_bh_schedule on a pending BH only sets BH_SCHEDULED: it runs in its place.
+ */
+function bhIsPending(ctx: Ctx, id: string): boolean {
+  return ctx.bhPending.includes(id) || ctx.frames.some((frame) => frame.phase === 'bh' && frame.queue.includes(id));
+}
+
 /** The context lock (aio_context_acquire) and the running poll both belong to one thread at a time. */
 function threadMayEnter(ctx: Ctx, thread: ThreadName): boolean {
   if (ctx.lockOwner !== null && ctx.lockOwner !== thread) return false;
@@ -245,6 +261,7 @@ function threadMayEnter(ctx: Ctx, thread: ThreadName): boolean {
 
 function startPoll(ctx: Ctx, out: Emitter, req: ParkedRequest): Ctx {
   out.observe({ type: 'obs.poll.begin', thread: req.thread, blocking: req.blocking, depth: ctx.frames.length });
+  if (ctx.dispatchOrder === 'readiness') return startSlicedPoll(ctx, out, req);
   const frame: PollFrame = {
     thread: req.thread,
     replyTo: req.replyTo,
@@ -255,6 +272,27 @@ function startPoll(ctx: Ctx, out: Emitter, req: ParkedRequest): Ctx {
     awaiting: null,
   };
   return resumePoll({ ...ctx, frames: [...ctx.frames, frame] }, out);
+}
+
+/**
+ * QEMU 5.0's aio_bh_poll: the pending list becomes a new slice (QSLIST_MOVE_ATOMIC) at the tail
+ * of ctx->bh_slice_list, and BHs are dequeued from the first slice on. A nested poll therefore
+ * first finishes what the polls around it had not dequeued yet (outermost first), then its own
+ * slice; the outer passes find those gone. A BH cancelled meanwhile is skipped when dequeued.
+ */
+function startSlicedPoll(ctx: Ctx, out: Emitter, req: ParkedRequest): Ctx {
+  const outer = ctx.frames.filter((f) => f.phase === 'bh').flatMap((f) => f.queue);
+  const frames = outer.length === 0 ? ctx.frames : ctx.frames.map((f) => (f.phase === 'bh' ? { ...f, queue: [] } : f));
+  const frame: PollFrame = {
+    thread: req.thread,
+    replyTo: req.replyTo,
+    blocking: req.blocking,
+    phase: 'bh',
+    queue: outer.length === 0 ? ctx.bhPending : [...outer, ...ctx.bhPending],
+    progress: false,
+    awaiting: null,
+  };
+  return resumePoll({ ...ctx, bhPending: [], frames: [...frames, frame] }, out);
 }
 
 function grantLock(ctx: Ctx, out: Emitter, req: ParkedRequest): Ctx {
@@ -330,7 +368,7 @@ export function aioContextStep(ctx: Ctx, event: AnyEvent): Result {
       ctx = {
         ...ctx,
         bhs: { ...ctx.bhs, [e.id]: { owner: e.owner, scheduled: false, idle: e.idle ?? false } },
-        bhOrder: ctx.bhs[e.id] ? ctx.bhOrder : [e.id, ...ctx.bhOrder],
+        bhOrder: ctx.bhs[e.id] || ctx.dispatchOrder === 'readiness' ? ctx.bhOrder : [e.id, ...ctx.bhOrder],
       };
       break;
     case 'aio.bh.schedule':
@@ -341,11 +379,12 @@ export function aioContextStep(ctx: Ctx, event: AnyEvent): Result {
         break;
       }
       ctx = { ...ctx, bhs: { ...ctx.bhs, [e.id]: { ...bh, scheduled: e.type === 'aio.bh.schedule' } } };
+      if (e.type === 'aio.bh.schedule' && ctx.dispatchOrder === 'readiness' && !bhIsPending(ctx, e.id)) ctx = { ...ctx, bhPending: [e.id, ...ctx.bhPending] };
       break;
     }
     case 'aio.bh.delete': {
       const { [e.id]: _deleted, ...bhs } = ctx.bhs;
-      ctx = { ...ctx, bhs, bhOrder: ctx.bhOrder.filter((id) => id !== e.id) };
+      ctx = { ...ctx, bhs, bhOrder: ctx.bhOrder.filter((id) => id !== e.id), bhPending: ctx.bhPending.filter((id) => id !== e.id) };
       break;
     }
     case 'aio.timer.new':
@@ -470,6 +509,7 @@ export const aioContextMachine = setup({
     readyOrder: [],
     bhs: {},
     bhOrder: [],
+    bhPending: [],
     timers: {},
     lockOwner: null,
     lockDepth: 0,

@@ -84,7 +84,7 @@ export class Expander {
     this.symmetryClasses = symmetryClasses(topology);
     this.symmetry =
       symmetry && this.symmetryClasses.classes.length > 0
-        ? new Symmetry(this.symmetryClasses.classes, topology, this.engine.actorNames, (world) => world.time.realtime >= this.horizon)
+        ? new Symmetry(this.symmetryClasses.members, this.engine.actorNames, (world) => world.time.realtime >= this.horizon)
         : null;
   }
 

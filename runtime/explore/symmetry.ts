@@ -23,7 +23,8 @@
  * every image is a true renaming of the state. The renaming the canonical image took is handed
  * on (`key`), so the monitors' judgement is hashed under the same renaming.
  */
-import { clientActor, type Topology } from '../../actors/topology.ts';
+import { clientActor, nodeActor, type ClientSpec, type NodeSpec, type Topology } from '../../actors/topology.ts';
+import { InternalError } from '../errors.ts';
 import type { AnyMachineSnapshot } from 'xstate';
 import type { Alarm, Envelope, World } from '../engine/World.ts';
 import {
@@ -41,24 +42,46 @@ import {
 
 
 export interface SymmetryClasses {
-  /** Interchangeable clients by class (topology names, topology order), each of two or more. */
+  /** Interchangeable members by class (their labels, topology order), each class of two or more. */
   classes: string[][];
+  /** The same classes, each member with the actors it is made of and the names it is known by. */
+  members: SymmetryMember[][];
   /** Why there are none, when there are none. */
   reason: string | null;
 }
 
 /**
- * A request id the renaming may rewrite wherever it stands as a word: it has a capital letter
- * and a digit (W0a, A1). The machines' own words (state names, event types, context keys, eras)
- * never have both, so renaming an id never rewrites one of them; a client whose ids do not look
- * like that stays out of every class.
+ * One interchangeable part of the topology: a client, or a whole node tree (a node nobody else
+ * uses as its file or backing, everything under it, and the clients of any of them).
  */
-const RENAMABLE_ID = /^(?=.*[A-Z])(?=.*[0-9])[\w-]+$/;
+export interface SymmetryMember {
+  /** `nbd0` for a client; `drive1+nbd1` (the tree's root, then its clients) for a node tree. */
+  label: string;
+  /** Its actors, in an order shared by its class: the k-th takes the place of another member's k-th. */
+  actors: readonly string[];
+  /** Its names, in an order shared by its class (actor and node names, request ids). */
+  tokens: readonly string[];
+}
 
-/** Which clients of the topology are interchangeable (see the module comment). */
+/**
+ * A request id the renaming may rewrite wherever it stands as a word: it has a capital letter
+ * and a digit (W0a, A1), and is not an invariant's id (I1 to I12, which the monitors' keys
+ * hold). The machines' own words (state names, event types, context keys, eras) never have both,
+ * so renaming an id never rewrites one of them; a client whose ids do not look like that stays
+ * out of every class.
+ */
+const RENAMABLE_ID = /^(?!I[0-9]+$)(?=.*[A-Z])(?=.*[0-9])[\w-]+$/;
+
+/**
+ * A node name the renaming may rewrite: it has a letter and a digit (drive1, disk-b2) and is not
+ * one of the few machine words that do (the drivers' and eras' names, an invariant's id).
+ */
+const RENAMABLE_NODE = /^(?!(?:qcow2|qcow2-cache-clean|2015|I[0-9]+)$)(?=.*[A-Za-z])(?=.*[0-9])[\w-]+$/;
+
+/** Which parts of the topology are interchangeable (see the module comment). */
 export function symmetryClasses(topology: Topology): SymmetryClasses {
   if ((topology.dispatchOrder ?? 'handler-list') !== 'readiness') {
-    return { classes: [], reason: 'ready handlers run in handler-list order (dispatchOrder: handler-list), which ranks the clients' };
+    return { classes: [], members: [], reason: 'ready handlers run in handler-list order (dispatchOrder: handler-list), which ranks the clients' };
   }
   const named = new Set<string>();
   const nameTrigger = (when: unknown) => {
@@ -71,14 +94,92 @@ export function symmetryClasses(topology: Topology): SymmetryClasses {
     }
   }
   for (const command of topology.script ?? []) nameTrigger(command.when);
-  const byShape = new Map<string, string[]>();
+  // A client takes part only if nothing singles it out: no request of its is waited for, none
+  // waits, and its ids are renamable.
+  const renamable = (client: ClientSpec) => !client.workload.some((r) => named.has(r.id) || (r.after?.length ?? 0) > 0 || !RENAMABLE_ID.test(r.id));
+  const trees = interchangeableTrees(topology, renamable);
+  const inTrees = new Set(trees.flat().flatMap((m) => m.clients));
+  const byShape = new Map<string, SymmetryMember[]>();
   for (const client of topology.clients) {
-    if (client.workload.some((r) => named.has(r.id) || (r.after?.length ?? 0) > 0 || !RENAMABLE_ID.test(r.id))) continue;
+    if (inTrees.has(client.name) || !renamable(client)) continue;
     const shape = canonicalJson({ kind: client.kind, node: client.node, workload: client.workload.map((r) => ({ op: r.op, at: r.at, when: r.when })) });
-    byShape.set(shape, [...(byShape.get(shape) ?? []), client.name]);
+    byShape.set(shape, [...(byShape.get(shape) ?? []), clientMember(client)]);
   }
-  const classes = [...byShape.values()].filter((c) => c.length > 1);
-  return { classes, reason: classes.length > 0 ? null : 'no two clients are alike (same kind, node and workload, no request another one waits for)' };
+  const members = [...byShape.values()].filter((c) => c.length > 1).concat(trees.map((c) => c.map((m) => m.member)));
+  const classes = members.map((c) => c.map((m) => m.label));
+  return {
+    classes,
+    members,
+    reason: classes.length > 0 ? null : 'no two clients or node trees are alike (same kind, node or shape and workload, no request another one waits for, not named by a transaction or the script)',
+  };
+}
+
+function clientMember(client: ClientSpec): SymmetryMember {
+  return { label: client.name, actors: [clientActor(client.name)], tokens: [clientActor(client.name), ...client.workload.map((r) => r.id)] };
+}
+
+/**
+ * Node trees that are images of each other: a root node (nobody's file or backing) with
+ * everything under it and the clients of any of them, alike up to names (drivers, contexts,
+ * options, the clients' kinds and workloads), with renamable names that nothing outside the
+ * tree mentions (a transaction's action, a script command, another tree's node or client).
+ */
+function interchangeableTrees(topology: Topology, renamable: (client: ClientSpec) => boolean): { member: SymmetryMember; clients: string[] }[][] {
+  const nodes = new Map(topology.nodes.map((n) => [n.name, n]));
+  const used = new Set(topology.nodes.flatMap((n) => [n.file, n.backing].filter((x): x is string => x !== undefined)));
+  const byShape = new Map<string, { member: SymmetryMember; clients: string[] }[]>();
+  for (const root of topology.nodes) {
+    if (used.has(root.name)) continue;
+    const tree: NodeSpec[] = [];
+    const walk = (name: string | undefined) => {
+      const node = name === undefined ? undefined : nodes.get(name);
+      if (!node || tree.includes(node)) return;
+      tree.push(node);
+      walk(node.file);
+      walk(node.backing);
+    };
+    walk(root.name);
+    const names = new Set(tree.map((n) => n.name));
+    const clients = topology.clients.filter((c) => names.has(c.node));
+    if (clients.length === 0 || !clients.every(renamable) || !tree.every((n) => RENAMABLE_NODE.test(n.name))) continue;
+    // The context's timer list breaks ties between equal deadlines by timer name (standing in
+    // for the order they were armed), which a renaming does not keep: trees with timers (qed's
+    // need-check, housekeeping timers) are never interchangeable.
+    if (tree.some((n) => n.driver === 'qed' || (n.timers?.length ?? 0) > 0)) continue;
+    const tokens = [...tree.map((n) => n.name), ...clients.flatMap((c) => [clientActor(c.name), c.name, ...c.workload.map((r) => r.id)])];
+    // Nothing outside the tree may name it: the rest of the topology must not hold its tokens.
+    const rest = JSON.stringify({ ...topology, nodes: topology.nodes.filter((n) => !names.has(n.name)), clients: topology.clients.filter((c) => !clients.includes(c)) });
+    if (tokens.some((t) => wholeWord(t).test(rest))) continue;
+    const placeholders = new Map(tokens.map((t, i) => [t, `$${i}`]));
+    const shape = canonicalJson(renameJson({ tree, clients }, (text) => text.replace(wholeWords(tokens), (t) => placeholders.get(t)!)));
+    const member: SymmetryMember = {
+      label: [root.name, ...clients.map((c) => c.name)].join('+'),
+      actors: [...tree.map((n) => nodeActor(n.name)), ...clients.map((c) => clientActor(c.name))],
+      tokens,
+    };
+    byShape.set(shape, [...(byShape.get(shape) ?? []), { member, clients: clients.map((c) => c.name) }]);
+  }
+  return [...byShape.values()].filter((c) => c.length > 1);
+}
+
+/** A pattern of the tokens as whole words (not part of a longer name: `drive1` is not in `drive1-file`). */
+function wholeWords(tokens: readonly string[], flags = 'g'): RegExp {
+  const alternatives = [...tokens].sort((a, b) => b.length - a.length).map((t) => t.replace(/[.*+?^${}()|[\]\\]/g, '\\$&'));
+  return new RegExp(`(?<![\\w-])(?:${alternatives.join('|')})(?![\\w-])`, flags);
+}
+
+function wholeWord(token: string): RegExp {
+  return wholeWords([token], '');
+}
+
+/** A JSON-like value with every string and every key passed through `rename`. */
+function renameJson(value: unknown, rename: (text: string) => string): unknown {
+  if (typeof value === 'string') return rename(value);
+  if (value === null || typeof value !== 'object') return value;
+  if (Array.isArray(value)) return value.map((v) => renameJson(v, rename));
+  const out: Record<string, unknown> = {};
+  for (const key of Object.keys(value)) out[rename(key)] = renameJson((value as Record<string, unknown>)[key], rename);
+  return out;
 }
 
 /** A renaming of interchangeable clients: member `arrangement[k][j]` of class k takes the place of member j. */
@@ -160,9 +261,9 @@ class Renaming implements WorldRenaming {
 }
 
 interface Member {
-  /** The client's actor index in the engine's list. */
-  actor: number;
-  /** Its names, in a fixed order shared by its class: actor name, then request ids in program order. */
+  /** Its actors' indexes in the engine's list, in the order its class shares. */
+  actors: readonly number[];
+  /** Its names, in the order its class shares. */
   tokens: readonly string[];
 }
 
@@ -184,22 +285,25 @@ export class Symmetry {
   private readonly swaps: readonly (readonly Renaming[])[];
 
   constructor(
-    classes: readonly string[][],
-    topology: Topology,
+    classes: readonly (readonly SymmetryMember[])[],
     private readonly actorNames: readonly string[],
     private readonly relativeTimeAt: (world: World) => boolean,
   ) {
-    this.classes = classes;
+    this.classes = classes.map((c) => c.map((m) => m.label));
     const index = new Map(actorNames.map((name, i) => [name, i]));
-    const clients = new Map(topology.clients.map((c) => [c.name, c]));
-    this.members = classes.map((names) =>
-      names.map((name) => ({ actor: index.get(clientActor(name))!, tokens: [clientActor(name), ...clients.get(name)!.workload.map((r) => r.id)] })),
+    this.members = classes.map((members) =>
+      members.map((m) => ({
+        actors: m.actors.map((actor) => {
+          const i = index.get(actor);
+          if (i === undefined) throw new InternalError(`symmetry: no actor named '${actor}'`);
+          return i;
+        }),
+        tokens: m.tokens,
+      })),
     );
     const all = this.members.flatMap((c) => c.flatMap((m) => m.tokens));
-    const alternatives = [...all].sort((a, b) => b.length - a.length).map((t) => t.replace(/[.*+?^${}()|[\]\\]/g, '\\$&'));
-    const source = `(?<![\\w-])(?:${alternatives.join('|')})(?![\\w-])`;
-    this.tokenPattern = new RegExp(source, 'g');
-    this.tokenTest = new RegExp(source);
+    this.tokenPattern = wholeWords(all);
+    this.tokenTest = wholeWords(all, '');
     this.swaps = this.members.map((members, k) =>
       members.map((_, j) => this.renaming(keyOf(this.members.map((c, kk) => c.map((_, x) => (kk !== k ? x : x === 0 ? j : x === j ? 0 : x)))))),
     );
@@ -225,7 +329,7 @@ export class Symmetry {
       this.members.forEach((members, k) =>
         arrangement[k].forEach((from, to) => {
           members[from].tokens.forEach((token, t) => tokens.set(token, members[to].tokens[t]));
-          indexes[members[from].actor] = members[to].actor;
+          members[from].actors.forEach((actor, a) => (indexes[actor] = members[to].actors[a]));
         }),
       );
       renaming = new Renaming(key, tokens, indexes, this);
@@ -288,17 +392,16 @@ export class Symmetry {
     return renamedWorldDigest(world, this.actorNames, this.relativeTimeAt(world), this.renaming(key));
   }
 
-  /** Member j of class k's own snapshot and mailbox as if it sat in the class's first place. */
+  /** Member j of class k's own snapshots and mailboxes as if it sat in the class's first place. */
   private signature(world: World, k: number, j: number): number {
-    const members = this.members[k];
     const renaming = this.swaps[k][j];
-    const actor = this.actorNames[members[j].actor];
-    const mailbox = world.mailboxes[actor];
-    return signatureHasher
-      .reset()
-      .add(renaming.snapshotDigest(world.snapshots[actor]))
-      .add(mailbox && mailbox.length > 0 ? renaming.mailboxDigest(mailbox) : 0)
-      .digest();
+    signatureHasher.reset();
+    for (const index of this.members[k][j].actors) {
+      const actor = this.actorNames[index];
+      const mailbox = world.mailboxes[actor];
+      signatureHasher.add(renaming.snapshotDigest(world.snapshots[actor])).add(mailbox && mailbox.length > 0 ? renaming.mailboxDigest(mailbox) : 0);
+    }
+    return signatureHasher.digest();
   }
 }
 

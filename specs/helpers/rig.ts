@@ -90,9 +90,9 @@ export const PROBE = 'probe';
 
 /** One AioContext and a callback probe that owns its handlers, BHs and timers (tests/test-aio.c). */
 export class ContextRig extends Rig {
-  constructor(options: { externalGating?: boolean; reactions?: Record<string, readonly ProbeReaction[]> } = {}) {
+  constructor(options: { externalGating?: boolean; dispatchOrder?: 'handler-list' | 'readiness'; reactions?: Record<string, readonly ProbeReaction[]> } = {}) {
     super([
-      { name: CTX, kind: 'aio-context', logic: aioContextMachine, input: { name: CTX, externalGating: options.externalGating ?? true } },
+      { name: CTX, kind: 'aio-context', logic: aioContextMachine, input: { name: CTX, externalGating: options.externalGating ?? true, dispatchOrder: options.dispatchOrder } },
       { name: PROBE, kind: 'probe', logic: callbackProbeMachine, input: { name: PROBE, reactions: options.reactions ?? {} } },
     ]);
   }

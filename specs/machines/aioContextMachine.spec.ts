@@ -171,3 +171,68 @@ describe('aioContextMachine: REALTIME and VIRTUAL timers', () => {
     ]);
   });
 });
+
+describe('aioContextMachine: dispatch order (dispatchOrder)', () => {
+  const schedule = (id: string) => ({ type: 'aio.bh.schedule', id });
+  const notify = (id: string) => ({ type: 'aio.handler.notify', id });
+
+  it('should run scheduled BHs in handler-list order by creation, newest first (QEMU 2015 ctx->first_bh)', () => {
+    const rig = new ContextRig().bh('a').bh('b');
+    rig.send(CTX, schedule('b')).send(CTX, schedule('a'));
+    rig.poll(false);
+    expect(rig.probe().ran).toEqual(['bh:b', 'bh:a']);
+  });
+
+  it('should run scheduled BHs in readiness order by scheduling, newest first (QEMU 5.0 aio_bh_enqueue)', () => {
+    const rig = new ContextRig({ dispatchOrder: 'readiness' }).bh('a').bh('b');
+    rig.send(CTX, schedule('b')).send(CTX, schedule('a'));
+    rig.poll(false);
+    expect(rig.probe().ran).toEqual(['bh:a', 'bh:b']);
+    expect(rig.ctx().bhOrder).toEqual([]);
+  });
+
+  it('should leave a BH scheduled again while pending in its place (BH_PENDING)', () => {
+    const rig = new ContextRig({ dispatchOrder: 'readiness' }).bh('a').bh('b');
+    rig.send(CTX, schedule('a')).send(CTX, schedule('b')).send(CTX, schedule('a'));
+    rig.poll(false);
+    expect(rig.probe().ran).toEqual(['bh:b', 'bh:a']);
+  });
+
+  it('should skip a BH cancelled after it was scheduled, and run it when scheduled again later', () => {
+    const rig = new ContextRig({ dispatchOrder: 'readiness' }).bh('a');
+    rig.send(CTX, schedule('a')).send(CTX, { type: 'aio.bh.cancel', id: 'a' });
+    expect(rig.poll(false)).toBe(false);
+    rig.send(CTX, schedule('a'));
+    expect(rig.poll(false)).toBe(true);
+    expect(rig.probe().ran).toEqual(['bh:a']);
+  });
+
+  it('should let a nested poll finish the outer poll’s slice before its own (bh_slice_list)', () => {
+    // n's callback schedules `late` and runs a nested aio_poll.
+    const nested = [
+      { to: CTX, event: schedule('late') },
+      { to: CTX, event: { type: 'aio.poll', blocking: false, thread: 'main', replyTo: PROBE } },
+    ];
+    const rig = new ContextRig({ dispatchOrder: 'readiness', reactions: { n: nested } }).bh('n').bh('x').bh('late');
+    rig.send(CTX, schedule('x')).send(CTX, schedule('n'));
+    expect(rig.poll(false)).toBe(true);
+    // n runs first (newest), its nested poll takes x (left in the outer slice), then its own
+    // slice (late); the outer pass finds nothing left.
+    expect(rig.probe().ran).toEqual(['bh:n', 'bh:x', 'bh:late']);
+    expect(rig.probe().pollResults).toEqual([true, true]);
+  });
+
+  it('should dispatch ready handlers in handler-list order by registration, newest first (QEMU 2015 aio_dispatch)', () => {
+    const rig = new ContextRig().handler('h1', false).handler('h2', false);
+    rig.send(CTX, notify('h1')).send(CTX, notify('h2'));
+    rig.poll(false);
+    expect(rig.probe().ran).toEqual(['handler:h2', 'handler:h1']);
+  });
+
+  it('should dispatch ready handlers in readiness order, newest ready first (QEMU 5.0 aio_dispatch_ready_handlers)', () => {
+    const rig = new ContextRig({ dispatchOrder: 'readiness' }).handler('h1', false).handler('h2', false);
+    rig.send(CTX, notify('h2')).send(CTX, notify('h1'));
+    rig.poll(false);
+    expect(rig.probe().ran).toEqual(['handler:h1', 'handler:h2']);
+  });
+});

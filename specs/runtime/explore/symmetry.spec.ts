@@ -51,7 +51,8 @@ describe('symmetry: which clients are interchangeable', () => {
   });
 
   it('should pair two clients of one node with the same workload in readiness order', () => {
-    expect(symmetryClasses(twins())).toEqual({ classes: [['nbd0', 'nbd1']], reason: null });
+    expect(symmetryClasses(twins())).toMatchObject({ classes: [['nbd0', 'nbd1']], reason: null });
+    expect(symmetryClasses(twins()).members[0][1]).toEqual({ label: 'nbd1', actors: ['client:nbd1'], tokens: ['client:nbd1', 'B1'] });
   });
 
   it('should not pair clients whose workloads differ', () => {
@@ -79,7 +80,7 @@ describe('symmetry: which clients are interchangeable', () => {
 describe('symmetry: canonical images', () => {
   const topology = twins();
   const expander = new Expander(topology, false, false);
-  const symmetry = new Symmetry([['nbd0', 'nbd1']], topology, expander.engine.actorNames, () => false);
+  const symmetry = new Symmetry(symmetryClasses(topology).members, expander.engine.actorNames, () => false);
   const sample = allStates(topology).filter((_, i) => i % 97 === 0);
   const swaps = { 'client:nbd0': 'client:nbd1', 'client:nbd1': 'client:nbd0', A1: 'B1', B1: 'A1' };
 
@@ -128,7 +129,7 @@ describe('symmetry: soundness on a small configuration', () => {
   it('should store exactly one state per orbit of the plain search (a state and its mirror image are one orbit)', () => {
     const states = allStates(topology);
     const expander = new Expander(topology, false, false);
-    const symmetry = new Symmetry([['nbd0', 'nbd1']], topology, expander.engine.actorNames, () => false);
+    const symmetry = new Symmetry(symmetryClasses(topology).members, expander.engine.actorNames, () => false);
     // The orbit's name: the smaller of the state's two images (itself, and with the clients swapped).
     const image = (world: World, checker: InvariantChecker, key: string) => `${symmetry.digestUnder(world, key)}|${symmetry.checkerHash(checker, key)}`;
     const orbits = new Set(states.map(({ world, checker }) => [image(world, checker, ''), image(world, checker, '1,0')].sort()[0]));
