@@ -88,12 +88,14 @@ export const allProtections: Protections = {
 };
 
 /**
- * `handler-list`: aio_dispatch walks ctx->aio_handlers, newest registration first (QEMU 2015 to
- * 4.2, and the poll fdmon after). `readiness`: the fdmon hands back the handlers in the order
- * they became ready and aio_add_ready_handler puts each at the head of the ready list, so
- * aio_dispatch_ready_handlers runs the newest ready first (QEMU 5.0 on, with the io_uring fdmon,
- * or epoll once it is in use). Only `readiness` makes identical clients interchangeable, which
- * symmetry reduction needs.
+ * `handler-list`: aio_dispatch walks ctx->aio_handlers, newest registration first, and
+ * aio_bh_poll walks ctx->first_bh, newest BH created first (QEMU 2015 to 4.2). `readiness`
+ * (QEMU 5.0 on): the fdmon hands back the handlers in the order they became ready and
+ * aio_add_ready_handler puts each at the head of the ready list, so aio_dispatch_ready_handlers
+ * runs the newest ready first (with the io_uring fdmon, or epoll once it is in use); and
+ * aio_bh_enqueue puts a BH at the head of ctx->bh_list when it is scheduled, so aio_bh_poll runs
+ * the newest scheduled first. Only `readiness` makes identical clients and node trees
+ * interchangeable, which symmetry reduction needs.
  */
 export type DispatchOrder = 'handler-list' | 'readiness';
 

@@ -63,8 +63,9 @@ Options:
                     commutes with a sibling taken before it is not taken again after it
                     (the same states and verdict, fewer transitions)
   --no-symmetry     store every state; by default states that differ only by which of
-                    two identical clients is which are one (only with dispatchOrder:
-                    readiness; the same verdict, shortest counterexamples, fewer states)
+                    two identical clients (or node trees) is which are one (only with
+                    dispatchOrder: readiness; the same verdict, shortest counterexamples,
+                    fewer states)
   --workers N       expand states on N worker threads (default 1: none); the verdict and
                     the counterexample are the same for every N (at most 64)
   --json            a machine-readable report

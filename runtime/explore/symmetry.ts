@@ -1,21 +1,28 @@
 /**
  * Symmetry reduction (Ip and Dill, "Better verification through symmetry", 1996): identical
- * clients are interchangeable, so a state and its image with two of them swapped (names,
- * request ids, places in every list and mailbox) behave alike, up to that renaming. The
+ * parts of the topology are interchangeable, so a state and its image with two of them swapped
+ * (names, request ids, places in every list and mailbox) behave alike, up to that renaming. The
  * explorer stores one state per orbit: each state is hashed as its canonical image.
  *
- * When clients are interchangeable. Same kind, same node, the same workload up to request ids,
- * no request of theirs named by anyone's `after` or `when` (a dependency on one of them would
- * single it out), and request ids that cannot be mistaken for the machines' words
- * (`RENAMABLE_ID`). And the contexts must dispatch ready handlers in readiness order
- * (`dispatchOrder: readiness`): with QEMU 2015's handler-list walk the order of registration
- * ranks the clients for the whole run, no state has its twin reached
- * (`bench/symmetryProbe.ts`), and there is nothing to merge.
+ * What is interchangeable. Clients of the same kind on the same node, with the same workload up
+ * to request ids; and node trees (a root node, everything under it, the clients of any of them)
+ * alike up to names, that nothing outside the tree names and that have no timers (the
+ * context's timer list breaks deadline ties by name). No request of theirs may be named by
+ * anyone's `after` or `when` (a dependency on one would single it out), and their names must
+ * not be mistakable for the machines' words (`RENAMABLE_ID`, `RENAMABLE_NODE`). And the contexts
+ * must dispatch in readiness order (`dispatchOrder: readiness`): with QEMU 2015's walks of the
+ * handler and BH lists the order of registration ranks clients and nodes for the whole run, no
+ * state has its twin reached (`bench/symmetryProbe.ts`), and there is nothing to merge.
  *
- * The canonical image. Within each class, the clients are sorted by a name-free signature (their
- * own snapshot and mailbox as if they sat in the class's first place). When the only tie is one
+ * Why renaming is exact. The machines never order by name, with the one exception above (timer
+ * ties), and where they walk a record keyed by names they only test it or send to distinct
+ * actors, so the order of its keys (which a renaming changes, and the world's hash ignores)
+ * never shows. The specs compare the states stored with the orbits of the plain search.
+ *
+ * The canonical image. Within each class, the members are sorted by a name-free signature (their
+ * own actors' snapshots and mailboxes as if they sat in the class's first place). When the only tie is one
  * pair, both orders are tried and the image with the smaller digest is the state's; any other
- * tie keeps its topology order. Each image tried renames every snapshot that names a client
+ * tie keeps its topology order. Each image tried renames every snapshot that names a member
  * (JSON, then a hash) the first time it meets it, so trying more costs more than it merges:
  * trying every order of four tied clients, reference N = 4 reached depth 18 in 60 s, against 23
  * without the reduction and 26 in 30 s with pairs only. That may leave two states of

@@ -97,7 +97,7 @@ export const scenarioSchema = t.object(
     era: optional(t.enum(['2015', 'now'], 'an era')),
     dispatchOrder: optional(
       t.enum(['handler-list', 'readiness'], 'a dispatch order').describe(
-        'Which ready handler a poll runs first: handler-list (QEMU 2015, newest registration first) or readiness (QEMU 5.0+ ready list, newest ready first)',
+        'Which ready handler and which scheduled bottom half a poll runs first: handler-list (QEMU 2015, newest registration or creation first) or readiness (QEMU 5.0+ ready list and BH list, newest ready or scheduled first)',
       ),
     ),
     seed: optional(t.number({ integer: true, min: 0, max: 0xffffffff })),

@@ -43,6 +43,17 @@ function mirrored(expander: Expander, world: World, swaps: Record<string, string
   return expander.engine.restore(JSON.parse(text));
 }
 
+/** Each sampled world and its mirror image get one canonical hash, though most differ as they are. */
+function expectMirrorsShareOneHash(expander: Expander, symmetry: Symmetry, sample: readonly { world: World }[], swaps: Record<string, string>): void {
+  let asymmetric = 0;
+  for (const { world } of sample) {
+    const image = mirrored(expander, world, swaps);
+    if (expander.worldHash(image) !== expander.worldHash(world)) asymmetric++;
+    expect(symmetry.canonical(image).hash).toBe(symmetry.canonical(world).hash);
+  }
+  expect(asymmetric).toBeGreaterThan(sample.length / 2);
+}
+
 describe('symmetry: which clients are interchangeable', () => {
   it('should find none with QEMU 2015 dispatch order, and say why', () => {
     const classes = symmetryClasses({ ...twins(), dispatchOrder: 'handler-list' });
@@ -67,6 +78,9 @@ describe('symmetry: which clients are interchangeable', () => {
     expect(symmetryClasses({ ...topology, clients: topology.clients.map(renamed('idle')) }).classes).toEqual([]);
     expect(symmetryClasses({ ...topology, clients: topology.clients.map(renamed('2015')) }).classes).toEqual([]);
     expect(symmetryClasses({ ...topology, clients: topology.clients.map(renamed('W7')) }).classes).toEqual([['nbd0', 'nbd1']]);
+    // An invariant's id (the monitors' keys hold them) is one of the machines' words too.
+    const invariantIds = topology.clients.map((c, i) => ({ ...c, workload: [{ ...c.workload[0], id: `I${i + 1}` }] }));
+    expect(symmetryClasses({ ...topology, clients: invariantIds }).classes).toEqual([]);
   });
 
   it('should not pair a client whose request another one waits for', () => {
@@ -89,13 +103,7 @@ describe('symmetry: canonical images', () => {
   });
 
   it('should give a world and its mirror image (nbd0 and nbd1 swapped) one canonical hash', () => {
-    let asymmetric = 0;
-    for (const { world } of sample) {
-      const image = mirrored(expander, world, swaps);
-      if (expander.worldHash(image) !== expander.worldHash(world)) asymmetric++;
-      expect(symmetry.canonical(image).hash).toBe(symmetry.canonical(world).hash);
-    }
-    expect(asymmetric).toBeGreaterThan(sample.length / 2);
+    expectMirrorsShareOneHash(expander, symmetry, sample, swaps);
   });
 
   it('should name a client only through its tokens (actor name, request ids), which the renaming covers', () => {
@@ -153,15 +161,20 @@ describe('symmetry: soundness on a small configuration', () => {
   });
 });
 
-describe('symmetry: counterexamples stay shortest and replayable', () => {
-  const scenario = resolveScenario(UNGATED);
+/**
+ * The counterexamples of a protection-off fixture with and without symmetry reduction: the same
+ * shortest lengths (`shortest`), replayable, the same with 1 and 2 workers.
+ */
+function counterexampleSpecs(fixture: string, shortest: Record<string, number>): void {
+  const scenario = resolveScenario(fixture);
   const options = { expectedViolations: scenario.expect.violate };
   const plain = explore(scenario.topology, { ...options, symmetry: false });
   const reduced = explore(scenario.topology, { ...options, symmetry: true });
   const lengths = (r: typeof plain) => Object.fromEntries(Object.entries(r.expected).map(([id, ce]) => [id, ce!.step]));
+  const replayPaths = (r: typeof plain) => Object.fromEntries(Object.entries(r.expected).map(([id, ce]) => [id, ce!.replayPath]));
 
   it('should find every expected violation at the same shortest length with and without symmetry', () => {
-    expect(lengths(plain)).toEqual({ I1: 20, I5: 22, I7: 20 });
+    expect(lengths(plain)).toEqual(shortest);
     expect(lengths(reduced)).toEqual(lengths(plain));
     expect(reduced.states).toBeLessThan(plain.states * 0.55);
   });
@@ -175,11 +188,78 @@ describe('symmetry: counterexamples stay shortest and replayable', () => {
 
   it('should give the same verdict, states and counterexamples with 1 and 2 workers', () => {
     const parallel = explore(scenario.topology, { ...options, symmetry: true, workers: 2 });
-    expect(parallel.verdict).toBe(reduced.verdict);
-    expect(parallel.states).toBe(reduced.states);
-    expect(parallel.transitions).toBe(reduced.transitions);
-    expect(Object.fromEntries(Object.entries(parallel.expected).map(([id, ce]) => [id, ce!.replayPath]))).toEqual(
-      Object.fromEntries(Object.entries(reduced.expected).map(([id, ce]) => [id, ce!.replayPath])),
-    );
+    expect([parallel.verdict, parallel.states, parallel.transitions]).toEqual([reduced.verdict, reduced.states, reduced.transitions]);
+    expect(replayPaths(parallel)).toEqual(replayPaths(reduced));
+  });
+}
+
+describe('symmetry: counterexamples stay shortest and replayable', () => {
+  counterexampleSpecs(UNGATED, { I1: 20, I5: 22, I7: 20 });
+});
+
+describe('symmetry: interchangeable node trees', () => {
+  const EXPORTS = 'identical-exports-ready-list';
+  const TREES = 'specs/scenarios/fixtures/identical-trees.yaml';
+  const TREES_UNGATED = 'specs/scenarios/fixtures/identical-trees-ungated.yaml';
+  const exports = (): Topology => resolveScenario(EXPORTS).topology;
+
+  it('should pair two node trees alike up to names, each with its children and its clients', () => {
+    const found = symmetryClasses(exports());
+    expect(found.classes).toEqual([['drive1+nbd1', 'drive2+nbd2']]);
+    expect(found.members[0][1]).toEqual({
+      label: 'drive2+nbd2',
+      actors: ['node:drive2', 'node:drive2-file', 'client:nbd2'],
+      tokens: ['drive2', 'drive2-file', 'client:nbd2', 'nbd2', 'D1'],
+    });
+  });
+
+  it('should not pair a tree that the script names', () => {
+    const topology = exports();
+    const script = [...topology.script!, { do: 'drain' as const, node: 'drive2' }];
+    expect(symmetryClasses({ ...topology, script }).classes).toEqual([]);
+  });
+
+  it('should not pair trees whose nodes or workloads differ', () => {
+    const topology = exports();
+    const cached = topology.nodes.map((n) => (n.name === 'drive2-file' ? { ...n, readOnly: true } : n));
+    expect(symmetryClasses({ ...topology, nodes: cached }).classes).toEqual([]);
+    const reads = topology.clients.map((c) => (c.name === 'nbd2' ? { ...c, workload: [{ ...c.workload[0], op: 'read' as const }] } : c));
+    expect(symmetryClasses({ ...topology, clients: reads }).classes).toEqual([]);
+  });
+
+  it('should not pair trees with timers, whose ties the timer list breaks by name', () => {
+    const topology = exports();
+    const qed = topology.nodes.map((n) => (n.name === 'drive1' || n.name === 'drive2' ? { ...n, driver: 'qed' as const } : n));
+    expect(symmetryClasses({ ...topology, nodes: qed }).classes).toEqual([]);
+  });
+
+  it('should not pair trees whose node names could be mistaken for the machines\' words', () => {
+    const topology = exports();
+    const rename = (text: string) => text.replace(/\bdrive1\b/g, 'qcow2').replace(/\bdrive2\b/g, 'alpha');
+    const renamed = JSON.parse(rename(JSON.stringify(topology))) as Topology;
+    expect(symmetryClasses(renamed).classes).toEqual([]);
+  });
+
+  describe('on the small configuration', () => {
+    const topology = resolveScenario(TREES).topology;
+    const expander = new Expander(topology, false, false);
+    const symmetry = new Symmetry(symmetryClasses(topology).members, expander.engine.actorNames, () => false);
+    const states = allStates(topology);
+    const swaps = { drive1: 'drive2', drive2: 'drive1', 'client:nbd1': 'client:nbd2', 'client:nbd2': 'client:nbd1', nbd1: 'nbd2', nbd2: 'nbd1', C1: 'D1', D1: 'C1' };
+
+    it('should give a world and its mirror image (the trees swapped) one canonical hash', () => {
+      expectMirrorsShareOneHash(expander, symmetry, states.filter((_, i) => i % 211 === 0), swaps);
+    });
+
+    it('should store exactly one state per orbit of the plain search', () => {
+      const image = (world: World, checker: InvariantChecker, key: string) => `${symmetry.digestUnder(world, key)}|${symmetry.checkerHash(checker, key)}`;
+      const orbits = new Set(states.map(({ world, checker }) => [image(world, checker, ''), image(world, checker, '1,0')].sort()[0]));
+      expect(explore(topology, { symmetry: true, relativeTime: false }).states).toBe(orbits.size);
+      expect(orbits.size).toBeLessThan(states.length * 0.55);
+    });
+  });
+
+  describe('counterexamples without external gating', () => {
+    counterexampleSpecs(TREES_UNGATED, { I1: 24, I7: 24 });
   });
 });
