@@ -132,7 +132,9 @@ function gateAllows(ctx: Ctx, handler: AioHandler): boolean {
 
 /** What a blocking poll would find: a non-idle BH, a dispatchable ready handler, an expired timer (aio_compute_timeout == 0). */
 export function hasDispatchableWork(ctx: Ctx): boolean {
-  for (const id in ctx.bhs) {
+  // With `readiness` the BH list holds only the pending ones; every BH is in ctx.bhs.
+  const bhs = ctx.dispatchOrder === 'readiness' ? Object.keys(ctx.bhs) : ctx.bhOrder;
+  for (const id of bhs) {
     const bh = ctx.bhs[id];
     if (bh.scheduled && !bh.idle) return true;
   }

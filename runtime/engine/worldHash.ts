@@ -177,70 +177,10 @@ function alarmDigest(alarm: Alarm): number {
  * instant has passed fires at once in either world.
  */
 export function worldDigest(world: World, actorNames: readonly string[], relativeTime = false, parent?: World, changed?: readonly number[]): number {
-  const { realtime, virtual, vmRunning } = world.time;
-  const actors = actorsDigest(world, actorNames, parent, changed);
-  const hasher = new NumberHasher();
-  hasher.add(vmRunning ? 1 : 0).add(actors.hi).add(actors.lo);
-  if (!relativeTime) hasher.add(realtime).add(virtual);
-  hasher.add(world.alarms.length);
-  for (const a of world.alarms) {
-    const deadline = relativeTime ? a.deadline - (a.clock === 'realtime' ? realtime : virtual) : a.deadline;
-    hasher.add(alarmDigest(a)).add(deadline);
-  }
-  return hasher.digest();
+  return withTimeAndAlarms(world, actorsDigest(world, actorNames, ACTORS_DIGEST, plainTerm, parent, changed), relativeTime, alarmDigest);
 }
 
-interface ActorsDigest {
-  hi: number;
-  lo: number;
-}
-/** Kept on the world object itself: a WeakMap entry per world costs the collector more than the lookup saves. */
 const ACTORS_DIGEST = Symbol('actorsDigest');
-type WithDigest = World & { [ACTORS_DIGEST]?: ActorsDigest };
-
-/**
- * Every actor's snapshot and mailbox, as the XOR of one well-mixed term per actor (its index,
- * its snapshot's and its mailbox's digests), so that a world made from `parent` by a step is
- * hashed from the parent's value, re-mixing only the actors whose parts the step replaced. With
- * `changed` (the indexes of the only actors the step may have touched), only those are looked at.
- */
-function actorsDigest(world: World, actorNames: readonly string[], parent?: World, changed?: readonly number[]): ActorsDigest {
-  const known = (world as WithDigest)[ACTORS_DIGEST];
-  if (known) return known;
-  const base = parent ? (parent as WithDigest)[ACTORS_DIGEST] : undefined;
-  let hi = base ? base.hi : 0;
-  let lo = base ? base.lo : 0;
-  const count = base && changed ? changed.length : actorNames.length;
-  for (let k = 0; k < count; k++) {
-    const i = base && changed ? changed[k] : k;
-    const actor = actorNames[i];
-    const snapshot = world.snapshots[actor];
-    const mailbox = world.mailboxes[actor];
-    if (base && parent!.snapshots[actor] === snapshot && parent!.mailboxes[actor] === mailbox) continue;
-    const term = actorTerm(i, snapshot, mailbox);
-    hi ^= Math.floor(term / 4294967296);
-    lo = (lo ^ term) >>> 0;
-    if (base) {
-      const old = actorTerm(i, parent!.snapshots[actor], parent!.mailboxes[actor]);
-      hi ^= Math.floor(old / 4294967296);
-      lo = (lo ^ old) >>> 0;
-    }
-  }
-  const digest = { hi, lo };
-  (world as WithDigest)[ACTORS_DIGEST] = digest;
-  return digest;
-}
-
-/** Reused for every actor term (hashing is never re-entered). */
-const termHasher = new NumberHasher();
-
-function actorTerm(index: number, snapshot: AnyMachineSnapshot, mailbox: readonly Envelope[] | undefined): number {
-  return termOf(index, snapshotDigest(snapshot), mailbox && mailbox.length > 0 ? mailboxDigest(mailbox) : 0);
-}
-
-function termOf(index: number, snapshot: number, mailbox: number): number {
-  return termHasher.reset().add(index).add(snapshot).add(mailbox).digest();
-}
 
 /**
  * How to hash a world's image under a renaming of identical components (symmetry reduction,
@@ -255,29 +195,96 @@ export interface WorldRenaming {
   /** A non-empty mailbox's digest (events in order, with their senders). */
   mailboxDigest(mailbox: readonly Envelope[]): number;
   alarmDigest(alarm: Alarm): number;
+  /** Under this key a world keeps its actors' share of the image's digest (one key per renaming). */
+  readonly actorsKey: symbol;
 }
 
-/** `worldDigest` of the world's image under `renaming` (every actor re-mixed: no parent to start from). */
-export function renamedWorldDigest(world: World, actorNames: readonly string[], relativeTime: boolean, renaming: WorldRenaming): number {
+/**
+ * `worldDigest` of the world's image under `renaming`, from `parent`'s (under the same
+ * renaming) when the world was made from it by one step that touched only the actors `changed`.
+ */
+export function renamedWorldDigest(world: World, actorNames: readonly string[], relativeTime: boolean, renaming: WorldRenaming, parent?: World, changed?: readonly number[]): number {
+  const term = (index: number, snapshot: AnyMachineSnapshot, mailbox: readonly Envelope[] | undefined) => renamedTerm(renaming, index, snapshot, mailbox);
+  return withTimeAndAlarms(world, actorsDigest(world, actorNames, renaming.actorsKey, term, parent, changed), relativeTime, (a) => renaming.alarmDigest(a));
+}
+
+/** The world's digest from its actors' share: the run state, the clocks (unless relative) and the alarms. */
+function withTimeAndAlarms(world: World, actors: ActorsDigest, relativeTime: boolean, alarmDigestOf: (alarm: Alarm) => number): number {
   const { realtime, virtual, vmRunning } = world.time;
-  let hi = 0;
-  let lo = 0;
-  for (let i = 0; i < actorNames.length; i++) {
-    const actor = actorNames[i];
-    const mailbox = world.mailboxes[actor];
-    const term = termOf(renaming.actorIndex(i), renaming.snapshotDigest(world.snapshots[actor]), mailbox && mailbox.length > 0 ? renaming.mailboxDigest(mailbox) : 0);
-    hi ^= Math.floor(term / 4294967296);
-    lo = (lo ^ term) >>> 0;
-  }
   const hasher = new NumberHasher();
-  hasher.add(vmRunning ? 1 : 0).add(hi).add(lo);
+  hasher.add(vmRunning ? 1 : 0).add(actors.hi).add(actors.lo);
   if (!relativeTime) hasher.add(realtime).add(virtual);
   hasher.add(world.alarms.length);
   for (const a of world.alarms) {
     const deadline = relativeTime ? a.deadline - (a.clock === 'realtime' ? realtime : virtual) : a.deadline;
-    hasher.add(renaming.alarmDigest(a)).add(deadline);
+    hasher.add(alarmDigestOf(a)).add(deadline);
   }
   return hasher.digest();
+}
+
+interface ActorsDigest {
+  hi: number;
+  lo: number;
+}
+/** Kept on the world object itself, under the renaming's key: a WeakMap entry per world costs the collector more than the lookup saves. */
+type WithDigests = World & Record<symbol, ActorsDigest | undefined>;
+
+/**
+ * Every actor's snapshot and mailbox, as the XOR of one well-mixed term per actor (its index,
+ * its snapshot's and its mailbox's digests), so that a world made from `parent` by a step is
+ * hashed from the parent's value, re-mixing only the actors whose parts the step replaced. With
+ * `changed` (the indexes of the only actors the step may have touched), only those are looked at.
+ */
+function actorsDigest(
+  world: World,
+  actorNames: readonly string[],
+  key: symbol,
+  term: (index: number, snapshot: AnyMachineSnapshot, mailbox: readonly Envelope[] | undefined) => number,
+  parent?: World,
+  changed?: readonly number[],
+): ActorsDigest {
+  const known = (world as WithDigests)[key];
+  if (known) return known;
+  const base = parent ? (parent as WithDigests)[key] : undefined;
+  let hi = base ? base.hi : 0;
+  let lo = base ? base.lo : 0;
+  const count = base && changed ? changed.length : actorNames.length;
+  for (let k = 0; k < count; k++) {
+    const i = base && changed ? changed[k] : k;
+    const actor = actorNames[i];
+    const snapshot = world.snapshots[actor];
+    const mailbox = world.mailboxes[actor];
+    if (base && parent!.snapshots[actor] === snapshot && parent!.mailboxes[actor] === mailbox) continue;
+    const now = term(i, snapshot, mailbox);
+    hi ^= Math.floor(now / 4294967296);
+    lo = (lo ^ now) >>> 0;
+    if (base) {
+      const old = term(i, parent!.snapshots[actor], parent!.mailboxes[actor]);
+      hi ^= Math.floor(old / 4294967296);
+      lo = (lo ^ old) >>> 0;
+    }
+  }
+  const digest = { hi, lo };
+  (world as WithDigests)[key] = digest;
+  return digest;
+}
+
+/** Reused for every actor term (hashing is never re-entered). */
+const termHasher = new NumberHasher();
+
+/** An actor's term in the world as it is. */
+function plainTerm(index: number, snapshot: AnyMachineSnapshot, mailbox: readonly Envelope[] | undefined): number {
+  return termHasher.reset().add(index).add(snapshotDigest(snapshot)).add(mailbox && mailbox.length > 0 ? mailboxDigest(mailbox) : 0).digest();
+}
+
+/** An actor's term in the image under `renaming`: its part renamed, in the place of the actor it becomes. */
+function renamedTerm(renaming: WorldRenaming, index: number, snapshot: AnyMachineSnapshot, mailbox: readonly Envelope[] | undefined): number {
+  return termHasher
+    .reset()
+    .add(renaming.actorIndex(index))
+    .add(renaming.snapshotDigest(snapshot))
+    .add(mailbox && mailbox.length > 0 ? renaming.mailboxDigest(mailbox) : 0)
+    .digest();
 }
 
 /** The text an alarm's digest hashes (without its deadline). */

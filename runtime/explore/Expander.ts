@@ -94,7 +94,7 @@ export class Expander {
 
   /** The hash a state's world is stored under, and the renaming that gave it (see `Symmetry`). */
   stateHash(world: World, parent?: World, changed?: readonly number[]): { hash: number; key: string } {
-    if (this.symmetry) return this.symmetry.canonical(world, () => this.worldHash(world, parent, changed));
+    if (this.symmetry) return this.symmetry.canonical(world, () => this.worldHash(world, parent, changed), parent, changed);
     return { hash: this.worldHash(world, parent, changed), key: '' };
   }
 

@@ -191,10 +191,14 @@ function renameJson(value: unknown, rename: (text: string) => string): unknown {
 
 /** A renaming of interchangeable clients: member `arrangement[k][j]` of class k takes the place of member j. */
 class Renaming implements WorldRenaming {
-  private readonly snapshots = new WeakMap<AnyMachineSnapshot, number>();
-  private readonly mailboxes = new WeakMap<readonly Envelope[], number>();
-  private readonly alarms = new WeakMap<Alarm, number>();
-  private readonly events = new WeakMap<object, number>();
+  /**
+   * Each part's digest under this renaming is kept on the part (snapshot, mailbox, alarm,
+   * event) under this renaming's own key: a WeakMap entry per part cost the collector more than
+   * the lookups (as for the engine's digests, see `digestOn` in worldHash.ts).
+   */
+  private readonly digestKey = Symbol('digest under a renaming');
+  readonly actorsKey = Symbol('actors under a renaming');
+  private readonly senders = new Map<string, number>();
 
   constructor(
     readonly key: string,
@@ -225,43 +229,44 @@ class Renaming implements WorldRenaming {
   }
 
   snapshotDigest(snapshot: AnyMachineSnapshot): number {
-    let digest = this.snapshots.get(snapshot);
-    if (digest === undefined) {
-      digest = this.symmetry.snapshotMentions(snapshot)
-        ? hash53(snapshotText(this.value(snapshot.value), this.value(snapshot.context)))
-        : snapshotDigest(snapshot);
-      this.snapshots.set(snapshot, digest);
-    }
-    return digest;
+    return this.cachedOn(snapshot, (s) =>
+      this.symmetry.snapshotMentions(s) ? hash53(snapshotText(this.value(s.value), this.value(s.context))) : snapshotDigest(s),
+    );
   }
 
   mailboxDigest(mailbox: readonly Envelope[]): number {
-    let digest = this.mailboxes.get(mailbox);
-    if (digest === undefined) {
-      digest = mailboxDigestOf(
-        mailbox,
-        (from) => hash53(this.text(from)),
+    return this.cachedOn(mailbox, (m) =>
+      mailboxDigestOf(
+        m,
+        (from) => this.senderDigest(from),
         (event) => this.eventDigest(event),
-      );
-      this.mailboxes.set(mailbox, digest);
-    }
-    return digest;
+      ),
+    );
   }
 
   alarmDigest(alarm: Alarm): number {
-    let digest = this.alarms.get(alarm);
+    return this.cachedOn(alarm, (a) => hash53(alarmText(this.text(a.id), a.clock, this.text(a.target), this.value(a.event))));
+  }
+
+  private eventDigest(event: object): number {
+    return this.cachedOn(event, (e) => hash53(canonicalJson(this.value(e))));
+  }
+
+  private senderDigest(name: string): number {
+    let digest = this.senders.get(name);
     if (digest === undefined) {
-      digest = hash53(alarmText(this.text(alarm.id), alarm.clock, this.text(alarm.target), this.value(alarm.event)));
-      this.alarms.set(alarm, digest);
+      digest = hash53(this.text(name));
+      this.senders.set(name, digest);
     }
     return digest;
   }
 
-  private eventDigest(event: object): number {
-    let digest = this.events.get(event);
+  private cachedOn<K extends object>(part: K, compute: (part: K) => number): number {
+    const holder = part as unknown as Record<symbol, number | undefined>;
+    let digest = holder[this.digestKey];
     if (digest === undefined) {
-      digest = hash53(canonicalJson(this.value(event)));
-      this.events.set(event, digest);
+      digest = compute(part);
+      holder[this.digestKey] = digest;
     }
     return digest;
   }
@@ -350,7 +355,7 @@ export class Symmetry {
    * world's own digest when the caller has it cheaper (the engine hashes a successor from its
    * parent's digest); it must equal `digestUnder(world, '')`.
    */
-  canonical(world: World, plain?: () => number): Canonical {
+  canonical(world: World, plain?: () => number, parent?: World, changed?: readonly number[]): Canonical {
     // Per class: members sorted by signature, and where two neighbours tie.
     const sorted: number[][] = [];
     const ties: { k: number; at: number }[] = [];
@@ -362,7 +367,7 @@ export class Symmetry {
     });
     const image = (arrangement: number[][]): Canonical => {
       const key = keyOf(arrangement);
-      return { hash: key === '' && plain ? plain() : this.digestUnder(world, key), key };
+      return { hash: key === '' && plain ? plain() : this.digestUnder(world, key, parent, changed), key };
     };
     const first = image(sorted);
     if (ties.length !== 1) return first;
@@ -394,9 +399,13 @@ export class Symmetry {
     return hash;
   }
 
-  /** The digest of the world's image under the renaming `key`. */
-  digestUnder(world: World, key: string): number {
-    return renamedWorldDigest(world, this.actorNames, this.relativeTimeAt(world), this.renaming(key));
+  /**
+   * The digest of the world's image under the renaming `key`; from `parent`'s image under the
+   * same renaming, when it has one, if the world was made from it by a step that touched only
+   * the actors `changed`.
+   */
+  digestUnder(world: World, key: string, parent?: World, changed?: readonly number[]): number {
+    return renamedWorldDigest(world, this.actorNames, this.relativeTimeAt(world), this.renaming(key), parent, changed);
   }
 
   /** Member j of class k's own snapshots and mailboxes as if it sat in the class's first place. */
