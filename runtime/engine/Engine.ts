@@ -84,8 +84,12 @@ export interface EngineOptions {
    * parts (exploration); a single run meets each pair once and only pays the bookkeeping.
    */
   memoize?: boolean;
-  /** Receives every trace event; absent means tracing is off and no trace event is built. */
-  onTrace?: (event: TraceEvent) => void;
+  /**
+   * Receives every trace event; absent means tracing is off and no trace event is built. An
+   * observation a machine emitted comes with the emitted item it was made from (`source`): a
+   * memoized transition hands out the same items each time, so a consumer may key on them.
+   */
+  onTrace?: (event: TraceEvent, source?: object) => void;
   /** Only trace events of the types this accepts are built and handed to `onTrace` (the explorer needs only what monitors judge). */
   traceOnly?: (type: string) => boolean;
 }
@@ -206,7 +210,7 @@ export class Engine {
   private readonly offering: readonly Offerer[];
   /** Every message between actors passes here; the mailbox sink and the I/O streams subscribe. */
   readonly wire = new Subject<Routed>();
-  private readonly onTrace?: (event: TraceEvent) => void;
+  private readonly onTrace?: (event: TraceEvent, source?: object) => void;
   private readonly traceOnly: (type: string) => boolean;
   private readonly memoize: boolean;
   private readonly collected: Emitted[] = [];
@@ -601,10 +605,17 @@ export class Engine {
             this.trace(draft, actor, '@trace.vm', () => ({ running: item.running }));
           }
           break;
-        default: {
-          const { type, ...rest } = item;
-          this.trace(draft, actor, traceTypeOf(type), () => rest as never);
-        }
+        default:
+          this.trace(
+            draft,
+            actor,
+            traceTypeOf(item.type),
+            () => {
+              const { type: _type, ...rest } = item;
+              return rest as never;
+            },
+            item,
+          );
       }
     }
   }
@@ -679,9 +690,9 @@ export class Engine {
   // -------------------------------------------------------------------------------------------
   // Trace
 
-  private trace(draft: Draft, actor: ActorName, type: string, build: () => Omit<TraceEvent, 'step' | 'time' | 'vtime' | 'actor' | 'type'>): void {
+  private trace(draft: Draft, actor: ActorName, type: string, build: () => Omit<TraceEvent, 'step' | 'time' | 'vtime' | 'actor' | 'type'>, source?: object): void {
     if (!this.onTrace || !this.traceOnly(type)) return;
-    this.onTrace({ step: draft.step, time: draft.time.realtime, vtime: draft.time.virtual, actor, type, ...build() } as TraceEvent);
+    this.onTrace({ step: draft.step, time: draft.time.realtime, vtime: draft.time.virtual, actor, type, ...build() } as TraceEvent, source);
   }
 
   private traceStateChange(draft: Draft, actor: ActorName, before: AnyMachineSnapshot, after: AnyMachineSnapshot): void {

@@ -7,6 +7,7 @@
 import { createActorSpecs } from '../../actors/createSystem.ts';
 import type { Topology } from '../../actors/topology.ts';
 import { Engine } from '../engine/Engine.ts';
+import { hash53 } from '../engine/worldHash.ts';
 import { InvariantChecker } from '../invariants/InvariantChecker.ts';
 import { unfinishedWork } from '../simulate.ts';
 import type { TraceEvent } from '../trace/TraceEvent.ts';
@@ -27,6 +28,12 @@ export interface ExpandedStep<W> {
   symmetryKey: string;
   /** The step's trace events that some monitor reads. */
   judged: TraceEvent[];
+  /**
+   * What those events say, as a monitor judges them (everything but where and when in the run
+   * they happened): one content hash per event, so that the explorer can find a judgement made
+   * before from the same checker and the same events (`''` when none is judged).
+   */
+  judgedKey: string;
   /**
    * A delivery the reduction may take alone: its transition only changes its own actor (no
    * send, alarm or run-state effect), emits nothing a monitor reads, and goes to an actor
@@ -55,6 +62,8 @@ export class Expander {
   readonly engine: Engine;
   readonly initialEvents: readonly TraceEvent[];
   private buffer: TraceEvent[] = [];
+  /** By event in `buffer`: its content hash (see `judgedKey`). */
+  private contents: number[] = [];
   /** Actors whose state some other actor's environment reads (declared `offerReads`), or that have offers of their own. */
   private readonly shared: ReadonlySet<string>;
   /** Past this REALTIME instant the clocks are left out of the hash (see `timeHorizonOf`). */
@@ -74,9 +83,17 @@ export class Expander {
   ) {
     const specs = createActorSpecs(topology);
     // Only the events a monitor judges are built: the explorer reads no others.
-    this.engine = new Engine(specs, { onTrace: (e) => this.buffer.push(e), traceOnly: InvariantChecker.judgesType, memoize: true });
+    this.engine = new Engine(specs, {
+      onTrace: (e, source) => {
+        this.buffer.push(e);
+        this.contents.push(source ? contentOfObservation(e, source) : hash53(judgedText(e)));
+      },
+      traceOnly: InvariantChecker.judgesType,
+      memoize: true,
+    });
     this.initialEvents = this.buffer;
     this.buffer = [];
+    this.contents = [];
     this.shared = new Set(specs.flatMap((s) => (s.offers ? [s.name, ...(s.offerReads ?? [])] : [])));
     this.horizon = relativeTime ? timeHorizonOf(topology) : Infinity;
     this.actorIndex = new Map(specs.map((s, i) => [s.name, i]));
@@ -111,8 +128,10 @@ export class Expander {
       const identity = this.identityOf(step);
       if (asleep.length > 0 && asleep.includes(identity)) continue;
       this.buffer = [];
+      this.contents = [];
       const next = this.engine.apply(world, step);
       const judged = this.buffer;
+      const judgedKey = this.contents.length === 0 ? '' : this.contents.join(',');
       const effects = this.engine.lastEffects;
       const quiet = effects.sends.length === 0 && !effects.alarms && !effects.time;
       const local = step.kind === 'deliver' && !this.shared.has(step.actor) && quiet && judged.length === 0;
@@ -128,7 +147,7 @@ export class Expander {
       // (Each index once: an actor counted twice would cancel its own change out of the XOR.)
       const changed = footprint.actor < 0 || footprint.sends.includes(footprint.actor) ? footprint.sends : [footprint.actor, ...footprint.sends];
       const { hash, key } = this.stateHash(next, world, changed);
-      steps.push({ index, world: next, worldHash: hash, symmetryKey: key, judged, local, identity, footprint });
+      steps.push({ index, world: next, worldHash: hash, symmetryKey: key, judged, judgedKey, local, identity, footprint });
     }
     this.buffer = [];
     return { steps, ended: false, unfinished: [] };
@@ -188,6 +207,32 @@ export class Expander {
     this.buffer = [];
     return { world, choices };
   }
+}
+
+/**
+ * A trace event as the monitors judge it: everything but where and when in the run it happened.
+ * Plain JSON: the engine builds each kind of event with its fields in one order, and text that
+ * differs for equal events would only miss the explorer's memo, never share a wrong judgement.
+ */
+function judgedText(e: TraceEvent): string {
+  const { step: _step, time: _time, vtime: _vtime, ...rest } = e as TraceEvent & { vtime?: number };
+  return JSON.stringify(rest);
+}
+
+/**
+ * An observation's content hash, kept on the item the machine emitted (a memoized transition
+ * hands out the same items, and an item belongs to one actor's transition), so that its text is
+ * written once rather than at every step that replays the transition.
+ */
+const CONTENT = Symbol('judged content');
+function contentOfObservation(e: TraceEvent, source: object): number {
+  const holder = source as Record<symbol, number | undefined>;
+  let content = holder[CONTENT];
+  if (content === undefined) {
+    content = hash53(judgedText(e));
+    holder[CONTENT] = content;
+  }
+  return content;
 }
 
 /**

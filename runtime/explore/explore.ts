@@ -208,9 +208,11 @@ function search<W, R>(topology: Topology, expander: Expander, options: ExploreOp
   const model = modelMapOf(topology);
   const root = new InvariantChecker(model);
   for (const e of expander.initialEvents) root.observe(e);
-  // Checkers by (parent's key, the step's judged events without steps and times): a checker's
-  // key is everything its monitors judge by from there on, so equal inputs give an equal
-  // judgement. Only results without a new violation are kept (they are shared, never changed).
+  // Checkers by (parent's key hash, the content hashes of the step's judged events, see
+  // `ExpandedStep.judgedKey`): a checker's key is everything its monitors judge by from there
+  // on, so equal inputs give an equal judgement. Hashes, like the store's states: two inputs
+  // that shared both would share a judgement, with a chance of the same order as two states
+  // sharing a hash. Only results without a new violation are kept (shared, never changed).
   const judgements = new Map<string, InvariantChecker>();
 
   // Hashes only, with parent links and choices by state id to rebuild paths.
@@ -282,9 +284,9 @@ function search<W, R>(topology: Topology, expander: Expander, options: ExploreOp
   };
 
   /** The checker after a step: its parent's when no monitor reads the step's events. */
-  const checkerAfter = (parent: InvariantChecker, judged: readonly TraceEvent[]): InvariantChecker => {
+  const checkerAfter = (parent: InvariantChecker, judged: readonly TraceEvent[], judgedKey: string): InvariantChecker => {
     if (judged.length === 0) return parent;
-    const memoKey = `${parent.keyHash()}|${judged.map(judgedEventKey).join(';')}`;
+    const memoKey = `${parent.keyHash()}|${judgedKey}`;
     const known = judgements.get(memoKey);
     if (known) return known;
     const checker = parent.clone();
@@ -298,7 +300,7 @@ function search<W, R>(topology: Topology, expander: Expander, options: ExploreOp
 
   /** Records a successor; the result when it ends the exploration (a violation, a bound). */
   const visit = (node: Node<W>, next: Node<W>[], step: ExpandedStep<W>, sleep: readonly SleepEntry[]): ExploreResult | null => {
-    const checker = checkerAfter(node.checker, step.judged);
+    const checker = checkerAfter(node.checker, step.judged, step.judgedKey);
     const hash = stateHash(step.worldHash, step.symmetryKey, checker);
     const id = visited.add(hash, node.id, step.index);
     if (id < 0) {
@@ -393,16 +395,6 @@ function search<W, R>(topology: Topology, expander: Expander, options: ExploreOp
     depth++;
   }
   return result('proved');
-}
-
-/**
- * A trace event as the monitors judge it: everything but where and when in the run it happened.
- * Plain JSON: the engine builds each kind of event with its fields in one order, and text that
- * differs for equal events would only miss the memo, never share a wrong judgement.
- */
-function judgedEventKey(e: TraceEvent): string {
-  const { step: _step, time: _time, vtime: _vtime, ...rest } = e as TraceEvent & { vtime?: number };
-  return JSON.stringify(rest);
 }
 
 const stateHasher = new NumberHasher();
