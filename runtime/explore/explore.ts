@@ -214,6 +214,9 @@ function search<W, R>(topology: Topology, expander: Expander, options: ExploreOp
   // that shared both would share a judgement, with a chance of the same order as two states
   // sharing a hash. Only results without a new violation are kept (shared, never changed).
   const judgements = new Map<string, InvariantChecker>();
+  // The checkers that got a table of successors in this level: emptied when it ends, or every
+  // checker ever made would stay reachable from the root through those tables.
+  let withSuccessors: InvariantChecker[] = [];
 
   // Hashes only, with parent links and choices by state id to rebuild paths.
   const visited = new StateStore();
@@ -286,15 +289,24 @@ function search<W, R>(topology: Topology, expander: Expander, options: ExploreOp
   /** The checker after a step: its parent's when no monitor reads the step's events. */
   const checkerAfter = (parent: InvariantChecker, judged: readonly TraceEvent[], judgedKey: string): InvariantChecker => {
     if (judged.length === 0) return parent;
+    // First the judgements made after this very checker (a small table on it, hot), then the
+    // ones made after any checker with its key.
+    const mine = parent.successors?.get(judgedKey);
+    if (mine) return mine;
     const memoKey = `${parent.keyHash()}|${judgedKey}`;
-    const known = judgements.get(memoKey);
-    if (known) return known;
-    const checker = parent.clone();
-    for (const e of judged) checker.observe(e);
-    if (checker.violations.length === parent.violations.length) {
+    let checker = judgements.get(memoKey);
+    if (!checker) {
+      checker = parent.clone();
+      for (const e of judged) checker.observe(e);
+      if (checker.violations.length !== parent.violations.length) return checker;
       if (judgements.size >= 200_000) judgements.clear();
       judgements.set(memoKey, checker);
     }
+    if (!parent.successors) {
+      parent.successors = new Map();
+      withSuccessors.push(parent);
+    }
+    parent.successors.set(judgedKey, checker);
     return checker;
   };
 
@@ -392,6 +404,8 @@ function search<W, R>(topology: Topology, expander: Expander, options: ExploreOp
     }
     frontier = next;
     nextByHash = new LevelIndex();
+    for (const checker of withSuccessors) checker.successors = null;
+    withSuccessors = [];
     depth++;
   }
   return result('proved');

@@ -54,6 +54,11 @@ export class InvariantChecker {
   }
 
   readonly violations: ReportedViolation[] = [];
+  /**
+   * The checkers that follow this one, by the judged events of a step (the explorer's memo, see
+   * `checkerAfter` in explore.ts). Never copied: a copy is another checker.
+   */
+  successors: Map<string, InvariantChecker> | null = null;
   private cachedKey: string | null = null;
   private cachedKeyHash: number | null = null;
   private state: TraceState;
@@ -111,6 +116,7 @@ export class InvariantChecker {
       list: [...this.list],
       owned: this.list.map(() => false),
       stateOwned: false,
+      successors: null,
     });
     this.owned = this.list.map(() => false);
     this.stateOwned = false;
