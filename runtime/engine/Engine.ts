@@ -21,6 +21,7 @@ import type { Strategy } from '../scheduler/strategies.ts';
 import type { VirtualClock } from '../scheduler/VirtualClock.ts';
 import type { TraceEvent } from '../trace/TraceEvent.ts';
 import type { Alarm, Envelope, Step, World } from './World.ts';
+import { keepOn, keptOn } from './partCache.ts';
 import { hashWorld, snapshotDigest, worldDigest } from './worldHash.ts';
 
 /** A world as plain JSON: persisted XState snapshots plus the engine's own parts. */
@@ -115,7 +116,7 @@ interface Draft {
 }
 
 const acceptedByState = new WeakMap<object, Map<string, ReadonlySet<string>>>();
-/** A snapshot's flattened state name, kept on the snapshot (see `digestOn` in worldHash.ts for why not a WeakMap). */
+/** A snapshot's flattened state name, kept on the snapshot (see `keepOn`). */
 const STATE_NAME = Symbol('stateName');
 
 /**
@@ -142,12 +143,7 @@ export function acceptedEvents(snapshot: AnyMachineSnapshot): ReadonlySet<string
 
 /** `running`, or `external.enabled|loop.idle` for parallel states. */
 export function stateName(snapshot: AnyMachineSnapshot): string {
-  let name = (snapshot as { [STATE_NAME]?: string })[STATE_NAME];
-  if (name === undefined) {
-    name = flattenStateValue(snapshot.value);
-    (snapshot as { [STATE_NAME]?: string })[STATE_NAME] = name;
-  }
-  return name;
+  return keptOn<string>(snapshot, STATE_NAME) ?? keepOn(snapshot, STATE_NAME, flattenStateValue(snapshot.value));
 }
 
 function flattenStateValue(value: unknown): string {
@@ -175,16 +171,16 @@ export function formatNs(ns: number): string {
   return `${(ns / 1e6).toFixed(3)}ms`;
 }
 
-type TransitionMemo = { [engine: symbol]: Map<AnyEvent, { next: AnyMachineSnapshot; emitted: Emitted[] }> | undefined };
-type OfferMemo = { [offerer: symbol]: { reads: readonly AnyMachineSnapshot[]; steps: readonly Step[] } | undefined };
-type DeliveryMemo = { [engine: symbol]: { snapshot: AnyMachineSnapshot; step: Step | null } | undefined };
+type TransitionMemo = Map<AnyEvent, { next: AnyMachineSnapshot; emitted: Emitted[] }>;
+type OfferMemo = { reads: readonly AnyMachineSnapshot[]; steps: readonly Step[] };
+type DeliveryMemo = { snapshot: AnyMachineSnapshot; step: Step | null };
 
 interface Offerer {
   name: ActorName;
   offers: OfferFunction;
   reads: readonly ActorName[];
   view: OfferView;
-  /** Under this key on the offerer's snapshot: the snapshots it read then, and the steps offered (see `deliveryOf` for why not a WeakMap). */
+  /** Under this key on the offerer's snapshot (see `keepOn`): the snapshots it read then, and the steps offered. */
   memoKey: symbol;
 }
 
@@ -271,9 +267,9 @@ export class Engine {
    */
   private readonly deliveryKey = Symbol('delivery');
   private deliveryOf(actor: ActorName, snapshot: AnyMachineSnapshot, mailbox: readonly Envelope[]): Step | null {
-    // Kept on the mailbox under this engine's own key (another engine's machines may accept
-    // other events): a WeakMap entry per mailbox cost the collector more than the lookups.
-    const known = this.memoize ? (mailbox as unknown as DeliveryMemo)[this.deliveryKey] : undefined;
+    // Kept on the mailbox (see `keepOn`) under this engine's own key: another engine's machines
+    // may accept other events.
+    const known = this.memoize ? keptOn<DeliveryMemo>(mailbox, this.deliveryKey) : undefined;
     if (known && known.snapshot === snapshot) return known.step;
     const accepted = acceptedEvents(snapshot);
     let step: Step | null = null;
@@ -283,7 +279,7 @@ export class Engine {
         break;
       }
     }
-    if (this.memoize) (mailbox as unknown as DeliveryMemo)[this.deliveryKey] = { snapshot, step };
+    if (this.memoize) keepOn(mailbox, this.deliveryKey, { snapshot, step });
     return step;
   }
 
@@ -294,12 +290,12 @@ export class Engine {
    */
   private offersOf(offerer: Offerer, world: World): readonly Step[] {
     const snapshot = world.snapshots[offerer.name];
-    const known = this.memoize ? (snapshot as unknown as OfferMemo)[offerer.memoKey] : undefined;
+    const known = this.memoize ? keptOn<OfferMemo>(snapshot, offerer.memoKey) : undefined;
     if (known && offerer.reads.every((actor, i) => world.snapshots[actor] === known.reads[i])) return known.steps;
     offerer.view.world = world;
     const steps = offerer.offers(snapshot, offerer.view).map((event): Step => ({ kind: 'offer', actor: offerer.name, event }));
     offerer.view.world = null;
-    if (this.memoize) (snapshot as unknown as OfferMemo)[offerer.memoKey] = { reads: offerer.reads.map((actor) => world.snapshots[actor]), steps };
+    if (this.memoize) keepOn(snapshot, offerer.memoKey, { reads: offerer.reads.map((actor) => world.snapshots[actor]), steps });
     return steps;
   }
 
@@ -515,8 +511,8 @@ export class Engine {
 
   private transition(actor: ActorName, snapshot: AnyMachineSnapshot, event: AnyEvent): AnyMachineSnapshot {
     if (!this.memoize) return this.computeTransition(actor, snapshot, event);
-    // By event, on the snapshot under this engine's key (see `deliveryOf` for why not a WeakMap).
-    let byEvent = (snapshot as unknown as TransitionMemo)[this.transitionKey];
+    // By event, on the snapshot under this engine's key (see `keepOn`).
+    let byEvent = keptOn<TransitionMemo>(snapshot, this.transitionKey);
     const hit = byEvent?.get(event);
     if (hit) {
       this.collected.length = 0;
@@ -524,10 +520,7 @@ export class Engine {
       return hit.next;
     }
     const next = this.intern(this.computeTransition(actor, snapshot, event));
-    if (!byEvent) {
-      byEvent = new Map();
-      (snapshot as unknown as TransitionMemo)[this.transitionKey] = byEvent;
-    }
+    if (!byEvent) byEvent = keepOn<TransitionMemo>(snapshot, this.transitionKey, new Map());
     byEvent.set(event, { next, emitted: [...this.collected] });
     return next;
   }

@@ -7,6 +7,7 @@
  */
 import type { AnyMachineSnapshot } from 'xstate';
 import type { Alarm, Envelope, World } from './World.ts';
+import { keepOn, keptOn } from './partCache.ts';
 
 const nameDigests = new Map<string, number>();
 
@@ -109,21 +110,11 @@ export class NumberHasher {
  * each time, so each part's digest is computed once, when first hashed, and found again by
  * identity.
  */
-/**
- * A part's digest is kept on the part itself, under a symbol (invisible to JSON, `Object.keys`
- * and XState's persisted snapshots): a WeakMap entry per part made the collector trace an
- * ephemeron for each of millions of parts, which cost more than the lookups.
- */
+/** A part's digest, kept on the part (see `keepOn`). */
 const DIGEST = Symbol('digest');
-type Digested = { [DIGEST]?: number };
 
 function digestOn<K extends object>(part: K, compute: (part: K) => number): number {
-  let digest = (part as Digested)[DIGEST];
-  if (digest === undefined) {
-    digest = compute(part);
-    (part as Digested)[DIGEST] = digest;
-  }
-  return digest;
+  return keptOn<number>(part, DIGEST) ?? keepOn(part, DIGEST, compute(part));
 }
 
 /** The digest cached for `key`, computed the first time. */
@@ -226,8 +217,6 @@ interface ActorsDigest {
   hi: number;
   lo: number;
 }
-/** Kept on the world object itself, under the renaming's key: a WeakMap entry per world costs the collector more than the lookup saves. */
-type WithDigests = World & Record<symbol, ActorsDigest | undefined>;
 
 /**
  * Every actor's snapshot and mailbox, as the XOR of one well-mixed term per actor (its index,
@@ -243,9 +232,9 @@ function actorsDigest(
   parent?: World,
   changed?: readonly number[],
 ): ActorsDigest {
-  const known = (world as WithDigests)[key];
+  const known = keptOn<ActorsDigest>(world, key);
   if (known) return known;
-  const base = parent ? (parent as WithDigests)[key] : undefined;
+  const base = parent ? keptOn<ActorsDigest>(parent, key) : undefined;
   let hi = base ? base.hi : 0;
   let lo = base ? base.lo : 0;
   const count = base && changed ? changed.length : actorNames.length;
@@ -264,9 +253,7 @@ function actorsDigest(
       lo = (lo ^ old) >>> 0;
     }
   }
-  const digest = { hi, lo };
-  (world as WithDigests)[key] = digest;
-  return digest;
+  return keepOn(world, key, { hi, lo });
 }
 
 /** Reused for every actor term (hashing is never re-entered). */

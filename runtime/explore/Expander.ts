@@ -7,6 +7,7 @@
 import { createActorSpecs } from '../../actors/createSystem.ts';
 import type { Topology } from '../../actors/topology.ts';
 import { Engine } from '../engine/Engine.ts';
+import { keepOn, keptOn } from '../engine/partCache.ts';
 import { hash53 } from '../engine/worldHash.ts';
 import { InvariantChecker } from '../invariants/InvariantChecker.ts';
 import { unfinishedWork } from '../simulate.ts';
@@ -226,13 +227,7 @@ function judgedText(e: TraceEvent): string {
  */
 const CONTENT = Symbol('judged content');
 function contentOfObservation(e: TraceEvent, source: object): number {
-  const holder = source as Record<symbol, number | undefined>;
-  let content = holder[CONTENT];
-  if (content === undefined) {
-    content = hash53(judgedText(e));
-    holder[CONTENT] = content;
-  }
-  return content;
+  return keptOn<number>(source, CONTENT) ?? keepOn(source, CONTENT, hash53(judgedText(e)));
 }
 
 /**

@@ -32,6 +32,7 @@
  */
 import { clientActor, nodeActor, type ClientSpec, type NodeSpec, type Topology } from '../../actors/topology.ts';
 import { InternalError } from '../errors.ts';
+import { keepOn, keptOn } from '../engine/partCache.ts';
 import type { AnyMachineSnapshot } from 'xstate';
 import type { Alarm, Envelope, World } from '../engine/World.ts';
 import {
@@ -191,11 +192,7 @@ function renameJson(value: unknown, rename: (text: string) => string): unknown {
 
 /** A renaming of interchangeable clients: member `arrangement[k][j]` of class k takes the place of member j. */
 class Renaming implements WorldRenaming {
-  /**
-   * Each part's digest under this renaming is kept on the part (snapshot, mailbox, alarm,
-   * event) under this renaming's own key: a WeakMap entry per part cost the collector more than
-   * the lookups (as for the engine's digests, see `digestOn` in worldHash.ts).
-   */
+  /** Each part's digest under this renaming, kept on the part (see `keepOn`) under this renaming's own key. */
   private readonly digestKey = Symbol('digest under a renaming');
   readonly actorsKey = Symbol('actors under a renaming');
   private readonly senders = new Map<string, number>();
@@ -262,13 +259,7 @@ class Renaming implements WorldRenaming {
   }
 
   private cachedOn<K extends object>(part: K, compute: (part: K) => number): number {
-    const holder = part as unknown as Record<symbol, number | undefined>;
-    let digest = holder[this.digestKey];
-    if (digest === undefined) {
-      digest = compute(part);
-      holder[this.digestKey] = digest;
-    }
-    return digest;
+    return keptOn<number>(part, this.digestKey) ?? keepOn(part, this.digestKey, compute(part));
   }
 }
 
