@@ -21,7 +21,7 @@ import type { Strategy } from '../scheduler/strategies.ts';
 import type { VirtualClock } from '../scheduler/VirtualClock.ts';
 import type { TraceEvent } from '../trace/TraceEvent.ts';
 import type { Alarm, Envelope, Step, World } from './World.ts';
-import { keepOn, keptOn } from './partCache.ts';
+import { keptOn, stampOn } from './partCache.ts';
 import { hashWorld, snapshotDigest, worldDigest } from './worldHash.ts';
 
 /** A world as plain JSON: persisted XState snapshots plus the engine's own parts. */
@@ -143,7 +143,7 @@ export function acceptedEvents(snapshot: AnyMachineSnapshot): ReadonlySet<string
 
 /** `running`, or `external.enabled|loop.idle` for parallel states. */
 export function stateName(snapshot: AnyMachineSnapshot): string {
-  return keptOn<string>(snapshot, STATE_NAME) ?? keepOn(snapshot, STATE_NAME, flattenStateValue(snapshot.value));
+  return keptOn<string>(snapshot, STATE_NAME) ?? stampOn(snapshot, STATE_NAME, flattenStateValue(snapshot.value));
 }
 
 function flattenStateValue(value: unknown): string {
@@ -279,7 +279,7 @@ export class Engine {
         break;
       }
     }
-    if (this.memoize) keepOn(mailbox, this.deliveryKey, { snapshot, step });
+    if (this.memoize) stampOn(mailbox, this.deliveryKey, { snapshot, step });
     return step;
   }
 
@@ -295,7 +295,7 @@ export class Engine {
     offerer.view.world = world;
     const steps = offerer.offers(snapshot, offerer.view).map((event): Step => ({ kind: 'offer', actor: offerer.name, event }));
     offerer.view.world = null;
-    if (this.memoize) keepOn(snapshot, offerer.memoKey, { reads: offerer.reads.map((actor) => world.snapshots[actor]), steps });
+    if (this.memoize) stampOn(snapshot, offerer.memoKey, { reads: offerer.reads.map((actor) => world.snapshots[actor]), steps });
     return steps;
   }
 
@@ -520,7 +520,7 @@ export class Engine {
       return hit.next;
     }
     const next = this.intern(this.computeTransition(actor, snapshot, event));
-    if (!byEvent) byEvent = keepOn<TransitionMemo>(snapshot, this.transitionKey, new Map());
+    if (!byEvent) byEvent = stampOn<TransitionMemo>(snapshot, this.transitionKey, new Map());
     byEvent.set(event, { next, emitted: [...this.collected] });
     return next;
   }

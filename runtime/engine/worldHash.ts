@@ -7,7 +7,7 @@
  */
 import type { AnyMachineSnapshot } from 'xstate';
 import type { Alarm, Envelope, World } from './World.ts';
-import { keepOn, keptOn } from './partCache.ts';
+import { keepOn, keptOn, stampOn } from './partCache.ts';
 
 const nameDigests = new Map<string, number>();
 
@@ -128,7 +128,7 @@ function cached<K>(cache: { get(key: K): number | undefined; set(key: K, value: 
 }
 
 export function snapshotDigest(snapshot: AnyMachineSnapshot): number {
-  return digestOn(snapshot, (s) => hash53(snapshotKey(s)));
+  return keptOn<number>(snapshot, DIGEST) ?? stampOn(snapshot, DIGEST, hash53(snapshotKey(snapshot)));
 }
 
 function eventDigest(event: object): number {
@@ -141,7 +141,7 @@ function nameDigest(name: string): number {
 
 /** A mailbox's events in order, with their senders (not their global sequence numbers). */
 function mailboxDigest(mailbox: readonly Envelope[]): number {
-  return digestOn(mailbox, (m) => mailboxDigestOf(m, nameDigest, eventDigest));
+  return keptOn<number>(mailbox, DIGEST) ?? stampOn(mailbox, DIGEST, mailboxDigestOf(mailbox, nameDigest, eventDigest));
 }
 
 /** A mailbox's digest from its senders' and events' digests, in order (a renamed image's too). */
