@@ -58,6 +58,8 @@ export interface Expansion<W> {
 
 const NO_SENDS: readonly number[] = [];
 const NONE_ASLEEP: readonly string[] = [];
+/** Shared by every step no monitor reads: never written to. */
+const NOTHING_JUDGED: TraceEvent[] = [];
 
 export class Expander {
   readonly engine: Engine;
@@ -124,22 +126,29 @@ export class Expander {
     const enabled = this.engine.enabledSteps(world);
     if (enabled.length === 0) return { steps: [], ended: true, unfinished: unfinishedWork(this.topology, world) };
     const steps: ExpandedStep<World>[] = [];
+    this.buffer = [];
+    this.contents = [];
     for (let index = 0; index < enabled.length; index++) {
       const step = enabled[index];
       const identity = this.identityOf(step);
       if (asleep.length > 0 && asleep.includes(identity)) continue;
-      this.buffer = [];
-      this.contents = [];
+      // A step that emits nothing judged leaves the buffers empty, to be used again.
       const next = this.engine.apply(world, step);
-      const judged = this.buffer;
-      const judgedKey = this.contents.length === 0 ? '' : this.contents.join(',');
+      let judged: TraceEvent[] = NOTHING_JUDGED;
+      let judgedKey = '';
+      if (this.buffer.length > 0) {
+        judged = this.buffer;
+        judgedKey = this.contents.join(',');
+        this.buffer = [];
+        this.contents = [];
+      }
       const effects = this.engine.lastEffects;
       const quiet = effects.sends.length === 0 && !effects.alarms && !effects.time;
       const local = step.kind === 'deliver' && !this.shared.has(step.actor) && quiet && judged.length === 0;
       const footprint: Footprint = {
         actor: step.kind === 'advance' ? -1 : this.actorIndex.get(step.actor)!,
         offer: step.kind === 'offer',
-        sends: effects.sends.length === 0 ? NO_SENDS : [...new Set(effects.sends.map((to) => this.actorIndex.get(to)!))].sort((a, b) => a - b),
+        sends: effects.sends.length === 0 ? NO_SENDS : this.indexesOf(effects.sends),
         alarms: effects.alarms,
         time: effects.time,
         judged: judged.length > 0,
@@ -150,8 +159,19 @@ export class Expander {
       const { hash, key } = this.stateHash(next, world, changed);
       steps.push({ index, world: next, worldHash: hash, symmetryKey: key, judged, judgedKey, local, identity, footprint });
     }
-    this.buffer = [];
     return { steps, ended: false, unfinished: [] };
+  }
+
+  /** The actors' indexes, ascending, each once (a step sends to one or two mailboxes: no Set). */
+  private indexesOf(actors: readonly string[]): number[] {
+    const indexes: number[] = [];
+    for (const actor of actors) {
+      const index = this.actorIndex.get(actor)!;
+      let at = indexes.length;
+      while (at > 0 && indexes[at - 1] > index) at--;
+      if (indexes[at - 1] !== index) indexes.splice(at, 0, index);
+    }
+    return indexes;
   }
 
   private readonly deliveryIdentities = new Map<string, string>();
@@ -206,6 +226,7 @@ export class Expander {
       for (const e of this.buffer) observe(e);
     }
     this.buffer = [];
+    this.contents = [];
     return { world, choices };
   }
 }
