@@ -1,3 +1,5 @@
+import { slotOf, store } from './hashSlots.ts';
+
 /**
  * The next level's states that have something asleep, by state hash, while the level is being
  * found (see `intersectSleep`). An open-addressing table of 53-bit hashes in two 32-bit halves
@@ -28,24 +30,14 @@ export class LevelIndex<T> {
       this.values[this.places[slot] - 1] = value;
       return;
     }
-    this.hi[slot] = Math.floor(h / 4294967296);
-    this.lo[slot] = h >>> 0;
+    store(this.hi, this.lo, slot, h);
     this.values.push(value);
     this.places[slot] = this.values.length;
     if (this.values.length * 2 > this.mask) this.grow();
   }
 
-  /** The slot holding `h`, or the empty slot where it would go (0 in both halves: empty). */
   private slotOf(h: number): number {
-    const hi = Math.floor(h / 4294967296);
-    const lo = h >>> 0;
-    let slot = (lo ^ Math.imul(hi, 0x9e3779b1)) & this.mask;
-    for (;;) {
-      const storedLo = this.lo[slot];
-      const storedHi = this.hi[slot];
-      if ((storedLo === lo && storedHi === hi) || (storedLo === 0 && storedHi === 0)) return slot;
-      slot = (slot + 1) & this.mask;
-    }
+    return slotOf(this.hi, this.lo, this.mask, h);
   }
 
   private grow(): void {

@@ -1,3 +1,5 @@
+import { isEmpty, slotOf, store } from './hashSlots.ts';
+
 /**
  * The explorer's memory of where it has been: 53-bit state hashes in an open-addressing table
  * of two 32-bit halves, plus, by state id, the parent's id and the index of the step taken.
@@ -31,8 +33,7 @@ export class StateStore {
     const h = hash === 0 ? 1 : hash;
     const slot = this.find(h);
     if (slot < 0) return -1;
-    this.hi[slot] = Math.floor(h / 4294967296);
-    this.lo[slot] = h >>> 0;
+    store(this.hi, this.lo, slot, h);
     const id = this.size++;
     if (id >= this.parentIds.length) this.growLinks();
     this.parentIds[id] = parent;
@@ -57,16 +58,8 @@ export class StateStore {
 
   /** The empty slot where `h` goes, or -1 when it is already stored. */
   private find(h: number): number {
-    const hi = Math.floor(h / 4294967296);
-    const lo = h >>> 0;
-    let slot = (lo ^ Math.imul(hi, 0x9e3779b1)) & this.mask;
-    for (;;) {
-      const storedLo = this.lo[slot];
-      const storedHi = this.hi[slot];
-      if (storedLo === 0 && storedHi === 0) return slot;
-      if (storedLo === lo && storedHi === hi) return -1;
-      slot = (slot + 1) & this.mask;
-    }
+    const slot = slotOf(this.hi, this.lo, this.mask, h);
+    return isEmpty(this.hi, this.lo, slot) ? slot : -1;
   }
 
   private growTable(): void {
@@ -76,7 +69,7 @@ export class StateStore {
     this.mask = this.hi.length - 1;
     for (let i = 0; i < hi.length; i++) {
       if (hi[i] === 0 && lo[i] === 0) continue;
-      const slot = this.find(hi[i] * 4294967296 + lo[i]);
+      const slot = slotOf(this.hi, this.lo, this.mask, hi[i] * 4294967296 + lo[i]);
       this.hi[slot] = hi[i];
       this.lo[slot] = lo[i];
     }

@@ -217,13 +217,10 @@ class Renaming implements WorldRenaming {
 
   /** A JSON-like value with every string and every key renamed. */
   value(value: unknown): unknown {
-    if (typeof value === 'string') return this.text(value);
-    if (value === null || typeof value !== 'object') return value;
-    if (Array.isArray(value)) return value.map((v) => this.value(v));
-    const out: Record<string, unknown> = {};
-    for (const key of Object.keys(value)) out[this.text(key)] = this.value((value as Record<string, unknown>)[key]);
-    return out;
+    return renameJson(value, this.renameText);
   }
+
+  private readonly renameText = (text: string): string => this.text(text);
 
   snapshotDigest(snapshot: AnyMachineSnapshot): number {
     return this.cachedOn(snapshot, (s) =>
