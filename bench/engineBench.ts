@@ -35,7 +35,7 @@ import { createActorSpecs } from '../actors/createSystem.ts';
 import type { AnyEvent } from '../machines/effects.ts';
 import { completedIds, type ExternalClientContext } from '../machines/externalClientMachine.ts';
 import { Engine, type ActorSpec, type RunResult } from '../runtime/engine/Engine.ts';
-import type { World } from '../runtime/engine/World.ts';
+import { type World, snapshotOf } from '../runtime/engine/World.ts';
 import { fifo, random, type Strategy } from '../runtime/scheduler/strategies.ts';
 import type { TraceEvent } from '../runtime/trace/TraceEvent.ts';
 import type { MemoryRunResult, MemorySample } from './memoryRun.ts';
@@ -155,7 +155,7 @@ class BenchFailure extends Error {}
 function checkRun(label: string, run: Pick<RunResult, 'endReason' | 'steps'>, world: World, workload: BenchWorkload): void {
   if (run.endReason !== 'quiescent') throw new BenchFailure(`${label}: stopped after ${run.steps} steps (${run.endReason}) before the model went quiet`);
   for (const actor of workload.clientActors) {
-    const completed = completedIds(world.snapshots[actor].context as ExternalClientContext).length;
+    const completed = completedIds(snapshotOf(world, actor).context as ExternalClientContext).length;
     if (completed !== workload.perClient) {
       throw new BenchFailure(`${label}: ${actor} completed ${completed} of ${workload.perClient} requests`);
     }
@@ -314,7 +314,7 @@ function sameFinalState(live: Map<string, AnyActorRef>, world: World): string | 
   for (const [name, actor] of live) {
     const snap = actor.getSnapshot() as AnyMachineSnapshot;
     if (snap.status === 'error') return `${name} failed: ${String(snap.error)}`;
-    const mine = world.snapshots[name];
+    const mine = snapshotOf(world, name);
     if (JSON.stringify(snap.value) !== JSON.stringify(mine.value)) return `${name}: state ${JSON.stringify(snap.value)} vs engine ${JSON.stringify(mine.value)}`;
     if (JSON.stringify(snap.context) !== JSON.stringify(mine.context)) return `${name}: context differs from the engine's`;
   }

@@ -8,7 +8,7 @@ import { clientActor, ctxActor, MONITOR_ACTOR, nodeActor, type Topology } from '
 import { completedIds, type ExternalClientContext } from '../machines/externalClientMachine.ts';
 import type { MonitorContext } from '../machines/monitorMachine.ts';
 import { Engine, type EndReason } from './engine/Engine.ts';
-import type { World } from './engine/World.ts';
+import { type World, snapshotOf } from './engine/World.ts';
 import { InvariantChecker, type ReportedViolation } from './invariants/InvariantChecker.ts';
 import type { ModelMap } from './invariants/monitors.ts';
 import type { ImageReport } from './invariants/ImageLedger.ts';
@@ -108,10 +108,10 @@ export function simulate(topology: Topology, options: SimulateOptions = {}): Sim
 /** What a run that went quiet left undone: script commands, requests never completed. */
 export function unfinishedWork(topology: Topology, world: World): string[] {
   const problems: string[] = [];
-  const monitor = world.snapshots[MONITOR_ACTOR].context as MonitorContext;
+  const monitor = snapshotOf(world, MONITOR_ACTOR).context as MonitorContext;
   if (monitor.pc < monitor.script.length) problems.push(`${MONITOR_ACTOR}: script stopped at command ${monitor.pc + 1} of ${monitor.script.length}`);
   for (const client of topology.clients) {
-    const ctx = world.snapshots[clientActor(client.name)].context as ExternalClientContext;
+    const ctx = snapshotOf(world, clientActor(client.name)).context as ExternalClientContext;
     const done = new Set(completedIds(ctx));
     const missing = ctx.workload.filter((r) => !done.has(r.id)).map((r) => r.id);
     if (missing.length > 0) problems.push(`${clientActor(client.name)}: ${missing.join(', ')} never completed`);

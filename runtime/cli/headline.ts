@@ -9,6 +9,7 @@ import { runScenario, type ScenarioRun } from '../scenario/runScenario.ts';
 import type { TraceEvent } from '../trace/TraceEvent.ts';
 import { wrap } from '../trace/formatTimeline.ts';
 import { resolveScenario, type Output } from './scenarioCommands.ts';
+import { snapshotOf } from '../engine/World.ts';
 
 const WITH = 'two-external-snapshots';
 const WITHOUT = 'two-external-snapshots-without-drains';
@@ -89,6 +90,6 @@ function holds(image: ScenarioRun['result']['images'][number] | undefined): stri
 }
 
 function reply(run: ScenarioRun): string {
-  const monitor = run.result.world.snapshots['monitor:qmp'].context as { replies: string[] };
+  const monitor = snapshotOf(run.result.world, 'monitor:qmp').context as { replies: string[] };
   return monitor.replies.join('; ') || 'none';
 }

@@ -20,7 +20,7 @@ import { encodeReplayPath } from '../scheduler/ReplayPath.ts';
 import type { Strategy } from '../scheduler/strategies.ts';
 import type { VirtualClock } from '../scheduler/VirtualClock.ts';
 import type { TraceEvent } from '../trace/TraceEvent.ts';
-import type { Alarm, Envelope, Step, World } from './World.ts';
+import { NO_MAIL, type Alarm, type Envelope, type Step, type World } from './World.ts';
 import { keptOn, stampOn } from './partCache.ts';
 import { hashWorld, snapshotDigest, worldDigest } from './worldHash.ts';
 
@@ -108,7 +108,8 @@ export interface RunResult {
 interface Draft {
   step: number;
   seq: number;
-  mailboxes: Record<ActorName, readonly Envelope[]>;
+  /** By actor index. */
+  mailboxes: (readonly Envelope[])[];
   /** The mailbox table was copied in this step and may be edited in place. */
   mailboxesOwned: boolean;
   alarms: Alarm[];
@@ -177,6 +178,9 @@ type DeliveryMemo = { snapshot: AnyMachineSnapshot; step: Step | null };
 
 interface Offerer {
   name: ActorName;
+  index: number;
+  /** The indexes of `reads`. */
+  readIndexes: readonly number[];
   offers: OfferFunction;
   reads: readonly ActorName[];
   view: OfferView;
@@ -190,18 +194,22 @@ class OfferView implements WorldView {
 
   constructor(
     private readonly offerer: ActorName,
-    private readonly reads: ReadonlySet<ActorName>,
+    /** The declared actors, by name: their index. */
+    private readonly reads: ReadonlyMap<ActorName, number>,
   ) {}
 
   snapshot(actor: ActorName): AnyMachineSnapshot {
-    if (!this.reads.has(actor)) throw new InternalError(`the offers of ${this.offerer} read ${actor}, which its spec does not declare in offerReads`);
-    return this.world!.snapshots[actor];
+    const index = this.reads.get(actor);
+    if (index === undefined) throw new InternalError(`the offers of ${this.offerer} read ${actor}, which its spec does not declare in offerReads`);
+    return this.world!.snapshots[index];
   }
 }
 
 export class Engine {
   readonly specs: ReadonlyMap<ActorName, ActorSpec>;
   readonly actorNames: readonly ActorName[];
+  /** By name: the actor's index in `actorNames` and in a world's tables. */
+  readonly actorIndex: ReadonlyMap<ActorName, number>;
   /** The actors whose environment may act (guest, host, script), in canonical order, each with its view and its memo. */
   private readonly offering: readonly Offerer[];
   /** Every message between actors passes here; the mailbox sink and the I/O streams subscribe. */
@@ -222,9 +230,27 @@ export class Engine {
     }
     this.specs = byName;
     this.actorNames = specs.map((s) => s.name);
+    const actorIndex = new Map(specs.map((s, i) => [s.name, i]));
+    this.actorIndex = actorIndex;
+    const indexOf = (offerer: ActorName, actor: ActorName) => {
+      const index = actorIndex.get(actor);
+      if (index === undefined) throw new InternalError(`the offers of ${offerer} declare they read '${actor}', which does not exist`);
+      return index;
+    };
     this.offering = specs
       .filter((s) => s.offers)
-      .map((s) => ({ name: s.name, offers: s.offers!, reads: s.offerReads ?? [], view: new OfferView(s.name, new Set([s.name, ...(s.offerReads ?? [])])), memoKey: Symbol(`offers of ${s.name}`) }));
+      .map((s) => {
+        const reads = s.offerReads ?? [];
+        return {
+          name: s.name,
+          index: actorIndex.get(s.name)!,
+          readIndexes: reads.map((actor) => indexOf(s.name, actor)),
+          offers: s.offers!,
+          reads,
+          view: new OfferView(s.name, new Map([s.name, ...reads].map((actor) => [actor, indexOf(s.name, actor)]))),
+          memoKey: Symbol(`offers of ${s.name}`),
+        };
+      });
     this.onTrace = options.onTrace;
     this.traceOnly = options.traceOnly ?? (() => true);
     this.memoize = options.memoize ?? false;
@@ -243,10 +269,11 @@ export class Engine {
   /** The steps the scheduler may take from `world`, in canonical order. */
   enabledSteps(world: World): Step[] {
     const deliveries: Step[] = [];
-    for (const actor of this.actorNames) {
-      const mailbox = world.mailboxes[actor];
-      if (!mailbox || mailbox.length === 0) continue;
-      const delivery = this.deliveryOf(actor, world.snapshots[actor], mailbox);
+    const { mailboxes, snapshots } = world;
+    for (let i = 0; i < mailboxes.length; i++) {
+      const mailbox = mailboxes[i];
+      if (mailbox.length === 0) continue;
+      const delivery = this.deliveryOf(i, snapshots[i], mailbox);
       if (delivery) deliveries.push(delivery);
     }
     if (deliveries.length > 1) {
@@ -266,7 +293,7 @@ export class Engine {
    * their identity, and the same step object comes back.
    */
   private readonly deliveryKey = Symbol('delivery');
-  private deliveryOf(actor: ActorName, snapshot: AnyMachineSnapshot, mailbox: readonly Envelope[]): Step | null {
+  private deliveryOf(at: number, snapshot: AnyMachineSnapshot, mailbox: readonly Envelope[]): Step | null {
     // Kept on the mailbox (see `keepOn`) under this engine's own key: another engine's machines
     // may accept other events.
     const known = this.memoize ? keptOn<DeliveryMemo>(mailbox, this.deliveryKey) : undefined;
@@ -275,7 +302,7 @@ export class Engine {
     let step: Step | null = null;
     for (const envelope of mailbox) {
       if (accepted.has(envelope.event.type)) {
-        step = { kind: 'deliver', actor, envelope };
+        step = { kind: 'deliver', actor: this.actorNames[at], at, envelope };
         break;
       }
     }
@@ -289,13 +316,14 @@ export class Engine {
    * by) come back for the same snapshots.
    */
   private offersOf(offerer: Offerer, world: World): readonly Step[] {
-    const snapshot = world.snapshots[offerer.name];
+    const snapshots = world.snapshots;
+    const snapshot = snapshots[offerer.index];
     const known = this.memoize ? keptOn<OfferMemo>(snapshot, offerer.memoKey) : undefined;
-    if (known && offerer.reads.every((actor, i) => world.snapshots[actor] === known.reads[i])) return known.steps;
+    if (known && offerer.readIndexes.every((index, i) => snapshots[index] === known.reads[i])) return known.steps;
     offerer.view.world = world;
-    const steps = offerer.offers(snapshot, offerer.view).map((event): Step => ({ kind: 'offer', actor: offerer.name, event }));
+    const steps = offerer.offers(snapshot, offerer.view).map((event): Step => ({ kind: 'offer', actor: offerer.name, at: offerer.index, event }));
     offerer.view.world = null;
-    if (this.memoize) stampOn(snapshot, offerer.memoKey, { reads: offerer.reads.map((actor) => world.snapshots[actor]), steps });
+    if (this.memoize) stampOn(snapshot, offerer.memoKey, { reads: offerer.readIndexes.map((index) => snapshots[index]), steps });
     return steps;
   }
 
@@ -305,7 +333,7 @@ export class Engine {
     const draft: Draft = {
       step: world.step + 1,
       seq: world.seq,
-      mailboxes: world.mailboxes as Record<ActorName, readonly Envelope[]>,
+      mailboxes: world.mailboxes as (readonly Envelope[])[],
       mailboxesOwned: false,
       alarms: world.alarms as Alarm[],
       time: world.time,
@@ -317,20 +345,23 @@ export class Engine {
         this.advanceClock(draft, step);
       } else {
         const actor = step.actor;
+        const at = step.at;
         let event: AnyEvent;
         let from: string;
         if (step.kind === 'deliver') {
-          this.removeEnvelope(draft, actor, step.envelope.seq);
+          this.removeEnvelope(draft, at, step.envelope.seq);
           event = step.envelope.event;
           from = step.envelope.from;
         } else {
           event = step.event;
           from = 'env';
         }
-        const before = world.snapshots[actor];
+        const before = snapshots[at];
         this.trace(draft, actor, '@trace.deliver', () => ({ event: event.type, from, detail: describeEvent(event) }));
         const after = this.transition(actor, before, event);
-        snapshots = { ...snapshots, [actor]: after };
+        const changed = snapshots.slice();
+        changed[at] = after;
+        snapshots = changed;
         this.traceStateChange(draft, actor, before, after);
         this.carryOut(draft, actor, this.collected);
       }
@@ -341,6 +372,7 @@ export class Engine {
       step: draft.step,
       seq: draft.seq,
       time: draft.time,
+      actors: world.actors,
       snapshots,
       mailboxes: draft.mailboxes,
       alarms: draft.alarms,
@@ -389,18 +421,17 @@ export class Engine {
 
   /** Puts an event in an actor's mailbox from outside the model (a test, a script), as one step. */
   inject(world: World, to: ActorName, event: AnyEvent, from = 'script'): World {
-    if (!this.specs.has(to)) throw new InternalError(`inject: no actor named '${to}'`);
+    const at = this.actorIndex.get(to);
+    if (at === undefined) throw new InternalError(`inject: no actor named '${to}'`);
     const envelope: Envelope = { seq: world.seq, from, event };
-    return {
-      ...world,
-      seq: world.seq + 1,
-      mailboxes: { ...world.mailboxes, [to]: [...(world.mailboxes[to] ?? []), envelope] },
-    };
+    const mailboxes = world.mailboxes.slice();
+    mailboxes[at] = [...mailboxes[at], envelope];
+    return { ...world, seq: world.seq + 1, mailboxes };
   }
 
   /** See `hashWorld`: equal for worlds that behave the same, whatever the path to them. */
   hash(world: World, relativeTime = false): string {
-    return hashWorld(world, this.actorNames, relativeTime);
+    return hashWorld(world, relativeTime);
   }
 
   /**
@@ -409,15 +440,17 @@ export class Engine {
    * of the actors whose snapshot or mailbox the step may have replaced, only those are compared).
    */
   digest(world: World, relativeTime = false, parent?: World, changed?: readonly number[]): number {
-    return worldDigest(world, this.actorNames, relativeTime, parent, changed);
+    return worldDigest(world, relativeTime, parent, changed);
   }
 
   /** The world as JSON-safe data (XState's persisted snapshots; the engine owns every timer, so none is lost). */
   serialize(world: World): SerializedWorld {
     const snapshots: Record<ActorName, unknown> = {};
-    for (const actor of this.actorNames) {
-      snapshots[actor] = this.specs.get(actor)!.logic.getPersistedSnapshot(world.snapshots[actor]);
-    }
+    const mailboxes: Record<ActorName, Envelope[]> = {};
+    this.actorNames.forEach((actor, i) => {
+      snapshots[actor] = this.specs.get(actor)!.logic.getPersistedSnapshot(world.snapshots[i]);
+      if (world.mailboxes[i].length > 0) mailboxes[actor] = [...world.mailboxes[i]];
+    });
     return {
       format: 'drainlab.world/1',
       step: world.step,
@@ -426,7 +459,7 @@ export class Engine {
       rng: world.rng,
       choices: [...world.choices],
       snapshots,
-      mailboxes: Object.fromEntries(Object.entries(world.mailboxes).map(([k, v]) => [k, [...v]])),
+      mailboxes,
       alarms: [...world.alarms],
     };
   }
@@ -445,18 +478,25 @@ export class Engine {
 
   /** The exact world `serialize` saw; continuing from it gives the same steps and trace. */
   restore(data: SerializedWorld): World {
-    const snapshots: Record<ActorName, AnyMachineSnapshot> = {};
-    for (const actor of this.actorNames) {
+    for (const actor of Object.keys(data.mailboxes)) {
+      if (!this.actorIndex.has(actor)) throw new InternalError(`restore: the saved world has mail for '${actor}', which is no actor here`);
+    }
+    const snapshots = this.actorNames.map((actor) => {
       const persisted = data.snapshots[actor];
       if (persisted === undefined) throw new InternalError(`restore: the saved world has no actor '${actor}'`);
-      snapshots[actor] = this.specs.get(actor)!.logic.restoreSnapshot!(persisted as never, this.scope) as AnyMachineSnapshot;
-    }
+      return this.specs.get(actor)!.logic.restoreSnapshot!(persisted as never, this.scope) as AnyMachineSnapshot;
+    });
+    const mailboxes = this.actorNames.map((actor) => {
+      const mailbox = data.mailboxes[actor];
+      return mailbox && mailbox.length > 0 ? mailbox : NO_MAIL;
+    });
     return {
       step: data.step,
       seq: data.seq,
       time: data.time,
+      actors: this.actorNames,
       snapshots,
-      mailboxes: data.mailboxes,
+      mailboxes,
       alarms: data.alarms,
       rng: data.rng,
       choices: data.choices,
@@ -470,12 +510,12 @@ export class Engine {
     const draft: Draft = {
       step: 0,
       seq: 0,
-      mailboxes: {},
-      mailboxesOwned: false,
+      mailboxes: this.actorNames.map(() => NO_MAIL),
+      mailboxesOwned: true,
       alarms: [],
       time: { realtime: 0, virtual: 0, vmRunning: true },
     };
-    const snapshots: Record<ActorName, AnyMachineSnapshot> = {};
+    const snapshots: AnyMachineSnapshot[] = [];
     this.draft = draft;
     try {
       for (const name of this.actorNames) {
@@ -483,7 +523,7 @@ export class Engine {
         this.collected.length = 0;
         const snapshot = spec.logic.getInitialSnapshot(this.scope, spec.input) as AnyMachineSnapshot;
         this.assertHealthy(name, snapshot, { type: 'xstate.init' });
-        snapshots[name] = snapshot;
+        snapshots.push(snapshot);
         this.trace(draft, name, '@trace.state', () => ({ from: '', to: stateName(snapshot) }));
         this.carryOut(draft, name, this.collected);
       }
@@ -494,6 +534,7 @@ export class Engine {
       step: 0,
       seq: draft.seq,
       time: draft.time,
+      actors: this.actorNames,
       snapshots,
       mailboxes: draft.mailboxes,
       alarms: draft.alarms,
@@ -618,25 +659,27 @@ export class Engine {
     const draft = this.draft;
     if (!draft) throw new InternalError(`a message to ${routed.to} arrived outside a step`);
     const envelope: Envelope = { seq: draft.seq++, from: routed.from, event: routed.event };
-    this.appendToMailbox(draft, routed.to, envelope);
+    this.appendToMailbox(draft, this.actorIndex.get(routed.to)!, envelope);
   }
 
-  private appendToMailbox(draft: Draft, to: ActorName, envelope: Envelope): void {
+  private appendToMailbox(draft: Draft, to: number, envelope: Envelope): void {
     this.ownMailboxes(draft);
     const current = draft.mailboxes[to];
-    draft.mailboxes[to] = current ? [...current, envelope] : [envelope];
+    draft.mailboxes[to] = current.length > 0 ? [...current, envelope] : [envelope];
   }
 
-  private removeEnvelope(draft: Draft, actor: ActorName, seq: number): void {
+  private removeEnvelope(draft: Draft, at: number, seq: number): void {
     this.ownMailboxes(draft);
-    const mailbox = draft.mailboxes[actor];
-    draft.mailboxes[actor] = mailbox[0].seq === seq ? mailbox.slice(1) : mailbox.filter((e) => e.seq !== seq);
+    const mailbox = draft.mailboxes[at];
+    // An emptied mailbox is the shared empty one, as every other empty mailbox is.
+    if (mailbox.length === 1) draft.mailboxes[at] = NO_MAIL;
+    else draft.mailboxes[at] = mailbox[0].seq === seq ? mailbox.slice(1) : mailbox.filter((e) => e.seq !== seq);
   }
 
   /** Copy-on-write: the first change in a step copies the mailbox table once. */
   private ownMailboxes(draft: Draft): void {
     if (!draft.mailboxesOwned) {
-      draft.mailboxes = { ...draft.mailboxes };
+      draft.mailboxes = draft.mailboxes.slice();
       draft.mailboxesOwned = true;
     }
   }
@@ -649,7 +692,7 @@ export class Engine {
       // Already due: the alarm goes off at once.
       draft.alarms = alarms;
       this.trace(draft, actor, '@trace.alarm', () => ({ phase: 'fire', id, clock, deadline }));
-      this.appendToMailbox(draft, actor, { seq: draft.seq++, from: 'clock', event });
+      this.appendToMailbox(draft, this.actorIndex.get(actor)!, { seq: draft.seq++, from: 'clock', event });
       return;
     }
     const alarm: Alarm = { id, clock, deadline, target: actor, event, seq: draft.seq++ };
@@ -676,7 +719,7 @@ export class Engine {
     for (const alarm of due) {
       this.lastEffects.sends.push(alarm.target);
       this.trace(draft, alarm.target, '@trace.alarm', () => ({ phase: 'fire', id: alarm.id, clock: alarm.clock, deadline: alarm.deadline }));
-      this.appendToMailbox(draft, alarm.target, { seq: draft.seq++, from: 'clock', event: alarm.event });
+      this.appendToMailbox(draft, this.actorIndex.get(alarm.target)!, { seq: draft.seq++, from: 'clock', event: alarm.event });
     }
   }
 

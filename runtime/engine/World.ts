@@ -5,6 +5,7 @@
 import type { AnyMachineSnapshot } from 'xstate';
 import type { ActorName, AnyEvent, ClockType } from '../../machines/effects.ts';
 import type { RngState } from '../scheduler/rng.ts';
+import { InternalError } from '../errors.ts';
 
 export interface Envelope {
   /** Global send order: mailboxes deliver the oldest acceptable envelope first. */
@@ -35,8 +36,16 @@ export interface World {
   readonly step: number;
   readonly seq: number;
   readonly time: WorldTime;
-  readonly snapshots: Readonly<Record<ActorName, AnyMachineSnapshot>>;
-  readonly mailboxes: Readonly<Record<ActorName, readonly Envelope[]>>;
+  /**
+   * The actors, in the engine's canonical order: actor i's snapshot is `snapshots[i]` and its
+   * mailbox `mailboxes[i]`. One array, shared by every world of an engine. Parts are held by
+   * index rather than by name because a step copies the two tables and the explorer reads them
+   * at every state: an array copy and indexed loads cost a fraction of a keyed record's.
+   */
+  readonly actors: readonly ActorName[];
+  readonly snapshots: readonly AnyMachineSnapshot[];
+  /** An empty mailbox is `NO_MAIL` (or any empty array). */
+  readonly mailboxes: readonly (readonly Envelope[])[];
   /** Sorted: earliest deadline first (per its clock), then by seq. */
   readonly alarms: readonly Alarm[];
   readonly rng: RngState;
@@ -44,8 +53,33 @@ export interface World {
   readonly choices: readonly number[];
 }
 
-/** A step the scheduler may take next. */
+/** A step the scheduler may take next; `at` is the actor's index in `World.actors`. */
 export type Step =
-  | { readonly kind: 'deliver'; readonly actor: ActorName; readonly envelope: Envelope }
-  | { readonly kind: 'offer'; readonly actor: ActorName; readonly event: AnyEvent }
+  | { readonly kind: 'deliver'; readonly actor: ActorName; readonly at: number; readonly envelope: Envelope }
+  | { readonly kind: 'offer'; readonly actor: ActorName; readonly at: number; readonly event: AnyEvent }
   | { readonly kind: 'advance'; readonly realtime: number; readonly virtual: number };
+
+/** The mailbox of an actor nobody has written to. */
+export const NO_MAIL: readonly Envelope[] = Object.freeze([]);
+
+const indexes = new WeakMap<readonly ActorName[], ReadonlyMap<ActorName, number>>();
+
+/** An actor's index in the world's tables (for code that names actors; the engine's hot paths hold indexes). */
+export function actorIndexIn(world: World, actor: ActorName): number {
+  let byName = indexes.get(world.actors);
+  if (!byName) {
+    byName = new Map(world.actors.map((name, i) => [name, i]));
+    indexes.set(world.actors, byName);
+  }
+  const index = byName.get(actor);
+  if (index === undefined) throw new InternalError(`the world has no actor named '${actor}'`);
+  return index;
+}
+
+export function snapshotOf(world: World, actor: ActorName): AnyMachineSnapshot {
+  return world.snapshots[actorIndexIn(world, actor)];
+}
+
+export function mailboxOf(world: World, actor: ActorName): readonly Envelope[] {
+  return world.mailboxes[actorIndexIn(world, actor)];
+}

@@ -167,8 +167,8 @@ function alarmDigest(alarm: Alarm): number {
  * every timer they arm counts from now (timer_mod with a delay), and an absolute alarm whose
  * instant has passed fires at once in either world.
  */
-export function worldDigest(world: World, actorNames: readonly string[], relativeTime = false, parent?: World, changed?: readonly number[]): number {
-  return withTimeAndAlarms(world, actorsDigest(world, actorNames, ACTORS_DIGEST, plainTerm, parent, changed), relativeTime, alarmDigest);
+export function worldDigest(world: World, relativeTime = false, parent?: World, changed?: readonly number[]): number {
+  return withTimeAndAlarms(world, actorsDigest(world, ACTORS_DIGEST, plainTerm, parent, changed), relativeTime, alarmDigest);
 }
 
 const ACTORS_DIGEST = Symbol('actorsDigest');
@@ -194,9 +194,9 @@ export interface WorldRenaming {
  * `worldDigest` of the world's image under `renaming`, from `parent`'s (under the same
  * renaming) when the world was made from it by one step that touched only the actors `changed`.
  */
-export function renamedWorldDigest(world: World, actorNames: readonly string[], relativeTime: boolean, renaming: WorldRenaming, parent?: World, changed?: readonly number[]): number {
-  const term = (index: number, snapshot: AnyMachineSnapshot, mailbox: readonly Envelope[] | undefined) => renamedTerm(renaming, index, snapshot, mailbox);
-  return withTimeAndAlarms(world, actorsDigest(world, actorNames, renaming.actorsKey, term, parent, changed), relativeTime, (a) => renaming.alarmDigest(a));
+export function renamedWorldDigest(world: World, relativeTime: boolean, renaming: WorldRenaming, parent?: World, changed?: readonly number[]): number {
+  const term = (index: number, snapshot: AnyMachineSnapshot, mailbox: readonly Envelope[]) => renamedTerm(renaming, index, snapshot, mailbox);
+  return withTimeAndAlarms(world, actorsDigest(world, renaming.actorsKey, term, parent, changed), relativeTime, (a) => renaming.alarmDigest(a));
 }
 
 /** The world's digest from its actors' share: the run state, the clocks (unless relative) and the alarms. */
@@ -226,9 +226,8 @@ interface ActorsDigest {
  */
 function actorsDigest(
   world: World,
-  actorNames: readonly string[],
   key: symbol,
-  term: (index: number, snapshot: AnyMachineSnapshot, mailbox: readonly Envelope[] | undefined) => number,
+  term: (index: number, snapshot: AnyMachineSnapshot, mailbox: readonly Envelope[]) => number,
   parent?: World,
   changed?: readonly number[],
 ): ActorsDigest {
@@ -237,18 +236,18 @@ function actorsDigest(
   const base = parent ? keptOn<ActorsDigest>(parent, key) : undefined;
   let hi = base ? base.hi : 0;
   let lo = base ? base.lo : 0;
-  const count = base && changed ? changed.length : actorNames.length;
+  const { snapshots, mailboxes } = world;
+  const count = base && changed ? changed.length : snapshots.length;
   for (let k = 0; k < count; k++) {
     const i = base && changed ? changed[k] : k;
-    const actor = actorNames[i];
-    const snapshot = world.snapshots[actor];
-    const mailbox = world.mailboxes[actor];
-    if (base && parent!.snapshots[actor] === snapshot && parent!.mailboxes[actor] === mailbox) continue;
+    const snapshot = snapshots[i];
+    const mailbox = mailboxes[i];
+    if (base && parent!.snapshots[i] === snapshot && parent!.mailboxes[i] === mailbox) continue;
     const now = term(i, snapshot, mailbox);
     hi ^= Math.floor(now / 4294967296);
     lo = (lo ^ now) >>> 0;
     if (base) {
-      const old = term(i, parent!.snapshots[actor], parent!.mailboxes[actor]);
+      const old = term(i, parent!.snapshots[i], parent!.mailboxes[i]);
       hi ^= Math.floor(old / 4294967296);
       lo = (lo ^ old) >>> 0;
     }
@@ -260,17 +259,17 @@ function actorsDigest(
 const termHasher = new NumberHasher();
 
 /** An actor's term in the world as it is. */
-function plainTerm(index: number, snapshot: AnyMachineSnapshot, mailbox: readonly Envelope[] | undefined): number {
-  return termHasher.reset().add(index).add(snapshotDigest(snapshot)).add(mailbox && mailbox.length > 0 ? mailboxDigest(mailbox) : 0).digest();
+function plainTerm(index: number, snapshot: AnyMachineSnapshot, mailbox: readonly Envelope[]): number {
+  return termHasher.reset().add(index).add(snapshotDigest(snapshot)).add(mailbox.length > 0 ? mailboxDigest(mailbox) : 0).digest();
 }
 
 /** An actor's term in the image under `renaming`: its part renamed, in the place of the actor it becomes. */
-function renamedTerm(renaming: WorldRenaming, index: number, snapshot: AnyMachineSnapshot, mailbox: readonly Envelope[] | undefined): number {
+function renamedTerm(renaming: WorldRenaming, index: number, snapshot: AnyMachineSnapshot, mailbox: readonly Envelope[]): number {
   return termHasher
     .reset()
     .add(renaming.actorIndex(index))
     .add(renaming.snapshotDigest(snapshot))
-    .add(mailbox && mailbox.length > 0 ? renaming.mailboxDigest(mailbox) : 0)
+    .add(mailbox.length > 0 ? renaming.mailboxDigest(mailbox) : 0)
     .digest();
 }
 
@@ -280,6 +279,6 @@ export function alarmText(id: string, clock: string, target: string, event: unkn
 }
 
 /** `worldDigest` as 11 base-36 digits. */
-export function hashWorld(world: World, actorNames: readonly string[], relativeTime = false): string {
-  return worldDigest(world, actorNames, relativeTime).toString(36).padStart(11, '0');
+export function hashWorld(world: World, relativeTime = false): string {
+  return worldDigest(world, relativeTime).toString(36).padStart(11, '0');
 }

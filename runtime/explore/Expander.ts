@@ -146,7 +146,7 @@ export class Expander {
       const quiet = effects.sends.length === 0 && !effects.alarms && !effects.time;
       const local = step.kind === 'deliver' && !this.shared.has(step.actor) && quiet && judged.length === 0;
       const footprint: Footprint = {
-        actor: step.kind === 'advance' ? -1 : this.actorIndex.get(step.actor)!,
+        actor: step.kind === 'advance' ? -1 : step.at,
         offer: step.kind === 'offer',
         sends: effects.sends.length === 0 ? NO_SENDS : this.indexesOf(effects.sends),
         alarms: effects.alarms,

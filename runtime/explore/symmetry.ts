@@ -393,7 +393,7 @@ export class Symmetry {
    * the actors `changed`.
    */
   digestUnder(world: World, key: string, parent?: World, changed?: readonly number[]): number {
-    return renamedWorldDigest(world, this.actorNames, this.relativeTimeAt(world), this.renaming(key), parent, changed);
+    return renamedWorldDigest(world, this.relativeTimeAt(world), this.renaming(key), parent, changed);
   }
 
   /** Member j of class k's own snapshots and mailboxes as if it sat in the class's first place. */
@@ -401,9 +401,8 @@ export class Symmetry {
     const renaming = this.swaps[k][j];
     signatureHasher.reset();
     for (const index of this.members[k][j].actors) {
-      const actor = this.actorNames[index];
-      const mailbox = world.mailboxes[actor];
-      signatureHasher.add(renaming.snapshotDigest(world.snapshots[actor])).add(mailbox && mailbox.length > 0 ? renaming.mailboxDigest(mailbox) : 0);
+      const mailbox = world.mailboxes[index];
+      signatureHasher.add(renaming.snapshotDigest(world.snapshots[index])).add(mailbox.length > 0 ? renaming.mailboxDigest(mailbox) : 0);
     }
     return signatureHasher.digest();
   }

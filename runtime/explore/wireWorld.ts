@@ -8,7 +8,7 @@
 import type { AnyMachineSnapshot } from 'xstate';
 import type { ActorName, AnyEvent } from '../../machines/effects.ts';
 import type { Engine } from '../engine/Engine.ts';
-import type { Alarm, Envelope, World } from '../engine/World.ts';
+import { NO_MAIL, type Alarm, type Envelope, type World } from '../engine/World.ts';
 import { canonicalJson, snapshotDigest } from '../engine/worldHash.ts';
 import { InternalError } from '../errors.ts';
 
@@ -19,7 +19,8 @@ export interface WireWorld {
   rng: World['rng'];
   /** Per actor, in the engine's order: [digest, persisted snapshot, or null when the peer has it]. */
   snapshots: [number, unknown][];
-  mailboxes: Record<ActorName, Envelope[]>;
+  /** Per actor, in the engine's order. */
+  mailboxes: (readonly Envelope[])[];
   alarms: Alarm[];
 }
 
@@ -33,8 +34,8 @@ export class WireCodec {
 
   encode(world: World): WireWorld {
     const snapshots: [number, unknown][] = [];
-    for (const actor of this.engine.actorNames) {
-      const snapshot = world.snapshots[actor];
+    this.engine.actorNames.forEach((actor, i) => {
+      const snapshot = world.snapshots[i];
       const digest = snapshotDigest(snapshot);
       if (!this.snapshots.has(digest)) this.snapshots.set(digest, snapshot);
       if (this.sent.has(digest)) snapshots.push([digest, null]);
@@ -42,21 +43,20 @@ export class WireCodec {
         this.sent.add(digest);
         snapshots.push([digest, this.engine.persistSnapshot(actor, snapshot)]);
       }
-    }
+    });
     return {
       step: world.step,
       seq: world.seq,
       time: world.time,
       rng: world.rng,
       snapshots,
-      mailboxes: world.mailboxes as Record<ActorName, Envelope[]>,
+      mailboxes: world.mailboxes as (readonly Envelope[])[],
       alarms: world.alarms as Alarm[],
     };
   }
 
   decode(wire: WireWorld): World {
-    const snapshots: Record<ActorName, AnyMachineSnapshot> = {};
-    this.engine.actorNames.forEach((actor, i) => {
+    const snapshots = this.engine.actorNames.map((actor, i) => {
       const [digest, data] = wire.snapshots[i];
       let snapshot = this.snapshots.get(digest);
       if (!snapshot) {
@@ -64,15 +64,15 @@ export class WireCodec {
         snapshot = this.engine.restoreSnapshot(actor, data);
         this.snapshots.set(digest, snapshot);
       }
-      snapshots[actor] = snapshot;
+      return snapshot;
     });
-    const mailboxes: Record<ActorName, Envelope[]> = {};
-    for (const [actor, mailbox] of Object.entries(wire.mailboxes)) mailboxes[actor] = mailbox.map((e) => ({ ...e, event: this.event(e.event) }));
+    const mailboxes = wire.mailboxes.map((mailbox) => (mailbox.length === 0 ? NO_MAIL : mailbox.map((e) => ({ ...e, event: this.event(e.event) }))));
     return {
       step: wire.step,
       seq: wire.seq,
       time: wire.time,
       rng: wire.rng,
+      actors: this.engine.actorNames,
       snapshots,
       mailboxes,
       alarms: wire.alarms.map((a) => ({ ...a, event: this.event(a.event) })),

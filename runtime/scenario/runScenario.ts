@@ -10,6 +10,7 @@ import { simulate, type SimulateOptions, type SimulationResult } from '../simula
 import type { TraceEvent } from '../trace/TraceEvent.ts';
 import { INVARIANTS } from './scenarioSchema.ts';
 import type { Scenario } from './loadScenario.ts';
+import { snapshotOf } from '../engine/World.ts';
 
 export interface ExpectationResult {
   /** What was expected, in words: `I10 violated`, `reply 1 is 'ok'`. */
@@ -76,13 +77,13 @@ function judge(scenario: Scenario, result: SimulationResult): ExpectationResult[
     detail: result.unfinished.length === 0 ? `ended after ${result.steps} steps` : result.unfinished.join('; '),
   });
   if (expect.replies) {
-    const replies = (result.world.snapshots['monitor:qmp'].context as MonitorContext).replies;
+    const replies = (snapshotOf(result.world, 'monitor:qmp').context as MonitorContext).replies;
     expect.replies.forEach((want, i) =>
       out.push({ expectation: `QMP reply ${i + 1} is '${want}'`, met: replies[i] === want, detail: replies[i] === undefined ? 'no such reply' : `'${replies[i]}'` }),
     );
   }
   for (const [actor, fields] of Object.entries(expect.final ?? {})) {
-    const snapshot = result.world.snapshots[actor];
+    const snapshot = result.world.actors.includes(actor) ? snapshotOf(result.world, actor) : undefined;
     for (const [field, want] of Object.entries(fields)) {
       const got = snapshot ? finalValue(snapshot, field) : undefined;
       out.push({ expectation: `${actor} ${field} is ${want}`, met: got !== undefined && String(got) === String(want), detail: snapshot ? `${field} is ${got ?? 'not a field of this actor'}` : `no actor named ${actor}` });
@@ -109,7 +110,7 @@ function judge(scenario: Scenario, result: SimulationResult): ExpectationResult[
 }
 
 /** `state` (flattened, or a region's state), a numeric context field, or a derived counter (`inFlight`). */
-function finalValue(snapshot: SimulationResult['world']['snapshots'][string], field: string): string | number | undefined {
+function finalValue(snapshot: SimulationResult['world']['snapshots'][number], field: string): string | number | undefined {
   const context = snapshot.context as Record<string, unknown>;
   if (field === 'state') return stateName(snapshot);
   if (field.startsWith('state.')) {

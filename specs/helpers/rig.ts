@@ -9,7 +9,7 @@ import { callbackProbeMachine, type CallbackProbeContext, type ProbeReaction } f
 import { createActorSpecs } from '../../actors/createSystem.ts';
 import type { Topology } from '../../actors/topology.ts';
 import { Engine, type ActorSpec } from '../../runtime/engine/Engine.ts';
-import type { World } from '../../runtime/engine/World.ts';
+import { type World, snapshotOf } from '../../runtime/engine/World.ts';
 import { InvariantChecker } from '../../runtime/invariants/InvariantChecker.ts';
 import type { ModelMap } from '../../runtime/invariants/monitors.ts';
 import { modelMapOf } from '../../runtime/simulate.ts';
@@ -73,11 +73,11 @@ export class Rig {
   }
 
   context<T>(actor: string): T {
-    return this.world.snapshots[actor].context as T;
+    return snapshotOf(this.world, actor).context as T;
   }
 
   state(actor: string): unknown {
-    return this.world.snapshots[actor].value;
+    return snapshotOf(this.world, actor).value;
   }
 
   events<T extends TraceEvent['type']>(type: T): Extract<TraceEvent, { type: T }>[] {

@@ -3,6 +3,7 @@ import type { ActionSpec, Topology } from '../../actors/topology.ts';
 import type { MonitorContext } from '../../machines/monitorMachine.ts';
 import { simulate, type SimulationResult } from '../../runtime/simulate.ts';
 import type { TraceEvent } from '../../runtime/trace/TraceEvent.ts';
+import { snapshotOf } from '../../runtime/engine/World.ts';
 
 const ms = (n: number) => n * 1_000_000;
 
@@ -25,7 +26,7 @@ function txn(actions: ActionSpec[], extra: Partial<Topology> = {}): Topology {
 }
 
 const run = (t: Topology): SimulationResult => simulate(t, { collectTrace: true });
-const replies = (r: SimulationResult) => (r.world.snapshots['monitor:qmp'].context as MonitorContext).replies;
+const replies = (r: SimulationResult) => (snapshotOf(r.world, 'monitor:qmp').context as MonitorContext).replies;
 const phases = (r: SimulationResult) =>
   r.trace!.filter((e): e is Extract<TraceEvent, { type: '@trace.txn' }> => e.type === '@trace.txn' && e.result !== 'start' && e.phase !== 'transaction').map((e) => `${e.phase}:${e.index}:${e.result}`);
 const drains = (r: SimulationResult, node: string) =>

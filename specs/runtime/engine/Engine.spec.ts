@@ -10,6 +10,7 @@ import { toNdjson } from '../../../runtime/trace/NdjsonWriter.ts';
 import type { TraceEvent } from '../../../runtime/trace/TraceEvent.ts';
 import { randomWorkload } from '../../helpers/workloads.ts';
 import { completedIds, type ExternalClientContext } from '../../../machines/externalClientMachine.ts';
+import { snapshotOf } from '../../../runtime/engine/World.ts';
 
 function traceText(seed: number, strategy: 'fifo' | 'random' | { replay: string } = 'random'): { text: string; replayPath: string } {
   const result = simulate(randomWorkload(), { seed, strategy, collectTrace: true });
@@ -59,7 +60,7 @@ describe('Engine: conservation over 200 seeds', () => {
       completions$.subscribe((m) => ledger.completion(m));
       const run = engine.run(random, { maxSteps: 100_000 });
       requests += ledger.requests;
-      const clients = ['client:vblk0', 'client:nbd0', 'client:vscsi0'].map((c) => run.world.snapshots[c].context as ExternalClientContext);
+      const clients = ['client:vblk0', 'client:nbd0', 'client:vscsi0'].map((c) => snapshotOf(run.world, c).context as ExternalClientContext);
       const completed = clients.flatMap((c) => completedIds(c));
       if (run.endReason !== 'quiescent') failures.push(`seed ${seed}: did not go quiet`);
       if (ledger.problems.length) failures.push(`seed ${seed}: ${ledger.problems.join('; ')}`);

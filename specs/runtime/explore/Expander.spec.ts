@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { Expander, timeHorizonOf } from '../../../runtime/explore/Expander.ts';
 import { libraryTopology } from '../../helpers/library.ts';
-import type { World } from '../../../runtime/engine/World.ts';
+import { type World, mailboxOf } from '../../../runtime/engine/World.ts';
 
 /** Every successor met in the first `levels` levels of a breadth-first walk (without merging), with its parent. */
 function successors(expander: Expander, levels: number): { parent: World; step: ReturnType<Expander['expand']>['steps'][number] }[] {
@@ -38,7 +38,7 @@ describe('Expander: footprints', () => {
   it('should name as sends every other actor’s mailbox that received a message, and no mailbox that did not', () => {
     const expander = new Expander(libraryTopology('two-external-snapshots'));
     const names = expander.engine.actorNames;
-    const received = (parent: World, world: World, name: string) => (world.mailboxes[name] ?? []).some((e) => !(parent.mailboxes[name] ?? []).includes(e));
+    const received = (parent: World, world: World, name: string) => mailboxOf(world, name).some((e) => !mailboxOf(parent, name).includes(e));
     let sends = 0;
     for (const { parent, step } of successors(expander, 25)) {
       const others = names.flatMap((name, i) => (i !== step.footprint.actor && received(parent, step.world, name) ? [i] : []));
