@@ -21,8 +21,12 @@ import type { Strategy } from '../scheduler/strategies.ts';
 import type { VirtualClock } from '../scheduler/VirtualClock.ts';
 import type { TraceEvent } from '../trace/TraceEvent.ts';
 import { NO_MAIL, type Alarm, type Envelope, type Step, type World } from './World.ts';
+import { ActorPart } from './ActorPart.ts';
 import { keptOn, stampOn } from './partCache.ts';
-import { hashWorld, snapshotDigest, worldDigest } from './worldHash.ts';
+import { acceptedEvents } from './stateName.ts';
+import { hashWorld, worldDigest } from './worldHash.ts';
+
+export { acceptedEvents, stateName } from './stateName.ts';
 
 /** A world as plain JSON: persisted XState snapshots plus the engine's own parts. */
 export interface SerializedWorld {
@@ -116,47 +120,6 @@ interface Draft {
   time: World['time'];
 }
 
-const acceptedByState = new WeakMap<object, Map<string, ReadonlySet<string>>>();
-/** A snapshot's flattened state name, kept on the snapshot (see `keepOn`). */
-const STATE_NAME = Symbol('stateName');
-
-/**
- * The event types the snapshot's active states have transitions for (selective receive).
- * It depends only on the machine and the state configuration, so it is computed once per
- * (machine, state) and shared by every snapshot in that state.
- */
-export function acceptedEvents(snapshot: AnyMachineSnapshot): ReadonlySet<string> {
-  let byState = acceptedByState.get(snapshot.machine);
-  if (!byState) {
-    byState = new Map();
-    acceptedByState.set(snapshot.machine, byState);
-  }
-  const key = stateName(snapshot);
-  let accepted = byState.get(key);
-  if (!accepted) {
-    const types = new Set<string>();
-    for (const node of snapshot._nodes) for (const type of node.ownEvents) types.add(type);
-    accepted = types;
-    byState.set(key, accepted);
-  }
-  return accepted;
-}
-
-/** `running`, or `external.enabled|loop.idle` for parallel states. */
-export function stateName(snapshot: AnyMachineSnapshot): string {
-  return keptOn<string>(snapshot, STATE_NAME) ?? stampOn(snapshot, STATE_NAME, flattenStateValue(snapshot.value));
-}
-
-function flattenStateValue(value: unknown): string {
-  if (typeof value === 'string') return value;
-  const parts: string[] = [];
-  for (const [key, sub] of Object.entries(value as Record<string, unknown>)) {
-    const inner = flattenStateValue(sub);
-    parts.push(inner === '' ? key : `${key}.${inner}`);
-  }
-  return parts.join('|');
-}
-
 /** `aio.poll(blocking=true, thread=main)`: an event as one short, stable line. */
 export function describeEvent(event: AnyEvent): string {
   const fields: string[] = [];
@@ -172,9 +135,7 @@ export function formatNs(ns: number): string {
   return `${(ns / 1e6).toFixed(3)}ms`;
 }
 
-type TransitionMemo = Map<AnyEvent, { next: AnyMachineSnapshot; emitted: Emitted[] }>;
-type OfferMemo = { reads: readonly AnyMachineSnapshot[]; steps: readonly Step[] };
-type DeliveryMemo = { snapshot: AnyMachineSnapshot; step: Step | null };
+type DeliveryMemo = { part: ActorPart; step: Step | null };
 
 interface Offerer {
   name: ActorName;
@@ -184,8 +145,6 @@ interface Offerer {
   offers: OfferFunction;
   reads: readonly ActorName[];
   view: OfferView;
-  /** Under this key on the offerer's snapshot (see `keepOn`): the snapshots it read then, and the steps offered. */
-  memoKey: symbol;
 }
 
 /** An offerer's view of the world being listed: the snapshots it declared (`ActorSpec.offerReads`), and no others. */
@@ -201,7 +160,7 @@ class OfferView implements WorldView {
   snapshot(actor: ActorName): AnyMachineSnapshot {
     const index = this.reads.get(actor);
     if (index === undefined) throw new InternalError(`the offers of ${this.offerer} read ${actor}, which its spec does not declare in offerReads`);
-    return this.world!.snapshots[index];
+    return this.world!.parts[index].snapshot;
   }
 }
 
@@ -248,7 +207,6 @@ export class Engine {
           offers: s.offers!,
           reads,
           view: new OfferView(s.name, new Map([s.name, ...reads].map((actor) => [actor, indexOf(s.name, actor)]))),
-          memoKey: Symbol(`offers of ${s.name}`),
         };
       });
     this.onTrace = options.onTrace;
@@ -269,11 +227,11 @@ export class Engine {
   /** The steps the scheduler may take from `world`, in canonical order. */
   enabledSteps(world: World): Step[] {
     const deliveries: Step[] = [];
-    const { mailboxes, snapshots } = world;
+    const { mailboxes, parts } = world;
     for (let i = 0; i < mailboxes.length; i++) {
       const mailbox = mailboxes[i];
       if (mailbox.length === 0) continue;
-      const delivery = this.deliveryOf(i, snapshots[i], mailbox);
+      const delivery = this.deliveryOf(i, parts[i], mailbox);
       if (delivery) deliveries.push(delivery);
     }
     if (deliveries.length > 1) {
@@ -293,12 +251,12 @@ export class Engine {
    * their identity, and the same step object comes back.
    */
   private readonly deliveryKey = Symbol('delivery');
-  private deliveryOf(at: number, snapshot: AnyMachineSnapshot, mailbox: readonly Envelope[]): Step | null {
+  private deliveryOf(at: number, part: ActorPart, mailbox: readonly Envelope[]): Step | null {
     // Kept on the mailbox (see `keepOn`) under this engine's own key: another engine's machines
     // may accept other events.
     const known = this.memoize ? keptOn<DeliveryMemo>(mailbox, this.deliveryKey) : undefined;
-    if (known && known.snapshot === snapshot) return known.step;
-    const accepted = acceptedEvents(snapshot);
+    if (known && known.part === part) return known.step;
+    const accepted = (part.accepted ??= acceptedEvents(part.snapshot));
     let step: Step | null = null;
     for (const envelope of mailbox) {
       if (accepted.has(envelope.event.type)) {
@@ -306,7 +264,7 @@ export class Engine {
         break;
       }
     }
-    if (this.memoize) stampOn(mailbox, this.deliveryKey, { snapshot, step });
+    if (this.memoize) stampOn(mailbox, this.deliveryKey, { part, step });
     return step;
   }
 
@@ -316,14 +274,14 @@ export class Engine {
    * by) come back for the same snapshots.
    */
   private offersOf(offerer: Offerer, world: World): readonly Step[] {
-    const snapshots = world.snapshots;
-    const snapshot = snapshots[offerer.index];
-    const known = this.memoize ? keptOn<OfferMemo>(snapshot, offerer.memoKey) : undefined;
-    if (known && offerer.readIndexes.every((index, i) => snapshots[index] === known.reads[i])) return known.steps;
+    const parts = world.parts;
+    const part = parts[offerer.index];
+    const known = this.memoize && part.owner === this ? part.offers : null;
+    if (known && offerer.readIndexes.every((index, i) => parts[index] === known.reads[i])) return known.steps;
     offerer.view.world = world;
-    const steps = offerer.offers(snapshot, offerer.view).map((event): Step => ({ kind: 'offer', actor: offerer.name, at: offerer.index, event }));
+    const steps = offerer.offers(part.snapshot, offerer.view).map((event): Step => ({ kind: 'offer', actor: offerer.name, at: offerer.index, event }));
     offerer.view.world = null;
-    if (this.memoize) stampOn(snapshot, offerer.memoKey, { reads: offerer.readIndexes.map((index) => snapshots[index]), steps });
+    if (this.memoize && part.owner === this) part.offers = { reads: offerer.readIndexes.map((index) => parts[index]), steps };
     return steps;
   }
 
@@ -339,7 +297,7 @@ export class Engine {
       time: world.time,
     };
     this.draft = draft;
-    let snapshots = world.snapshots;
+    let parts = world.parts;
     try {
       if (step.kind === 'advance') {
         this.advanceClock(draft, step);
@@ -356,12 +314,12 @@ export class Engine {
           event = step.event;
           from = 'env';
         }
-        const before = snapshots[at];
+        const before = parts[at];
         this.trace(draft, actor, '@trace.deliver', () => ({ event: event.type, from, detail: describeEvent(event) }));
         const after = this.transition(actor, before, event);
-        const changed = snapshots.slice();
+        const changed = parts.slice();
         changed[at] = after;
-        snapshots = changed;
+        parts = changed;
         this.traceStateChange(draft, actor, before, after);
         this.carryOut(draft, actor, this.collected);
       }
@@ -373,7 +331,7 @@ export class Engine {
       seq: draft.seq,
       time: draft.time,
       actors: world.actors,
-      snapshots,
+      parts,
       mailboxes: draft.mailboxes,
       alarms: draft.alarms,
       rng: world.rng,
@@ -448,7 +406,7 @@ export class Engine {
     const snapshots: Record<ActorName, unknown> = {};
     const mailboxes: Record<ActorName, Envelope[]> = {};
     this.actorNames.forEach((actor, i) => {
-      snapshots[actor] = this.specs.get(actor)!.logic.getPersistedSnapshot(world.snapshots[i]);
+      snapshots[actor] = this.specs.get(actor)!.logic.getPersistedSnapshot(world.parts[i].snapshot);
       if (world.mailboxes[i].length > 0) mailboxes[actor] = [...world.mailboxes[i]];
     });
     return {
@@ -481,10 +439,10 @@ export class Engine {
     for (const actor of Object.keys(data.mailboxes)) {
       if (!this.actorIndex.has(actor)) throw new InternalError(`restore: the saved world has mail for '${actor}', which is no actor here`);
     }
-    const snapshots = this.actorNames.map((actor) => {
+    const parts = this.actorNames.map((actor) => {
       const persisted = data.snapshots[actor];
       if (persisted === undefined) throw new InternalError(`restore: the saved world has no actor '${actor}'`);
-      return this.specs.get(actor)!.logic.restoreSnapshot!(persisted as never, this.scope) as AnyMachineSnapshot;
+      return this.part(this.specs.get(actor)!.logic.restoreSnapshot!(persisted as never, this.scope) as AnyMachineSnapshot);
     });
     const mailboxes = this.actorNames.map((actor) => {
       const mailbox = data.mailboxes[actor];
@@ -495,7 +453,7 @@ export class Engine {
       seq: data.seq,
       time: data.time,
       actors: this.actorNames,
-      snapshots,
+      parts,
       mailboxes,
       alarms: data.alarms,
       rng: data.rng,
@@ -515,7 +473,7 @@ export class Engine {
       alarms: [],
       time: { realtime: 0, virtual: 0, vmRunning: true },
     };
-    const snapshots: AnyMachineSnapshot[] = [];
+    const parts: ActorPart[] = [];
     this.draft = draft;
     try {
       for (const name of this.actorNames) {
@@ -523,8 +481,9 @@ export class Engine {
         this.collected.length = 0;
         const snapshot = spec.logic.getInitialSnapshot(this.scope, spec.input) as AnyMachineSnapshot;
         this.assertHealthy(name, snapshot, { type: 'xstate.init' });
-        snapshots.push(snapshot);
-        this.trace(draft, name, '@trace.state', () => ({ from: '', to: stateName(snapshot) }));
+        const part = this.part(snapshot);
+        parts.push(part);
+        this.trace(draft, name, '@trace.state', () => ({ from: '', to: part.stateName }));
         this.carryOut(draft, name, this.collected);
       }
     } finally {
@@ -535,7 +494,7 @@ export class Engine {
       seq: draft.seq,
       time: draft.time,
       actors: this.actorNames,
-      snapshots,
+      parts,
       mailboxes: draft.mailboxes,
       alarms: draft.alarms,
       rng: seedRng(seed),
@@ -548,37 +507,37 @@ export class Engine {
    * explorer meets the same (snapshot, event) pair in many worlds (worlds share their parts), so
    * results are memoized by identity; a hit replays the recorded effects.
    */
-  private readonly transitionKey = Symbol('transitions');
-
-  private transition(actor: ActorName, snapshot: AnyMachineSnapshot, event: AnyEvent): AnyMachineSnapshot {
-    if (!this.memoize) return this.computeTransition(actor, snapshot, event);
-    // By event, on the snapshot under this engine's key (see `keepOn`).
-    let byEvent = keptOn<TransitionMemo>(snapshot, this.transitionKey);
-    const hit = byEvent?.get(event);
+  private transition(actor: ActorName, part: ActorPart, event: AnyEvent): ActorPart {
+    if (!this.memoize || part.owner !== this) {
+      const next = this.computeTransition(actor, part.snapshot, event);
+      return next === part.snapshot ? part : this.part(next);
+    }
+    const hit = part.transitions?.get(event);
     if (hit) {
       this.collected.length = 0;
-      this.collected.push(...hit.emitted);
+      for (const item of hit.emitted) this.collected.push(item);
       return hit.next;
     }
-    const next = this.intern(this.computeTransition(actor, snapshot, event));
-    if (!byEvent) byEvent = stampOn<TransitionMemo>(snapshot, this.transitionKey, new Map());
-    byEvent.set(event, { next, emitted: [...this.collected] });
+    const next = this.part(this.computeTransition(actor, part.snapshot, event));
+    (part.transitions ??= new Map()).set(event, { next, emitted: [...this.collected] });
     return next;
   }
 
   /**
-   * While memoizing, one snapshot object per content (by digest): worlds reached by different
-   * paths then share their snapshots (memory), and the memo, keyed by identity, finds a
-   * transition computed from an equal snapshot reached another way. The explorer empties the
-   * table at each level (`forgetInterned`), so it holds no more than the frontier does.
+   * A snapshot as a world holds it. While memoizing, one part per content (by digest): worlds
+   * reached by different paths then share their parts (memory), and the memos, kept on the
+   * parts, find a transition computed from an equal snapshot reached another way. The explorer
+   * empties the table at each level (`forgetInterned`), so it holds no more than the frontier
+   * does.
    */
-  private interned = new Map<number, AnyMachineSnapshot>();
-  private intern(snapshot: AnyMachineSnapshot): AnyMachineSnapshot {
-    const digest = snapshotDigest(snapshot);
-    const known = this.interned.get(digest);
+  private interned = new Map<number, ActorPart>();
+  part(snapshot: AnyMachineSnapshot): ActorPart {
+    const part = new ActorPart(snapshot, this);
+    if (!this.memoize) return part;
+    const known = this.interned.get(part.digest);
     if (known) return known;
-    this.interned.set(digest, snapshot);
-    return snapshot;
+    this.interned.set(part.digest, part);
+    return part;
   }
 
   forgetInterned(): void {
@@ -731,10 +690,10 @@ export class Engine {
     this.onTrace({ step: draft.step, time: draft.time.realtime, vtime: draft.time.virtual, actor, type, ...build() } as TraceEvent, source);
   }
 
-  private traceStateChange(draft: Draft, actor: ActorName, before: AnyMachineSnapshot, after: AnyMachineSnapshot): void {
+  private traceStateChange(draft: Draft, actor: ActorName, before: ActorPart, after: ActorPart): void {
     if (!this.onTrace || before === after) return;
-    const from = stateName(before);
-    const to = stateName(after);
+    const from = before.stateName;
+    const to = after.stateName;
     if (from !== to) this.trace(draft, actor, '@trace.state', () => ({ from, to }));
   }
 

@@ -6,6 +6,7 @@ import type { AnyMachineSnapshot } from 'xstate';
 import type { ActorName, AnyEvent, ClockType } from '../../machines/effects.ts';
 import type { RngState } from '../scheduler/rng.ts';
 import { InternalError } from '../errors.ts';
+import type { ActorPart } from './ActorPart.ts';
 
 export interface Envelope {
   /** Global send order: mailboxes deliver the oldest acceptable envelope first. */
@@ -37,13 +38,13 @@ export interface World {
   readonly seq: number;
   readonly time: WorldTime;
   /**
-   * The actors, in the engine's canonical order: actor i's snapshot is `snapshots[i]` and its
-   * mailbox `mailboxes[i]`. One array, shared by every world of an engine. Parts are held by
+   * The actors, in the engine's canonical order: actor i's snapshot is `parts[i].snapshot` and
+   * its mailbox `mailboxes[i]`. One array, shared by every world of an engine. Parts are held by
    * index rather than by name because a step copies the two tables and the explorer reads them
    * at every state: an array copy and indexed loads cost a fraction of a keyed record's.
    */
   readonly actors: readonly ActorName[];
-  readonly snapshots: readonly AnyMachineSnapshot[];
+  readonly parts: readonly ActorPart[];
   /** An empty mailbox is `NO_MAIL` (or any empty array). */
   readonly mailboxes: readonly (readonly Envelope[])[];
   /** Sorted: earliest deadline first (per its clock), then by seq. */
@@ -77,7 +78,7 @@ export function actorIndexIn(world: World, actor: ActorName): number {
 }
 
 export function snapshotOf(world: World, actor: ActorName): AnyMachineSnapshot {
-  return world.snapshots[actorIndexIn(world, actor)];
+  return world.parts[actorIndexIn(world, actor)].snapshot;
 }
 
 export function mailboxOf(world: World, actor: ActorName): readonly Envelope[] {

@@ -6,6 +6,7 @@
  * memoized, so hashing a world after a step serializes only what that step made new.
  */
 import type { AnyMachineSnapshot } from 'xstate';
+import type { ActorPart } from './ActorPart.ts';
 import type { Alarm, Envelope, World } from './World.ts';
 import { keepOn, keptOn, stampOn } from './partCache.ts';
 
@@ -195,7 +196,7 @@ export interface WorldRenaming {
  * renaming) when the world was made from it by one step that touched only the actors `changed`.
  */
 export function renamedWorldDigest(world: World, relativeTime: boolean, renaming: WorldRenaming, parent?: World, changed?: readonly number[]): number {
-  const term = (index: number, snapshot: AnyMachineSnapshot, mailbox: readonly Envelope[]) => renamedTerm(renaming, index, snapshot, mailbox);
+  const term = (index: number, part: ActorPart, mailbox: readonly Envelope[]) => renamedTerm(renaming, index, part.snapshot, mailbox);
   return withTimeAndAlarms(world, actorsDigest(world, renaming.actorsKey, term, parent, changed), relativeTime, (a) => renaming.alarmDigest(a));
 }
 
@@ -227,7 +228,7 @@ interface ActorsDigest {
 function actorsDigest(
   world: World,
   key: symbol,
-  term: (index: number, snapshot: AnyMachineSnapshot, mailbox: readonly Envelope[]) => number,
+  term: (index: number, part: ActorPart, mailbox: readonly Envelope[]) => number,
   parent?: World,
   changed?: readonly number[],
 ): ActorsDigest {
@@ -236,18 +237,18 @@ function actorsDigest(
   const base = parent ? keptOn<ActorsDigest>(parent, key) : undefined;
   let hi = base ? base.hi : 0;
   let lo = base ? base.lo : 0;
-  const { snapshots, mailboxes } = world;
-  const count = base && changed ? changed.length : snapshots.length;
+  const { parts, mailboxes } = world;
+  const count = base && changed ? changed.length : parts.length;
   for (let k = 0; k < count; k++) {
     const i = base && changed ? changed[k] : k;
-    const snapshot = snapshots[i];
+    const part = parts[i];
     const mailbox = mailboxes[i];
-    if (base && parent!.snapshots[i] === snapshot && parent!.mailboxes[i] === mailbox) continue;
-    const now = term(i, snapshot, mailbox);
+    if (base && parent!.parts[i] === part && parent!.mailboxes[i] === mailbox) continue;
+    const now = term(i, part, mailbox);
     hi ^= Math.floor(now / 4294967296);
     lo = (lo ^ now) >>> 0;
     if (base) {
-      const old = term(i, parent!.snapshots[i], parent!.mailboxes[i]);
+      const old = term(i, parent!.parts[i], parent!.mailboxes[i]);
       hi ^= Math.floor(old / 4294967296);
       lo = (lo ^ old) >>> 0;
     }
@@ -259,8 +260,8 @@ function actorsDigest(
 const termHasher = new NumberHasher();
 
 /** An actor's term in the world as it is. */
-function plainTerm(index: number, snapshot: AnyMachineSnapshot, mailbox: readonly Envelope[]): number {
-  return termHasher.reset().add(index).add(snapshotDigest(snapshot)).add(mailbox.length > 0 ? mailboxDigest(mailbox) : 0).digest();
+function plainTerm(index: number, part: ActorPart, mailbox: readonly Envelope[]): number {
+  return termHasher.reset().add(index).add(part.digest).add(mailbox.length > 0 ? mailboxDigest(mailbox) : 0).digest();
 }
 
 /** An actor's term in the image under `renaming`: its part renamed, in the place of the actor it becomes. */

@@ -9,7 +9,7 @@ import type { AnyMachineSnapshot } from 'xstate';
 import type { ActorName, AnyEvent } from '../../machines/effects.ts';
 import type { Engine } from '../engine/Engine.ts';
 import { NO_MAIL, type Alarm, type Envelope, type World } from '../engine/World.ts';
-import { canonicalJson, snapshotDigest } from '../engine/worldHash.ts';
+import { canonicalJson } from '../engine/worldHash.ts';
 import { InternalError } from '../errors.ts';
 
 export interface WireWorld {
@@ -35,8 +35,7 @@ export class WireCodec {
   encode(world: World): WireWorld {
     const snapshots: [number, unknown][] = [];
     this.engine.actorNames.forEach((actor, i) => {
-      const snapshot = world.snapshots[i];
-      const digest = snapshotDigest(snapshot);
+      const { snapshot, digest } = world.parts[i];
       if (!this.snapshots.has(digest)) this.snapshots.set(digest, snapshot);
       if (this.sent.has(digest)) snapshots.push([digest, null]);
       else {
@@ -56,7 +55,7 @@ export class WireCodec {
   }
 
   decode(wire: WireWorld): World {
-    const snapshots = this.engine.actorNames.map((actor, i) => {
+    const parts = this.engine.actorNames.map((actor, i) => {
       const [digest, data] = wire.snapshots[i];
       let snapshot = this.snapshots.get(digest);
       if (!snapshot) {
@@ -64,7 +63,7 @@ export class WireCodec {
         snapshot = this.engine.restoreSnapshot(actor, data);
         this.snapshots.set(digest, snapshot);
       }
-      return snapshot;
+      return this.engine.part(snapshot);
     });
     const mailboxes = wire.mailboxes.map((mailbox) => (mailbox.length === 0 ? NO_MAIL : mailbox.map((e) => ({ ...e, event: this.event(e.event) }))));
     return {
@@ -73,7 +72,7 @@ export class WireCodec {
       time: wire.time,
       rng: wire.rng,
       actors: this.engine.actorNames,
-      snapshots,
+      parts,
       mailboxes,
       alarms: wire.alarms.map((a) => ({ ...a, event: this.event(a.event) })),
       choices: [],

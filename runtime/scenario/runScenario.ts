@@ -3,6 +3,7 @@
  * QMP replies, final states and counters of named actors, orderings between events, and what
  * each image holds. The CLI and the tests use this one path.
  */
+import type { AnyMachineSnapshot } from 'xstate';
 import { stateName } from '../engine/Engine.ts';
 import { InternalError } from '../errors.ts';
 import type { MonitorContext } from '../../machines/monitorMachine.ts';
@@ -110,7 +111,7 @@ function judge(scenario: Scenario, result: SimulationResult): ExpectationResult[
 }
 
 /** `state` (flattened, or a region's state), a numeric context field, or a derived counter (`inFlight`). */
-function finalValue(snapshot: SimulationResult['world']['snapshots'][number], field: string): string | number | undefined {
+function finalValue(snapshot: AnyMachineSnapshot, field: string): string | number | undefined {
   const context = snapshot.context as Record<string, unknown>;
   if (field === 'state') return stateName(snapshot);
   if (field.startsWith('state.')) {
