@@ -20,9 +20,9 @@ import { encodeReplayPath } from '../scheduler/ReplayPath.ts';
 import type { Strategy } from '../scheduler/strategies.ts';
 import type { VirtualClock } from '../scheduler/VirtualClock.ts';
 import type { TraceEvent } from '../trace/TraceEvent.ts';
-import { NO_MAIL, type Alarm, type Envelope, type Step, type World } from './World.ts';
+import { type Mailbox, mailboxOfEnvelopes, NO_MAIL } from './Mailbox.ts';
+import type { Alarm, Envelope, Step, World } from './World.ts';
 import { ActorPart } from './ActorPart.ts';
-import { keptOn, stampOn } from './partCache.ts';
 import { acceptedEvents } from './stateName.ts';
 import { hashWorld, worldDigest } from './worldHash.ts';
 
@@ -113,7 +113,7 @@ interface Draft {
   step: number;
   seq: number;
   /** By actor index. */
-  mailboxes: (readonly Envelope[])[];
+  mailboxes: Mailbox[];
   /** The mailbox table was copied in this step and may be edited in place. */
   mailboxesOwned: boolean;
   alarms: Alarm[];
@@ -135,7 +135,6 @@ export function formatNs(ns: number): string {
   return `${(ns / 1e6).toFixed(3)}ms`;
 }
 
-type DeliveryMemo = { part: ActorPart; step: Step | null };
 
 interface Offerer {
   name: ActorName;
@@ -230,7 +229,7 @@ export class Engine {
     const { mailboxes, parts } = world;
     for (let i = 0; i < mailboxes.length; i++) {
       const mailbox = mailboxes[i];
-      if (mailbox.length === 0) continue;
+      if (mailbox.envelopes.length === 0) continue;
       const delivery = this.deliveryOf(i, parts[i], mailbox);
       if (delivery) deliveries.push(delivery);
     }
@@ -250,21 +249,22 @@ export class Engine {
    * It depends on the snapshot and the mailbox alone, so while memoizing it is found again by
    * their identity, and the same step object comes back.
    */
-  private readonly deliveryKey = Symbol('delivery');
-  private deliveryOf(at: number, part: ActorPart, mailbox: readonly Envelope[]): Step | null {
-    // Kept on the mailbox (see `keepOn`) under this engine's own key: another engine's machines
-    // may accept other events.
-    const known = this.memoize ? keptOn<DeliveryMemo>(mailbox, this.deliveryKey) : undefined;
-    if (known && known.part === part) return known.step;
+  private deliveryOf(at: number, part: ActorPart, mailbox: Mailbox): Step | null {
+    // Found for a part of this engine's own (another engine's machines may accept other events).
+    const memoize = this.memoize && part.owner === this;
+    if (memoize && mailbox.deliveryFor === part) return mailbox.delivery;
     const accepted = (part.accepted ??= acceptedEvents(part.snapshot));
     let step: Step | null = null;
-    for (const envelope of mailbox) {
+    for (const envelope of mailbox.envelopes) {
       if (accepted.has(envelope.event.type)) {
         step = { kind: 'deliver', actor: this.actorNames[at], at, envelope };
         break;
       }
     }
-    if (this.memoize) stampOn(mailbox, this.deliveryKey, { part, step });
+    if (memoize) {
+      mailbox.deliveryFor = part;
+      mailbox.delivery = step;
+    }
     return step;
   }
 
@@ -291,7 +291,7 @@ export class Engine {
     const draft: Draft = {
       step: world.step + 1,
       seq: world.seq,
-      mailboxes: world.mailboxes as (readonly Envelope[])[],
+      mailboxes: world.mailboxes as Mailbox[],
       mailboxesOwned: false,
       alarms: world.alarms as Alarm[],
       time: world.time,
@@ -336,6 +336,8 @@ export class Engine {
       alarms: draft.alarms,
       rng: world.rng,
       choices: world.choices,
+      actorsDigest: null,
+      renamedDigests: null,
     };
   }
 
@@ -383,8 +385,8 @@ export class Engine {
     if (at === undefined) throw new InternalError(`inject: no actor named '${to}'`);
     const envelope: Envelope = { seq: world.seq, from, event };
     const mailboxes = world.mailboxes.slice();
-    mailboxes[at] = [...mailboxes[at], envelope];
-    return { ...world, seq: world.seq + 1, mailboxes };
+    mailboxes[at] = mailboxes[at].append(envelope);
+    return { ...world, seq: world.seq + 1, mailboxes, actorsDigest: null, renamedDigests: null };
   }
 
   /** See `hashWorld`: equal for worlds that behave the same, whatever the path to them. */
@@ -407,7 +409,7 @@ export class Engine {
     const mailboxes: Record<ActorName, Envelope[]> = {};
     this.actorNames.forEach((actor, i) => {
       snapshots[actor] = this.specs.get(actor)!.logic.getPersistedSnapshot(world.parts[i].snapshot);
-      if (world.mailboxes[i].length > 0) mailboxes[actor] = [...world.mailboxes[i]];
+      if (world.mailboxes[i].size > 0) mailboxes[actor] = [...world.mailboxes[i].envelopes];
     });
     return {
       format: 'drainlab.world/1',
@@ -444,10 +446,7 @@ export class Engine {
       if (persisted === undefined) throw new InternalError(`restore: the saved world has no actor '${actor}'`);
       return this.part(this.specs.get(actor)!.logic.restoreSnapshot!(persisted as never, this.scope) as AnyMachineSnapshot);
     });
-    const mailboxes = this.actorNames.map((actor) => {
-      const mailbox = data.mailboxes[actor];
-      return mailbox && mailbox.length > 0 ? mailbox : NO_MAIL;
-    });
+    const mailboxes = this.actorNames.map((actor) => mailboxOfEnvelopes(data.mailboxes[actor] ?? []));
     return {
       step: data.step,
       seq: data.seq,
@@ -458,6 +457,8 @@ export class Engine {
       alarms: data.alarms,
       rng: data.rng,
       choices: data.choices,
+      actorsDigest: null,
+      renamedDigests: null,
     };
   }
 
@@ -499,6 +500,8 @@ export class Engine {
       alarms: draft.alarms,
       rng: seedRng(seed),
       choices: [],
+      actorsDigest: null,
+      renamedDigests: null,
     };
   }
 
@@ -623,16 +626,12 @@ export class Engine {
 
   private appendToMailbox(draft: Draft, to: number, envelope: Envelope): void {
     this.ownMailboxes(draft);
-    const current = draft.mailboxes[to];
-    draft.mailboxes[to] = current.length > 0 ? [...current, envelope] : [envelope];
+    draft.mailboxes[to] = draft.mailboxes[to].append(envelope);
   }
 
   private removeEnvelope(draft: Draft, at: number, seq: number): void {
     this.ownMailboxes(draft);
-    const mailbox = draft.mailboxes[at];
-    // An emptied mailbox is the shared empty one, as every other empty mailbox is.
-    if (mailbox.length === 1) draft.mailboxes[at] = NO_MAIL;
-    else draft.mailboxes[at] = mailbox[0].seq === seq ? mailbox.slice(1) : mailbox.filter((e) => e.seq !== seq);
+    draft.mailboxes[at] = draft.mailboxes[at].without(seq);
   }
 
   /** Copy-on-write: the first change in a step copies the mailbox table once. */

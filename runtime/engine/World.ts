@@ -7,6 +7,7 @@ import type { ActorName, AnyEvent, ClockType } from '../../machines/effects.ts';
 import type { RngState } from '../scheduler/rng.ts';
 import { InternalError } from '../errors.ts';
 import type { ActorPart } from './ActorPart.ts';
+import type { Mailbox } from './Mailbox.ts';
 
 export interface Envelope {
   /** Global send order: mailboxes deliver the oldest acceptable envelope first. */
@@ -45,13 +46,26 @@ export interface World {
    */
   readonly actors: readonly ActorName[];
   readonly parts: readonly ActorPart[];
-  /** An empty mailbox is `NO_MAIL` (or any empty array). */
-  readonly mailboxes: readonly (readonly Envelope[])[];
+  /** An empty mailbox is `NO_MAIL` (or any empty one). */
+  readonly mailboxes: readonly Mailbox[];
   /** Sorted: earliest deadline first (per its clock), then by seq. */
   readonly alarms: readonly Alarm[];
   readonly rng: RngState;
   /** Choices taken so far where more than one step was enabled (the replay path). */
   readonly choices: readonly number[];
+  /**
+   * The hash's memo of the actors' share of this world's digest (see `worldHash.ts`), null until
+   * hashed. A world made from another by spreading, with a part replaced, must start it at null.
+   */
+  actorsDigest: ActorsDigest | null;
+  /** The same under renamings of interchangeable actors (symmetry reduction), by renaming. */
+  renamedDigests: Map<symbol, ActorsDigest> | null;
+}
+
+/** The actors' share of a world's digest, as two 32-bit halves (see `worldHash.ts`). */
+export interface ActorsDigest {
+  readonly hi: number;
+  readonly lo: number;
 }
 
 /** A step the scheduler may take next; `at` is the actor's index in `World.actors`. */
@@ -59,9 +73,6 @@ export type Step =
   | { readonly kind: 'deliver'; readonly actor: ActorName; readonly at: number; readonly envelope: Envelope }
   | { readonly kind: 'offer'; readonly actor: ActorName; readonly at: number; readonly event: AnyEvent }
   | { readonly kind: 'advance'; readonly realtime: number; readonly virtual: number };
-
-/** The mailbox of an actor nobody has written to. */
-export const NO_MAIL: readonly Envelope[] = Object.freeze([]);
 
 const indexes = new WeakMap<readonly ActorName[], ReadonlyMap<ActorName, number>>();
 
@@ -81,6 +92,7 @@ export function snapshotOf(world: World, actor: ActorName): AnyMachineSnapshot {
   return world.parts[actorIndexIn(world, actor)].snapshot;
 }
 
+/** An actor's envelopes, oldest first. */
 export function mailboxOf(world: World, actor: ActorName): readonly Envelope[] {
-  return world.mailboxes[actorIndexIn(world, actor)];
+  return world.mailboxes[actorIndexIn(world, actor)].envelopes;
 }

@@ -7,7 +7,8 @@
  */
 import type { AnyMachineSnapshot } from 'xstate';
 import type { ActorPart } from './ActorPart.ts';
-import type { Alarm, Envelope, World } from './World.ts';
+import type { Mailbox } from './Mailbox.ts';
+import type { ActorsDigest, Alarm, Envelope, World } from './World.ts';
 import { keepOn, keptOn, stampOn } from './partCache.ts';
 
 const nameDigests = new Map<string, number>();
@@ -140,9 +141,9 @@ function nameDigest(name: string): number {
   return cached(nameDigests, name, hash53);
 }
 
-/** A mailbox's events in order, with their senders (not their global sequence numbers). */
-function mailboxDigest(mailbox: readonly Envelope[]): number {
-  return keptOn<number>(mailbox, DIGEST) ?? stampOn(mailbox, DIGEST, mailboxDigestOf(mailbox, nameDigest, eventDigest));
+/** A mailbox's events in order, with their senders (not their global sequence numbers); `Mailbox.digest` keeps it. */
+export function mailboxDigest(mailbox: readonly Envelope[]): number {
+  return mailboxDigestOf(mailbox, nameDigest, eventDigest);
 }
 
 /** A mailbox's digest from its senders' and events' digests, in order (a renamed image's too). */
@@ -169,10 +170,9 @@ function alarmDigest(alarm: Alarm): number {
  * instant has passed fires at once in either world.
  */
 export function worldDigest(world: World, relativeTime = false, parent?: World, changed?: readonly number[]): number {
-  return withTimeAndAlarms(world, actorsDigest(world, ACTORS_DIGEST, plainTerm, parent, changed), relativeTime, alarmDigest);
+  return withTimeAndAlarms(world, actorsDigest(world, null, plainTerm, parent, changed), relativeTime, alarmDigest);
 }
 
-const ACTORS_DIGEST = Symbol('actorsDigest');
 
 /**
  * How to hash a world's image under a renaming of identical components (symmetry reduction,
@@ -187,7 +187,7 @@ export interface WorldRenaming {
   /** A non-empty mailbox's digest (events in order, with their senders). */
   mailboxDigest(mailbox: readonly Envelope[]): number;
   alarmDigest(alarm: Alarm): number;
-  /** Under this key a world keeps its actors' share of the image's digest (one key per renaming). */
+  /** Under this key a world keeps its actors' share of the image's digest (one key per renaming; see `World.renamedDigests`). */
   readonly actorsKey: symbol;
 }
 
@@ -196,14 +196,14 @@ export interface WorldRenaming {
  * renaming) when the world was made from it by one step that touched only the actors `changed`.
  */
 export function renamedWorldDigest(world: World, relativeTime: boolean, renaming: WorldRenaming, parent?: World, changed?: readonly number[]): number {
-  const term = (index: number, part: ActorPart, mailbox: readonly Envelope[]) => renamedTerm(renaming, index, part.snapshot, mailbox);
+  const term = (index: number, part: ActorPart, mailbox: Mailbox) => renamedTerm(renaming, index, part.snapshot, mailbox);
   return withTimeAndAlarms(world, actorsDigest(world, renaming.actorsKey, term, parent, changed), relativeTime, (a) => renaming.alarmDigest(a));
 }
 
 /** The world's digest from its actors' share: the run state, the clocks (unless relative) and the alarms. */
 function withTimeAndAlarms(world: World, actors: ActorsDigest, relativeTime: boolean, alarmDigestOf: (alarm: Alarm) => number): number {
   const { realtime, virtual, vmRunning } = world.time;
-  const hasher = new NumberHasher();
+  const hasher = worldHasher.reset();
   hasher.add(vmRunning ? 1 : 0).add(actors.hi).add(actors.lo);
   if (!relativeTime) hasher.add(realtime).add(virtual);
   hasher.add(world.alarms.length);
@@ -214,9 +214,18 @@ function withTimeAndAlarms(world: World, actors: ActorsDigest, relativeTime: boo
   return hasher.digest();
 }
 
-interface ActorsDigest {
-  hi: number;
-  lo: number;
+/** Reused for every world's digest (hashing is never re-entered). */
+const worldHasher = new NumberHasher();
+
+/** The actors' share kept on the world: the plain one (`key` null), or under a renaming's key. */
+function memoOn(world: World, key: symbol | null): ActorsDigest | null | undefined {
+  return key === null ? world.actorsDigest : world.renamedDigests?.get(key);
+}
+
+function keepMemo(world: World, key: symbol | null, digest: ActorsDigest): ActorsDigest {
+  if (key === null) world.actorsDigest = digest;
+  else (world.renamedDigests ??= new Map()).set(key, digest);
+  return digest;
 }
 
 /**
@@ -227,14 +236,14 @@ interface ActorsDigest {
  */
 function actorsDigest(
   world: World,
-  key: symbol,
-  term: (index: number, part: ActorPart, mailbox: readonly Envelope[]) => number,
+  key: symbol | null,
+  term: (index: number, part: ActorPart, mailbox: Mailbox) => number,
   parent?: World,
   changed?: readonly number[],
 ): ActorsDigest {
-  const known = keptOn<ActorsDigest>(world, key);
+  const known = memoOn(world, key);
   if (known) return known;
-  const base = parent ? keptOn<ActorsDigest>(parent, key) : undefined;
+  const base = parent ? memoOn(parent, key) : undefined;
   let hi = base ? base.hi : 0;
   let lo = base ? base.lo : 0;
   const { parts, mailboxes } = world;
@@ -253,24 +262,24 @@ function actorsDigest(
       lo = (lo ^ old) >>> 0;
     }
   }
-  return keepOn(world, key, { hi, lo });
+  return keepMemo(world, key, { hi, lo });
 }
 
 /** Reused for every actor term (hashing is never re-entered). */
 const termHasher = new NumberHasher();
 
 /** An actor's term in the world as it is. */
-function plainTerm(index: number, part: ActorPart, mailbox: readonly Envelope[]): number {
-  return termHasher.reset().add(index).add(part.digest).add(mailbox.length > 0 ? mailboxDigest(mailbox) : 0).digest();
+function plainTerm(index: number, part: ActorPart, mailbox: Mailbox): number {
+  return termHasher.reset().add(index).add(part.digest).add(mailbox.digest).digest();
 }
 
 /** An actor's term in the image under `renaming`: its part renamed, in the place of the actor it becomes. */
-function renamedTerm(renaming: WorldRenaming, index: number, snapshot: AnyMachineSnapshot, mailbox: readonly Envelope[]): number {
+function renamedTerm(renaming: WorldRenaming, index: number, snapshot: AnyMachineSnapshot, mailbox: Mailbox): number {
   return termHasher
     .reset()
     .add(renaming.actorIndex(index))
     .add(renaming.snapshotDigest(snapshot))
-    .add(mailbox.length > 0 ? renaming.mailboxDigest(mailbox) : 0)
+    .add(mailbox.size > 0 ? renaming.mailboxDigest(mailbox.envelopes) : 0)
     .digest();
 }
 

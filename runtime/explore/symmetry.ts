@@ -402,7 +402,7 @@ export class Symmetry {
     signatureHasher.reset();
     for (const index of this.members[k][j].actors) {
       const mailbox = world.mailboxes[index];
-      signatureHasher.add(renaming.snapshotDigest(world.parts[index].snapshot)).add(mailbox.length > 0 ? renaming.mailboxDigest(mailbox) : 0);
+      signatureHasher.add(renaming.snapshotDigest(world.parts[index].snapshot)).add(mailbox.size > 0 ? renaming.mailboxDigest(mailbox.envelopes) : 0);
     }
     return signatureHasher.digest();
   }

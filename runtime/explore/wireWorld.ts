@@ -8,7 +8,8 @@
 import type { AnyMachineSnapshot } from 'xstate';
 import type { ActorName, AnyEvent } from '../../machines/effects.ts';
 import type { Engine } from '../engine/Engine.ts';
-import { NO_MAIL, type Alarm, type Envelope, type World } from '../engine/World.ts';
+import { mailboxOfEnvelopes } from '../engine/Mailbox.ts';
+import type { Alarm, Envelope, World } from '../engine/World.ts';
 import { canonicalJson } from '../engine/worldHash.ts';
 import { InternalError } from '../errors.ts';
 
@@ -49,7 +50,7 @@ export class WireCodec {
       time: world.time,
       rng: world.rng,
       snapshots,
-      mailboxes: world.mailboxes as (readonly Envelope[])[],
+      mailboxes: world.mailboxes.map((m) => m.envelopes),
       alarms: world.alarms as Alarm[],
     };
   }
@@ -65,7 +66,7 @@ export class WireCodec {
       }
       return this.engine.part(snapshot);
     });
-    const mailboxes = wire.mailboxes.map((mailbox) => (mailbox.length === 0 ? NO_MAIL : mailbox.map((e) => ({ ...e, event: this.event(e.event) }))));
+    const mailboxes = wire.mailboxes.map((mailbox) => mailboxOfEnvelopes(mailbox.map((e) => ({ ...e, event: this.event(e.event) }))));
     return {
       step: wire.step,
       seq: wire.seq,
@@ -76,6 +77,8 @@ export class WireCodec {
       mailboxes,
       alarms: wire.alarms.map((a) => ({ ...a, event: this.event(a.event) })),
       choices: [],
+      actorsDigest: null,
+      renamedDigests: null,
     };
   }
 

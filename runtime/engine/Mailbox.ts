@@ -1,0 +1,49 @@
+/**
+ * An actor's mailbox as a world holds it: its envelopes, oldest first, with what the engine
+ * learnt about it (its digest, and the delivery it offers to a given snapshot). A step that
+ * sends or delivers makes a new mailbox and leaves the old one intact. The caches are fields of
+ * one class for the reason `ActorPart`'s are: plain loads on the engine's hot paths.
+ */
+import type { ActorPart } from './ActorPart.ts';
+import type { Envelope, Step } from './World.ts';
+import { mailboxDigest } from './worldHash.ts';
+
+export class Mailbox {
+  private knownDigest = -1;
+  /** The engine's delivery memo: the part it was found for, and the delivery (null: none acceptable). */
+  deliveryFor: ActorPart | null = null;
+  delivery: Step | null = null;
+
+  constructor(readonly envelopes: readonly Envelope[]) {}
+
+  get size(): number {
+    return this.envelopes.length;
+  }
+
+  /** The envelopes' events in order, with their senders (not their global sequence numbers); 0 when empty. */
+  get digest(): number {
+    if (this.envelopes.length === 0) return 0;
+    if (this.knownDigest < 0) this.knownDigest = mailboxDigest(this.envelopes);
+    return this.knownDigest;
+  }
+
+  /** This mailbox with `envelope` last. */
+  append(envelope: Envelope): Mailbox {
+    return new Mailbox(this.envelopes.length === 0 ? [envelope] : [...this.envelopes, envelope]);
+  }
+
+  /** This mailbox without the envelope numbered `seq`. */
+  without(seq: number): Mailbox {
+    const envelopes = this.envelopes;
+    if (envelopes.length === 1) return NO_MAIL;
+    return new Mailbox(envelopes[0].seq === seq ? envelopes.slice(1) : envelopes.filter((e) => e.seq !== seq));
+  }
+}
+
+/** The empty mailbox, shared (frozen: no memo is ever written on it, as nothing is delivered from it). */
+export const NO_MAIL: Mailbox = Object.freeze(new Mailbox(Object.freeze([]))) as Mailbox;
+
+/** A mailbox holding `envelopes` (the shared empty one when there are none). */
+export function mailboxOfEnvelopes(envelopes: readonly Envelope[]): Mailbox {
+  return envelopes.length === 0 ? NO_MAIL : new Mailbox(envelopes);
+}
