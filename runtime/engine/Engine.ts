@@ -24,7 +24,7 @@ import { type Mailbox, mailboxOfEnvelopes, NO_MAIL } from './Mailbox.ts';
 import type { Alarm, Envelope, Step, World } from './World.ts';
 import { ActorPart } from './ActorPart.ts';
 import { acceptedEvents } from './stateName.ts';
-import { hashWorld, worldDigest } from './worldHash.ts';
+import { canonicalJson, hashWorld, worldDigest } from './worldHash.ts';
 
 export { acceptedEvents, stateName } from './stateName.ts';
 
@@ -276,12 +276,15 @@ export class Engine {
   private offersOf(offerer: Offerer, world: World): readonly Step[] {
     const parts = world.parts;
     const part = parts[offerer.index];
-    const known = this.memoize && part.owner === this ? part.offers : null;
+    const memoize = this.memoize && part.owner === this;
+    const known = memoize ? part.offers : null;
     if (known && offerer.readIndexes.every((index, i) => parts[index] === known.reads[i])) return known.steps;
     offerer.view.world = world;
-    const steps = offerer.offers(part.snapshot, offerer.view).map((event): Step => ({ kind: 'offer', actor: offerer.name, at: offerer.index, event }));
+    const steps = offerer
+      .offers(part.snapshot, offerer.view)
+      .map((event): Step => ({ kind: 'offer', actor: offerer.name, at: offerer.index, event: memoize ? this.internEvent(event) : event }));
     offerer.view.world = null;
-    if (this.memoize && part.owner === this) part.offers = { reads: offerer.readIndexes.map((index) => parts[index]), steps };
+    if (memoize) part.offers = { reads: offerer.readIndexes.map((index) => parts[index]), steps };
     return steps;
   }
 
@@ -522,16 +525,40 @@ export class Engine {
       return hit.next;
     }
     const next = this.part(this.computeTransition(actor, part.snapshot, event));
-    (part.transitions ??= new Map()).set(event, { next, emitted: [...this.collected] });
+    const emitted = this.collected.map((item) => this.withInternedEvent(item));
+    this.collected.length = 0;
+    for (const item of emitted) this.collected.push(item);
+    (part.transitions ??= new Map()).set(event, { next, emitted });
     return next;
+  }
+
+  /**
+   * While memoizing, one event object per content: the transition memo is keyed by identity, and
+   * an equal event sent by another transition (or offered again) must find what this one found.
+   */
+  private internedEvents = new Map<string, AnyEvent>();
+  private internEvent(event: AnyEvent): AnyEvent {
+    const key = canonicalJson(event);
+    const known = this.internedEvents.get(key);
+    if (known) return known;
+    this.internedEvents.set(key, event);
+    return event;
+  }
+
+  /** An emitted send or alarm carrying the interned copy of its event. */
+  private withInternedEvent(item: Emitted): Emitted {
+    if (item.type !== 'fx.send' && item.type !== 'fx.alarm.set') return item;
+    const event = this.internEvent(item.event);
+    return event === item.event ? item : { ...item, event };
   }
 
   /**
    * A snapshot as a world holds it. While memoizing, one part per content (by digest): worlds
    * reached by different paths then share their parts (memory), and the memos, kept on the
    * parts, find a transition computed from an equal snapshot reached another way. The explorer
-   * empties the table at each level (`forgetInterned`), so it holds no more than the frontier
-   * does.
+   * lets the table go between levels once it holds many parts (`forgetInterned`); a model has
+   * few distinct snapshots per actor (reference N = 1: about 1,200 in all), so it is usually
+   * kept whole, and a snapshot met again levels later finds its transitions computed.
    */
   private interned = new Map<number, ActorPart>();
   part(snapshot: AnyMachineSnapshot): ActorPart {
@@ -543,8 +570,12 @@ export class Engine {
     return part;
   }
 
-  forgetInterned(): void {
-    this.interned = new Map();
+  /** Lets the interned parts go if there are more than `limit` of them (the memos go with them). */
+  forgetInterned(limit = 0): void {
+    if (this.interned.size + this.internedEvents.size > limit) {
+      this.interned = new Map();
+      this.internedEvents = new Map();
+    }
   }
 
   private computeTransition(actor: ActorName, snapshot: AnyMachineSnapshot, event: AnyEvent): AnyMachineSnapshot {

@@ -58,6 +58,8 @@ export interface Expansion<W> {
 
 const NO_SENDS: readonly number[] = [];
 const NONE_ASLEEP: readonly string[] = [];
+/** Interned snapshots kept from level to level (see `newLevel`). */
+const INTERNED_PARTS_KEPT = 100_000;
 /** Shared by every step no monitor reads: never written to. */
 const NOTHING_JUDGED: TraceEvent[] = [];
 
@@ -206,9 +208,12 @@ export class Expander {
     }
   }
 
-  /** A new level of the search: snapshots interned for the last one may go. */
+  /**
+   * A new level of the search: the interned snapshots may go, if there are so many that keeping
+   * them (and their memos) would cost more memory than recomputing their transitions costs time.
+   */
   newLevel(): void {
-    this.engine.forgetInterned();
+    this.engine.forgetInterned(INTERNED_PARTS_KEPT);
   }
 
   /**
