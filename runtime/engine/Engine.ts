@@ -229,12 +229,18 @@ export class Engine {
     const { mailboxes, parts } = world;
     for (let i = 0; i < mailboxes.length; i++) {
       const mailbox = mailboxes[i];
-      if (mailbox.envelopes.length === 0) continue;
+      if (mailbox.size === 0) continue;
       const delivery = this.deliveryOf(i, parts[i], mailbox);
-      if (delivery) deliveries.push(delivery);
-    }
-    if (deliveries.length > 1) {
-      deliveries.sort((a, b) => (a as { envelope: Envelope }).envelope.seq - (b as { envelope: Envelope }).envelope.seq);
+      if (delivery === null) continue;
+      // Oldest message first: an insertion into the few found so far (no sort and no comparator).
+      const seq = (delivery as { envelope: Envelope }).envelope.seq;
+      let at = deliveries.length;
+      deliveries.push(delivery);
+      while (at > 0 && (deliveries[at - 1] as { envelope: Envelope }).envelope.seq > seq) {
+        deliveries[at] = deliveries[at - 1];
+        at--;
+      }
+      deliveries[at] = delivery;
     }
     for (const offerer of this.offering) {
       for (const offer of this.offersOf(offerer, world)) deliveries.push(offer);

@@ -14,15 +14,16 @@ export class Mailbox {
   deliveryFor: ActorPart | null = null;
   delivery: Step | null = null;
 
-  constructor(readonly envelopes: readonly Envelope[]) {}
+  /** How many envelopes (a field: the engine looks at every mailbox of every world it expands). */
+  readonly size: number;
 
-  get size(): number {
-    return this.envelopes.length;
+  constructor(readonly envelopes: readonly Envelope[]) {
+    this.size = envelopes.length;
   }
 
   /** The envelopes' events in order, with their senders (not their global sequence numbers); 0 when empty. */
   get digest(): number {
-    if (this.envelopes.length === 0) return 0;
+    if (this.size === 0) return 0;
     if (this.knownDigest < 0) this.knownDigest = mailboxDigest(this.envelopes);
     return this.knownDigest;
   }
