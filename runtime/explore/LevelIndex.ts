@@ -1,14 +1,13 @@
-import { slotOf, store } from './hashSlots.ts';
+import { emptySlots, slotCount, slotOf, store, storedHash } from './hashSlots.ts';
 
 /**
  * The next level's states that have something asleep, by state hash, while the level is being
- * found (see `intersectSleep`). An open-addressing table of 53-bit hashes in two 32-bit halves
+ * found (see `intersectSleep`). An open-addressing table of 53-bit hashes (`hashSlots.ts`)
  * with the node's place beside it: a `Map<number, …>` boxed every hash as a heap number and
  * rehashed as it grew, and was the single largest cost of merging a successor.
  */
 export class LevelIndex<T> {
-  private hi = new Uint32Array(1 << 10);
-  private lo = new Uint32Array(1 << 10);
+  private halves = emptySlots(1 << 10);
   private places = new Int32Array(1 << 10);
   private readonly values: T[] = [];
   private mask = (1 << 10) - 1;
@@ -30,27 +29,27 @@ export class LevelIndex<T> {
       this.values[this.places[slot] - 1] = value;
       return;
     }
-    store(this.hi, this.lo, slot, h);
+    store(this.halves, slot, h);
     this.values.push(value);
     this.places[slot] = this.values.length;
     if (this.values.length * 2 > this.mask) this.grow();
   }
 
   private slotOf(h: number): number {
-    return slotOf(this.hi, this.lo, this.mask, h);
+    return slotOf(this.halves, this.mask, h);
   }
 
   private grow(): void {
-    const { hi, lo, places } = this;
-    this.hi = new Uint32Array(hi.length * 2);
-    this.lo = new Uint32Array(lo.length * 2);
-    this.places = new Int32Array(places.length * 2);
-    this.mask = this.hi.length - 1;
-    for (let i = 0; i < hi.length; i++) {
+    const { halves, places } = this;
+    const slots = slotCount(halves);
+    this.halves = emptySlots(slots * 2);
+    this.places = new Int32Array(slots * 2);
+    this.mask = slots * 2 - 1;
+    for (let i = 0; i < slots; i++) {
       if (places[i] === 0) continue;
-      const slot = this.slotOf(hi[i] * 4294967296 + lo[i]);
-      this.hi[slot] = hi[i];
-      this.lo[slot] = lo[i];
+      const h = storedHash(halves, i);
+      const slot = this.slotOf(h);
+      store(this.halves, slot, h);
       this.places[slot] = places[i];
     }
   }

@@ -1,16 +1,15 @@
-import { isEmpty, slotOf, store } from './hashSlots.ts';
+import { emptySlots, isEmpty, slotCount, slotOf, store, storedHash } from './hashSlots.ts';
 
 /**
  * The explorer's memory of where it has been: 53-bit state hashes in an open-addressing table
- * of two 32-bit halves, plus, by state id, the parent's id and the index of the step taken.
+ * (two 32-bit halves per slot, see `hashSlots.ts`), plus, by state id, the parent's id and the index of the step taken.
  * 22 to 38 bytes per state (8 bytes per slot, the table a quarter to half full, then 4 for
  * the parent and 2 for the step), with no object per state. Hash 0 marks an empty
  * slot, so a state whose hash is 0 is stored as 1 (one more way to collide, counted in the
  * report's collision probability like any other).
  */
 export class StateStore {
-  private hi: Uint32Array;
-  private lo: Uint32Array;
+  private halves: Uint32Array;
   private mask: number;
   private parentIds = new Int32Array(1024);
   private stepIndexes = new Uint16Array(1024);
@@ -19,8 +18,7 @@ export class StateStore {
   constructor(capacityHint = 1 << 12) {
     let slots = 1 << 10;
     while (slots < capacityHint * 2) slots *= 2;
-    this.hi = new Uint32Array(slots);
-    this.lo = new Uint32Array(slots);
+    this.halves = emptySlots(slots);
     this.mask = slots - 1;
   }
 
@@ -33,7 +31,7 @@ export class StateStore {
     const h = hash === 0 ? 1 : hash;
     const slot = this.find(h);
     if (slot < 0) return -1;
-    store(this.hi, this.lo, slot, h);
+    store(this.halves, slot, h);
     const id = this.size++;
     if (id >= this.parentIds.length) this.growLinks();
     this.parentIds[id] = parent;
@@ -52,26 +50,24 @@ export class StateStore {
 
   /** Bytes held for the states stored so far (table and links), and per state. */
   bytes(): { total: number; perState: number } {
-    const total = this.hi.byteLength + this.lo.byteLength + this.parentIds.byteLength + this.stepIndexes.byteLength;
+    const total = this.halves.byteLength + this.parentIds.byteLength + this.stepIndexes.byteLength;
     return { total, perState: this.size === 0 ? 0 : total / this.size };
   }
 
   /** The empty slot where `h` goes, or -1 when it is already stored. */
   private find(h: number): number {
-    const slot = slotOf(this.hi, this.lo, this.mask, h);
-    return isEmpty(this.hi, this.lo, slot) ? slot : -1;
+    const slot = slotOf(this.halves, this.mask, h);
+    return isEmpty(this.halves, slot) ? slot : -1;
   }
 
   private growTable(): void {
-    const { hi, lo } = this;
-    this.hi = new Uint32Array(hi.length * 2);
-    this.lo = new Uint32Array(lo.length * 2);
-    this.mask = this.hi.length - 1;
-    for (let i = 0; i < hi.length; i++) {
-      if (hi[i] === 0 && lo[i] === 0) continue;
-      const slot = slotOf(this.hi, this.lo, this.mask, hi[i] * 4294967296 + lo[i]);
-      this.hi[slot] = hi[i];
-      this.lo[slot] = lo[i];
+    const old = this.halves;
+    const slots = slotCount(old);
+    this.halves = emptySlots(slots * 2);
+    this.mask = slots * 2 - 1;
+    for (let i = 0; i < slots; i++) {
+      const h = storedHash(old, i);
+      if (h !== 0) store(this.halves, slotOf(this.halves, this.mask, h), h);
     }
   }
 
