@@ -9,7 +9,8 @@
  *   npm run bench:explore -- --sizes 1x1,2x1   chosen sizes (NxD)
  *   npm run bench:explore -- --quick           sizes 1x1, 2x1 and 1x2, 10 s each
  *
- * Every exploration runs in its own process (its peak RSS is its own). Figures per size:
+ * Every exploration runs in its own process (its peak RSS is its own), started with the young
+ * generation `drainlab explore` starts with (see `bin/drainlab.js`), the baseline's too. Figures per size:
  * verdict, states, transitions, seconds and states per second of each explorer, drainlab's
  * peak RSS and bytes per stored state, and the ratios drainlab / baseline of states per second
  * and of time to verdict (when both reached one). Then, for N = 1 and D = 1, each protection
@@ -35,7 +36,7 @@ const sizes = values.sizes ? values.sizes.split(',').map(parseSize) : values.qui
 
 const one = fileURLToPath(new URL('./exploreOne.ts', import.meta.url));
 function run(...args: string[]): Measurement {
-  const child = spawnSync(process.execPath, ['--max-old-space-size=12000', '--import', 'tsx', one, ...args, `seconds=${seconds}`], { encoding: 'utf8', maxBuffer: 1 << 24 });
+  const child = spawnSync(process.execPath, ['--max-old-space-size=12000', '--max-semi-space-size=128', '--import', 'tsx', one, ...args, `seconds=${seconds}`], { encoding: 'utf8', maxBuffer: 1 << 24 });
   const line = child.stdout.trim().split('\n').at(-1) ?? '';
   try {
     return JSON.parse(line) as Measurement;

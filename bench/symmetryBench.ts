@@ -2,7 +2,8 @@
  * Symmetry reduction on the reference family: `npm run bench:symmetry [-- --seconds S]
  * [--sizes 2x1,3x1]`. Each size runs with the contexts dispatching in readiness order (the only
  * order in which identical clients are interchangeable), once with symmetry reduction and once
- * without, each in its own process with the same budget (default 60 s), and prints states,
+ * without, each in its own process with the same budget (default 60 s) and the young generation
+ * `drainlab explore` starts with (see `bin/drainlab.js`), and prints states,
  * depth reached, states per second and peak memory for both.
  */
 import { execFileSync } from 'node:child_process';
@@ -31,7 +32,7 @@ const sizes = sizesText.split(',').map((s) => {
 function run(n: number, d: number, symmetry: boolean): Measurement {
   const out = execFileSync(
     process.execPath,
-    ['--import', 'tsx', 'bench/exploreOne.ts', 'drainlab', String(n), String(d), `seconds=${seconds}`, 'dispatch=readiness', `symmetry=${symmetry ? 'on' : 'off'}`],
+    ['--max-semi-space-size=128', '--import', 'tsx', 'bench/exploreOne.ts', 'drainlab', String(n), String(d), `seconds=${seconds}`, 'dispatch=readiness', `symmetry=${symmetry ? 'on' : 'off'}`],
     { encoding: 'utf8', maxBuffer: 1 << 20 },
   );
   return JSON.parse(out.trim().split('\n').pop()!) as Measurement;

@@ -108,6 +108,19 @@ describe('drainlab as a process', () => {
     expect(run.status).toBe(0);
     expect(run.stdout).toContain('I10');
   });
+
+  it('should pass explore’s report and exit code 0 on from the node it starts explore in', () => {
+    const run = spawnSync(process.execPath, [bin, 'explore', 'drained-section-nbd'], { encoding: 'utf8' });
+    expect(run.status).toBe(0);
+    expect(run.stdout).toContain('verdict: proved');
+  });
+
+  it('should pass explore’s bad-input message and exit code 2 on, without a stack trace', () => {
+    const run = spawnSync(process.execPath, [bin, 'explore', 'no-such-scenario'], { encoding: 'utf8' });
+    expect(run.status).toBe(2);
+    expect(run.stderr).not.toMatch(/\n\s+at /);
+    expect(run.stderr).toContain("no scenario file or library scenario named 'no-such-scenario'");
+  });
 });
 
 describe('drainlab explore', () => {
