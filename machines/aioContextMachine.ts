@@ -87,6 +87,12 @@ export interface AioContextContext {
    */
   bhPending: readonly string[];
   timers: Readonly<Record<string, AioTimer>>;
+  /**
+   * The expired timers, in the order their deadlines passed. The engine fires alarms in deadline
+   * order, and equal deadlines in the order they were armed, which is QEMU's list order:
+   * timer_mod_ns_locked inserts a timer after every timer whose expire_time is not later.
+   */
+  expiredOrder: readonly string[];
   lockOwner: ThreadName | null;
   lockDepth: number;
   frames: readonly PollFrame[];
@@ -147,15 +153,15 @@ export function hasDispatchableWork(ctx: Ctx): boolean {
 }
 
 function timerQueue(ctx: Ctx): string[] {
-  // timerlistgroup_run_timers: REALTIME list first, then VIRTUAL; each list in deadline order.
-  const clockRank: Record<ClockType, number> = { realtime: 0, virtual: 1 };
-  return Object.keys(ctx.timers)
-    .filter((id) => ctx.timers[id].expired)
-    .sort((a, b) => {
-      const ta = ctx.timers[a];
-      const tb = ctx.timers[b];
-      return clockRank[ta.clock] - clockRank[tb.clock] || (ta.deadline ?? 0) - (tb.deadline ?? 0) || ta.generation - tb.generation || (a < b ? -1 : 1);
-    });
+  // timerlistgroup_run_timers: REALTIME list first, then VIRTUAL; each list in its order
+  // (deadline, then arming order: see `expiredOrder`).
+  const expired = ctx.expiredOrder.filter((id) => ctx.timers[id]?.expired);
+  return [...expired.filter((id) => ctx.timers[id].clock === 'realtime'), ...expired.filter((id) => ctx.timers[id].clock !== 'realtime')];
+}
+
+/** `expiredOrder` without `id` (re-armed, deleted, or run). */
+function notExpired(ctx: Ctx, id: string): readonly string[] {
+  return ctx.expiredOrder.includes(id) ? ctx.expiredOrder.filter((x) => x !== id) : ctx.expiredOrder;
 }
 
 /**
@@ -223,7 +229,7 @@ function resumePoll(ctx: Ctx, out: Emitter): Ctx {
     const t = ctx.timers[next];
     if (!t || !t.expired) continue;
     // timerlist_run_timers: the timer is disarmed before its callback runs.
-    ctx = { ...ctx, timers: { ...ctx.timers, [next]: { ...t, expired: false, armed: false, deadline: null } } };
+    ctx = { ...ctx, timers: { ...ctx.timers, [next]: { ...t, expired: false, armed: false, deadline: null } }, expiredOrder: notExpired(ctx, next) };
     ctx = dispatch(ctx, out, 'timer', next, t.owner, false, true);
     return ctx;
   }
@@ -399,7 +405,7 @@ export function aioContextStep(ctx: Ctx, event: AnyEvent): Result {
         break;
       }
       const generation = t.generation + 1;
-      ctx = { ...ctx, timers: { ...ctx.timers, [e.id]: { ...t, deadline: e.deadline ?? null, armed: true, generation, expired: false } } };
+      ctx = { ...ctx, timers: { ...ctx.timers, [e.id]: { ...t, deadline: e.deadline ?? null, armed: true, generation, expired: false } }, expiredOrder: notExpired(ctx, e.id) };
       const expired = { type: 'aio.timer.expired', id: e.id, generation };
       if (e.deadline !== undefined) out.alarm(`${ctx.name}/${e.id}`, t.clock, e.deadline, expired);
       else out.alarmIn(`${ctx.name}/${e.id}`, t.clock, e.delay ?? 0, expired);
@@ -408,7 +414,7 @@ export function aioContextStep(ctx: Ctx, event: AnyEvent): Result {
     case 'aio.timer.del': {
       const t = ctx.timers[e.id];
       if (!t) break;
-      ctx = { ...ctx, timers: { ...ctx.timers, [e.id]: { ...t, deadline: null, armed: false, generation: t.generation + 1, expired: false } } };
+      ctx = { ...ctx, timers: { ...ctx.timers, [e.id]: { ...t, deadline: null, armed: false, generation: t.generation + 1, expired: false } }, expiredOrder: notExpired(ctx, e.id) };
       out.clearAlarm(`${ctx.name}/${e.id}`);
       break;
     }
@@ -416,7 +422,7 @@ export function aioContextStep(ctx: Ctx, event: AnyEvent): Result {
       const t = ctx.timers[e.id];
       // A stale alarm (the timer was re-armed or deleted after it went off) is ignored.
       if (!t || !t.armed || t.generation !== e.generation) break;
-      ctx = { ...ctx, timers: { ...ctx.timers, [e.id]: { ...t, expired: true } } };
+      ctx = { ...ctx, timers: { ...ctx.timers, [e.id]: { ...t, expired: true } }, expiredOrder: [...notExpired(ctx, e.id), e.id] };
       break;
     }
     case 'aio.external.disable':
@@ -513,6 +519,7 @@ export const aioContextMachine = setup({
     bhOrder: [],
     bhPending: [],
     timers: {},
+    expiredOrder: [],
     lockOwner: null,
     lockDepth: 0,
     frames: [],

@@ -172,6 +172,49 @@ describe('aioContextMachine: REALTIME and VIRTUAL timers', () => {
   });
 });
 
+describe('aioContextMachine: the order of timers that expire in one poll', () => {
+  const arm = (rig: ContextRig, id: string, clock: 'realtime' | 'virtual', when: { deadline: number } | { delay: number }) =>
+    rig.send(CTX, { type: 'aio.timer.new', id, owner: PROBE, clock }).send(CTX, { type: 'aio.timer.mod', id, ...when });
+
+  it('should run timers with one deadline in the order they were armed (timer_mod_ns_locked inserts after equal expire times)', () => {
+    const rig = new ContextRig();
+    arm(rig, 'b', 'realtime', { deadline: 1_000 });
+    arm(rig, 'a', 'realtime', { deadline: 1_000 });
+    rig.advance();
+    rig.poll(false);
+    expect(rig.probe().ran).toEqual(['timer:b', 'timer:a']);
+  });
+
+  it('should run timers armed with delays in the order their deadlines passed', () => {
+    const rig = new ContextRig();
+    arm(rig, 'a', 'realtime', { delay: 2_000 });
+    arm(rig, 'b', 'realtime', { delay: 1_000 });
+    rig.advance().advance();
+    rig.poll(false);
+    expect(rig.probe().ran).toEqual(['timer:b', 'timer:a']);
+  });
+
+  it('should run the REALTIME list before the VIRTUAL one (timerlistgroup_run_timers)', () => {
+    const rig = new ContextRig();
+    arm(rig, 'virt', 'virtual', { deadline: 1_000 });
+    arm(rig, 'real', 'realtime', { deadline: 2_000 });
+    rig.advance().advance();
+    rig.poll(false);
+    expect(rig.probe().ran).toEqual(['timer:real', 'timer:virt']);
+  });
+
+  it('should put a timer re-armed after it expired back in line by its new deadline', () => {
+    const rig = new ContextRig();
+    arm(rig, 'a', 'realtime', { deadline: 1_000 });
+    arm(rig, 'b', 'realtime', { deadline: 2_000 });
+    rig.advance();
+    rig.send(CTX, { type: 'aio.timer.mod', id: 'a', deadline: 3_000 });
+    rig.advance().advance();
+    rig.poll(false);
+    expect(rig.probe().ran).toEqual(['timer:b', 'timer:a']);
+  });
+});
+
 describe('aioContextMachine: dispatch order (dispatchOrder)', () => {
   const schedule = (id: string) => ({ type: 'aio.bh.schedule', id });
   const notify = (id: string) => ({ type: 'aio.handler.notify', id });
