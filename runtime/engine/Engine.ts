@@ -174,6 +174,8 @@ export class Engine {
   readonly wire = new Subject<Routed>();
   private readonly onTrace?: (event: TraceEvent, source?: object) => void;
   private readonly traceOnly: (type: string) => boolean;
+  /** Whether deliveries are traced at all (checked before their event is described). */
+  private readonly tracesDeliveries: boolean;
   private readonly memoize: boolean;
   private readonly collected: Emitted[] = [];
   private readonly scope: AnyActorScope;
@@ -210,6 +212,7 @@ export class Engine {
       });
     this.onTrace = options.onTrace;
     this.traceOnly = options.traceOnly ?? (() => true);
+    this.tracesDeliveries = this.onTrace !== undefined && this.traceOnly('@trace.deliver');
     this.memoize = options.memoize ?? false;
     this.scope = this.createCollectingScope();
     this.wire.subscribe((routed) => this.enqueue(routed));
@@ -324,11 +327,13 @@ export class Engine {
           from = 'env';
         }
         const before = parts[at];
-        this.trace(draft, actor, '@trace.deliver', () => ({ event: event.type, from, detail: describeEvent(event) }));
+        if (this.tracesDeliveries) this.trace(draft, actor, '@trace.deliver', () => ({ event: event.type, from, detail: describeEvent(event) }));
         const after = this.transition(actor, before, event);
-        const changed = parts.slice();
-        changed[at] = after;
-        parts = changed;
+        if (after !== before) {
+          const changed = parts.slice();
+          changed[at] = after;
+          parts = changed;
+        }
         this.traceStateChange(draft, actor, before, after);
         this.carryOut(draft, actor, this.collected);
       }
