@@ -47,6 +47,10 @@ function run(...args: string[]): Measurement {
 
 const perSecond = (m: Measurement) => m.states / Math.max(m.seconds, 1e-6);
 const int = (x: number) => Math.round(x).toLocaleString('en-US');
+/** Three decimals, or three significant digits below 0.001 (a baseline proof of a few hundred states takes well under a millisecond). */
+const ratio = (x: number) => (x >= 0.001 || x === 0 ? x.toFixed(3) : x.toPrecision(3));
+/** Seconds to a tenth, or in milliseconds below a tenth of a second. */
+const duration = (s: number) => (s >= 0.1 ? s.toFixed(1) : `${(s * 1000).toPrecision(2)} ms`);
 const verdictOf = (m: Measurement) => (m.verdict === 'violated' ? `violated (${m.invariant}, ${m.counterexampleSteps} steps)` : m.verdict);
 
 console.log(`Exploration benchmark: reference configuration, ${seconds} s budget per exploration, one process each (Node ${process.version}).`);
@@ -56,9 +60,9 @@ console.log('|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|--
 for (const { n, d } of sizes) {
   const base = run('baseline', String(n), String(d));
   const lab = run('drainlab', String(n), String(d));
-  const timeRatio = base.verdict !== 'bounded' && lab.verdict !== 'bounded' ? (base.seconds / lab.seconds).toFixed(3) : '-';
+  const timeRatio = base.verdict !== 'bounded' && lab.verdict !== 'bounded' ? ratio(base.seconds / lab.seconds) : '-';
   console.log(
-    `| ${n} | ${d} | ${verdictOf(base)} | ${int(base.states)} | ${int(base.transitions)} | ${base.seconds.toFixed(1)} | ${int(perSecond(base))} | ` +
+    `| ${n} | ${d} | ${verdictOf(base)} | ${int(base.states)} | ${int(base.transitions)} | ${duration(base.seconds)} | ${int(perSecond(base))} | ` +
       `${verdictOf(lab)} | ${int(lab.states)} | ${int(lab.transitions)} | ${lab.depth} | ${lab.seconds.toFixed(1)} | ${int(perSecond(lab))} | ${lab.peakRssMB} | ${lab.bytesPerState.toFixed(0)} | ` +
       `${(perSecond(lab) / perSecond(base)).toFixed(3)} | ${timeRatio} |`,
   );
@@ -79,7 +83,7 @@ const rows: [string, string[]][] = [
 for (const [label, args] of rows) {
   const base = run('baseline', '1', '1', ...args);
   const lab = run('drainlab', '1', '1', ...args);
-  console.log(`| ${label} | ${verdictOf(base)} | ${base.seconds.toFixed(1)} | ${verdictOf(lab)} | ${int(lab.states)} | ${lab.seconds.toFixed(1)} |`);
+  console.log(`| ${label} | ${verdictOf(base)} | ${duration(base.seconds)} | ${verdictOf(lab)} | ${int(lab.states)} | ${lab.seconds.toFixed(1)} |`);
 }
 
 console.log('');

@@ -173,46 +173,50 @@ describe('aioContextMachine: REALTIME and VIRTUAL timers', () => {
 });
 
 describe('aioContextMachine: the order of timers that expire in one poll', () => {
-  const arm = (rig: ContextRig, id: string, clock: 'realtime' | 'virtual', when: { deadline: number } | { delay: number }) =>
-    rig.send(CTX, { type: 'aio.timer.new', id, owner: PROBE, clock }).send(CTX, { type: 'aio.timer.mod', id, ...when });
+  type Arm = { id: string; clock: 'realtime' | 'virtual'; deadline?: number; delay?: number };
+  /** Timelines as data: timers armed in this order, the alarms that go off, a re-arm between them, and the order the poll runs them in. */
+  const cases: { name: string; arms: Arm[]; fired: number; rearm?: { id: string; deadline: number; after: number }; ran: string[] }[] = [
+    {
+      name: 'should run timers with one deadline in the order they were armed (timer_mod_ns_locked inserts after equal expire times)',
+      arms: [{ id: 'b', clock: 'realtime', deadline: 1_000 }, { id: 'a', clock: 'realtime', deadline: 1_000 }],
+      fired: 1,
+      ran: ['timer:b', 'timer:a'],
+    },
+    {
+      name: 'should run timers armed with delays in the order their deadlines passed',
+      arms: [{ id: 'a', clock: 'realtime', delay: 2_000 }, { id: 'b', clock: 'realtime', delay: 1_000 }],
+      fired: 2,
+      ran: ['timer:b', 'timer:a'],
+    },
+    {
+      name: 'should run the REALTIME list before the VIRTUAL one (timerlistgroup_run_timers)',
+      arms: [{ id: 'virt', clock: 'virtual', deadline: 1_000 }, { id: 'real', clock: 'realtime', deadline: 2_000 }],
+      fired: 2,
+      ran: ['timer:real', 'timer:virt'],
+    },
+    {
+      name: 'should put a timer re-armed after it expired back in line by its new deadline',
+      arms: [{ id: 'a', clock: 'realtime', deadline: 1_000 }, { id: 'b', clock: 'realtime', deadline: 2_000 }],
+      rearm: { id: 'a', deadline: 3_000, after: 1 },
+      fired: 3,
+      ran: ['timer:b', 'timer:a'],
+    },
+  ];
 
-  it('should run timers with one deadline in the order they were armed (timer_mod_ns_locked inserts after equal expire times)', () => {
-    const rig = new ContextRig();
-    arm(rig, 'b', 'realtime', { deadline: 1_000 });
-    arm(rig, 'a', 'realtime', { deadline: 1_000 });
-    rig.advance();
-    rig.poll(false);
-    expect(rig.probe().ran).toEqual(['timer:b', 'timer:a']);
-  });
-
-  it('should run timers armed with delays in the order their deadlines passed', () => {
-    const rig = new ContextRig();
-    arm(rig, 'a', 'realtime', { delay: 2_000 });
-    arm(rig, 'b', 'realtime', { delay: 1_000 });
-    rig.advance().advance();
-    rig.poll(false);
-    expect(rig.probe().ran).toEqual(['timer:b', 'timer:a']);
-  });
-
-  it('should run the REALTIME list before the VIRTUAL one (timerlistgroup_run_timers)', () => {
-    const rig = new ContextRig();
-    arm(rig, 'virt', 'virtual', { deadline: 1_000 });
-    arm(rig, 'real', 'realtime', { deadline: 2_000 });
-    rig.advance().advance();
-    rig.poll(false);
-    expect(rig.probe().ran).toEqual(['timer:real', 'timer:virt']);
-  });
-
-  it('should put a timer re-armed after it expired back in line by its new deadline', () => {
-    const rig = new ContextRig();
-    arm(rig, 'a', 'realtime', { deadline: 1_000 });
-    arm(rig, 'b', 'realtime', { deadline: 2_000 });
-    rig.advance();
-    rig.send(CTX, { type: 'aio.timer.mod', id: 'a', deadline: 3_000 });
-    rig.advance().advance();
-    rig.poll(false);
-    expect(rig.probe().ran).toEqual(['timer:b', 'timer:a']);
-  });
+  for (const { name, arms, fired, rearm, ran } of cases) {
+    it(name, () => {
+      const rig = new ContextRig();
+      for (const { id, clock, deadline, delay } of arms) {
+        rig.send(CTX, { type: 'aio.timer.new', id, owner: PROBE, clock }).send(CTX, { type: 'aio.timer.mod', id, ...(deadline !== undefined ? { deadline } : { delay }) });
+      }
+      for (let alarm = 0; alarm < fired; alarm++) {
+        if (rearm && alarm === rearm.after) rig.send(CTX, { type: 'aio.timer.mod', id: rearm.id, deadline: rearm.deadline });
+        rig.advance();
+      }
+      rig.poll(false);
+      expect(rig.probe().ran).toEqual(ran);
+    });
+  }
 });
 
 describe('aioContextMachine: dispatch order (dispatchOrder)', () => {
