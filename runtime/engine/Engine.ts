@@ -139,10 +139,9 @@ export function formatNs(ns: number): string {
 interface Offerer {
   name: ActorName;
   index: number;
-  /** The indexes of `reads`. */
+  /** The indexes of the actors whose snapshots its offers read (`ActorSpec.offerReads`). */
   readIndexes: readonly number[];
   offers: OfferFunction;
-  reads: readonly ActorName[];
   view: OfferView;
 }
 
@@ -206,7 +205,6 @@ export class Engine {
           index: actorIndex.get(s.name)!,
           readIndexes: reads.map((actor) => indexOf(s.name, actor)),
           offers: s.offers!,
-          reads,
           view: new OfferView(s.name, new Map([s.name, ...reads].map((actor) => [actor, indexOf(s.name, actor)]))),
         };
       });

@@ -73,7 +73,6 @@ export class Expander {
   private readonly shared: ReadonlySet<string>;
   /** Past this REALTIME instant the clocks are left out of the hash (see `timeHorizonOf`). */
   private readonly horizon: number;
-  private readonly actorIndex: ReadonlyMap<string, number>;
   /** By actor index: the actors whose snapshots its offers read (see `independent`). */
   readonly offerReads: readonly (ReadonlySet<number> | undefined)[];
   /** Which clients are interchangeable (whether or not the reduction is on). */
@@ -101,8 +100,7 @@ export class Expander {
     this.contents = [];
     this.shared = new Set(specs.flatMap((s) => (s.offers ? [s.name, ...(s.offerReads ?? [])] : [])));
     this.horizon = relativeTime ? timeHorizonOf(topology) : Infinity;
-    this.actorIndex = new Map(specs.map((s, i) => [s.name, i]));
-    this.offerReads = specs.map((s) => (s.offers ? new Set((s.offerReads ?? []).map((name) => this.actorIndex.get(name)!)) : undefined));
+    this.offerReads = specs.map((s) => (s.offers ? new Set((s.offerReads ?? []).map((name) => this.engine.actorIndex.get(name)!)) : undefined));
     this.symmetryClasses = symmetryClasses(topology);
     this.symmetry =
       symmetry && this.symmetryClasses.classes.length > 0
@@ -168,7 +166,7 @@ export class Expander {
   private indexesOf(actors: readonly string[]): number[] {
     const indexes: number[] = [];
     for (const actor of actors) {
-      const index = this.actorIndex.get(actor)!;
+      const index = this.engine.actorIndex.get(actor)!;
       let at = indexes.length;
       while (at > 0 && indexes[at - 1] > index) at--;
       if (indexes[at - 1] !== index) indexes.splice(at, 0, index);

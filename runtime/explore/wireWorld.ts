@@ -6,7 +6,7 @@
  * (by identity) keeps hitting.
  */
 import type { AnyMachineSnapshot } from 'xstate';
-import type { ActorName, AnyEvent } from '../../machines/effects.ts';
+import type { AnyEvent } from '../../machines/effects.ts';
 import type { Engine } from '../engine/Engine.ts';
 import { mailboxOfEnvelopes } from '../engine/Mailbox.ts';
 import type { Alarm, Envelope, World } from '../engine/World.ts';
