@@ -285,7 +285,7 @@ export class Engine {
     const part = parts[offerer.index];
     const memoize = this.memoize && part.owner === this;
     const known = memoize ? part.offers : null;
-    if (known && offerer.readIndexes.every((index, i) => parts[index] === known.reads[i])) return known.steps;
+    if (known && sameReads(offerer.readIndexes, parts, known.reads)) return known.steps;
     offerer.view.world = world;
     const steps = offerer
       .offers(part.snapshot, offerer.view)
@@ -297,15 +297,19 @@ export class Engine {
 
   /** The world after `step`. Pure in the world; trace events go to the sink as they happen. */
   apply(world: World, step: Step): World {
-    this.lastEffects = { sends: [], alarms: false, time: step.kind === 'advance' };
-    const draft: Draft = {
-      step: world.step + 1,
-      seq: world.seq,
-      mailboxes: world.mailboxes as Mailbox[],
-      mailboxesOwned: false,
-      alarms: world.alarms as Alarm[],
-      time: world.time,
-    };
+    // One effects record and one draft, reset for each step rather than made anew: the explorer
+    // applies millions of steps, and what it allocates per step sets how often the collector runs.
+    const effects = this.lastEffects;
+    effects.sends.length = 0;
+    effects.alarms = false;
+    effects.time = step.kind === 'advance';
+    const draft = this.stepDraft;
+    draft.step = world.step + 1;
+    draft.seq = world.seq;
+    draft.mailboxes = world.mailboxes as Mailbox[];
+    draft.mailboxesOwned = false;
+    draft.alarms = world.alarms as Alarm[];
+    draft.time = world.time;
     this.draft = draft;
     let parts = world.parts;
     try {
@@ -325,7 +329,7 @@ export class Engine {
           from = 'env';
         }
         const before = parts[at];
-        if (this.tracesDeliveries) this.trace(draft, actor, '@trace.deliver', () => ({ event: event.type, from, detail: describeEvent(event) }));
+        if (this.tracesDeliveries) this.trace(draft, actor, '@trace.deliver', { event: event.type, from, detail: describeEvent(event) });
         const after = this.transition(actor, before, event);
         if (after !== before) {
           const changed = parts.slice();
@@ -496,7 +500,7 @@ export class Engine {
         this.assertHealthy(name, snapshot, { type: 'xstate.init' });
         const part = this.part(snapshot);
         parts.push(part);
-        this.trace(draft, name, '@trace.state', () => ({ from: '', to: part.stateName }));
+        if (this.traced('@trace.state')) this.trace(draft, name, '@trace.state', { from: '', to: part.stateName });
         this.carryOut(draft, name, this.collected);
       }
     } finally {
@@ -609,9 +613,12 @@ export class Engine {
 
   /**
    * The effects on other parts of the world (sends, alarms, time) the last `apply` carried out.
-   * The explorer's partial-order reductions read it to tell which steps commute.
+   * The explorer's partial-order reductions read it to tell which steps commute. One record,
+   * rewritten by every `apply`: read it before the next step.
    */
-  lastEffects: StepEffects = { sends: [], alarms: false, time: false };
+  readonly lastEffects: StepEffects = { sends: [], alarms: false, time: false };
+  /** The draft `apply` reuses (see there). */
+  private readonly stepDraft: Draft = { step: 0, seq: 0, mailboxes: [], mailboxesOwned: false, alarms: [], time: { realtime: 0, virtual: 0, vmRunning: true } };
 
   private carryOut(draft: Draft, actor: ActorName, emitted: readonly Emitted[]): void {
     for (const item of emitted) {
@@ -638,20 +645,16 @@ export class Engine {
           // vm_stop / vm_start: cpu_disable_ticks freezes QEMU_CLOCK_VIRTUAL, REALTIME keeps going.
           if (draft.time.vmRunning !== item.running) {
             draft.time = { ...draft.time, vmRunning: item.running };
-            this.trace(draft, actor, '@trace.vm', () => ({ running: item.running }));
+            if (this.traced('@trace.vm')) this.trace(draft, actor, '@trace.vm', { running: item.running });
           }
           break;
-        default:
-          this.trace(
-            draft,
-            actor,
-            traceTypeOf(item.type),
-            () => {
-              const { type: _type, ...rest } = item;
-              return rest as never;
-            },
-            item,
-          );
+        default: {
+          const type = traceTypeOf(item.type);
+          if (this.traced(type)) {
+            const { type: _type, ...rest } = item;
+            this.trace(draft, actor, type, rest as never, item);
+          }
+        }
       }
     }
   }
@@ -685,11 +688,12 @@ export class Engine {
   private setAlarm(draft: Draft, actor: ActorName, id: string, clock: Alarm['clock'], deadline: number, event: AnyEvent): void {
     const alarms = draft.alarms.filter((a) => a.id !== id);
     const now = clock === 'realtime' ? draft.time.realtime : draft.time.virtual;
-    this.trace(draft, actor, '@trace.alarm', () => ({ phase: 'set', id, clock, deadline }));
+    const tracesAlarms = this.traced('@trace.alarm');
+    if (tracesAlarms) this.trace(draft, actor, '@trace.alarm', { phase: 'set', id, clock, deadline });
     if (deadline <= now) {
       // Already due: the alarm goes off at once.
       draft.alarms = alarms;
-      this.trace(draft, actor, '@trace.alarm', () => ({ phase: 'fire', id, clock, deadline }));
+      if (tracesAlarms) this.trace(draft, actor, '@trace.alarm', { phase: 'fire', id, clock, deadline });
       this.appendToMailbox(draft, this.actorIndex.get(actor)!, { seq: draft.seq++, from: 'clock', event });
       return;
     }
@@ -703,12 +707,12 @@ export class Engine {
     const existing = draft.alarms.find((a) => a.id === id);
     if (!existing) return;
     draft.alarms = draft.alarms.filter((a) => a.id !== id);
-    this.trace(draft, actor, '@trace.alarm', () => ({ phase: 'clear', id, clock: existing.clock, deadline: existing.deadline }));
+    if (this.traced('@trace.alarm')) this.trace(draft, actor, '@trace.alarm', { phase: 'clear', id, clock: existing.clock, deadline: existing.deadline });
   }
 
   private advanceClock(draft: Draft, step: Extract<Step, { kind: 'advance' }>): void {
     draft.time = { ...draft.time, realtime: step.realtime, virtual: step.virtual };
-    this.trace(draft, 'clock', '@trace.clock', () => ({ realtime: step.realtime, virtual: step.virtual }));
+    if (this.traced('@trace.clock')) this.trace(draft, 'clock', '@trace.clock', { realtime: step.realtime, virtual: step.virtual });
     const due: Alarm[] = [];
     const rest: Alarm[] = [];
     for (const alarm of draft.alarms) (isDue(alarm, draft.time) ? due : rest).push(alarm);
@@ -716,7 +720,7 @@ export class Engine {
     if (due.length > 0) this.lastEffects.alarms = true;
     for (const alarm of due) {
       this.lastEffects.sends.push(alarm.target);
-      this.trace(draft, alarm.target, '@trace.alarm', () => ({ phase: 'fire', id: alarm.id, clock: alarm.clock, deadline: alarm.deadline }));
+      if (this.traced('@trace.alarm')) this.trace(draft, alarm.target, '@trace.alarm', { phase: 'fire', id: alarm.id, clock: alarm.clock, deadline: alarm.deadline });
       this.appendToMailbox(draft, this.actorIndex.get(alarm.target)!, { seq: draft.seq++, from: 'clock', event: alarm.event });
     }
   }
@@ -724,16 +728,24 @@ export class Engine {
   // -------------------------------------------------------------------------------------------
   // Trace
 
-  private trace(draft: Draft, actor: ActorName, type: string, build: () => Omit<TraceEvent, 'step' | 'time' | 'vtime' | 'actor' | 'type'>, source?: object): void {
-    if (!this.onTrace || !this.traceOnly(type)) return;
-    this.onTrace({ step: draft.step, time: draft.time.realtime, vtime: draft.time.virtual, actor, type, ...build() } as TraceEvent, source);
+  /**
+   * Whether trace events of `type` are wanted. Callers ask before building an event's fields,
+   * so that a step whose events nobody reads builds none (the explorer reads a few types only).
+   */
+  private traced(type: string): boolean {
+    return this.onTrace !== undefined && this.traceOnly(type);
+  }
+
+  /** Hands a trace event to the sink; the caller has checked `traced(type)`. */
+  private trace(draft: Draft, actor: ActorName, type: string, fields: Omit<TraceEvent, 'step' | 'time' | 'vtime' | 'actor' | 'type'>, source?: object): void {
+    this.onTrace!({ step: draft.step, time: draft.time.realtime, vtime: draft.time.virtual, actor, type, ...fields } as TraceEvent, source);
   }
 
   private traceStateChange(draft: Draft, actor: ActorName, before: ActorPart, after: ActorPart): void {
     if (!this.onTrace || before === after) return;
     const from = before.stateName;
     const to = after.stateName;
-    if (from !== to) this.trace(draft, actor, '@trace.state', () => ({ from, to }));
+    if (from !== to && this.traced('@trace.state')) this.trace(draft, actor, '@trace.state', { from, to });
   }
 
   private createCollectingScope(): AnyActorScope {
@@ -777,6 +789,12 @@ function traceTypeOf(observation: string): string {
     traceTypes.set(observation, type);
   }
   return type;
+}
+
+/** Whether the world's parts at `indexes` are those an offer memo was made for (a loop: no closure per listing). */
+function sameReads(indexes: readonly number[], parts: readonly ActorPart[], reads: readonly ActorPart[]): boolean {
+  for (let i = 0; i < indexes.length; i++) if (parts[indexes[i]] !== reads[i]) return false;
+  return true;
 }
 
 function compareAlarms(a: Alarm, b: Alarm): number {

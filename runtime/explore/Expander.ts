@@ -101,6 +101,7 @@ export class Expander {
     this.shared = new Set(specs.flatMap((s) => (s.offers ? [s.name, ...(s.offerReads ?? [])] : [])));
     this.horizon = relativeTime ? timeHorizonOf(topology) : Infinity;
     this.offerReads = specs.map((s) => (s.offers ? new Set((s.offerReads ?? []).map((name) => this.engine.actorIndex.get(name)!)) : undefined));
+    this.alone = specs.map((_, index) => Object.freeze([index]));
     this.symmetryClasses = symmetryClasses(topology);
     this.symmetry =
       symmetry && this.symmetryClasses.classes.length > 0
@@ -155,15 +156,40 @@ export class Expander {
       };
       // The step touched its own actor and the mailboxes it appended to, nothing else.
       // (Each index once: an actor counted twice would cancel its own change out of the XOR.)
-      const changed = footprint.actor < 0 || footprint.sends.includes(footprint.actor) ? footprint.sends : [footprint.actor, ...footprint.sends];
-      const { hash, key } = this.stateHash(next, world, changed);
-      steps.push({ index, world: next, worldHash: hash, symmetryKey: key, judged, judgedKey, local, identity, footprint });
+      const changed = this.changedBy(footprint);
+      let worldHash: number;
+      let symmetryKey = '';
+      if (this.symmetry) {
+        const canonical = this.symmetry.canonical(next, () => this.worldHash(next, world, changed), world, changed);
+        worldHash = canonical.hash;
+        symmetryKey = canonical.key;
+      } else {
+        worldHash = this.worldHash(next, world, changed);
+      }
+      steps.push({ index, world: next, worldHash, symmetryKey, judged, judgedKey, local, identity, footprint });
     }
     return { steps, ended: false, unfinished: [] };
   }
 
+  /** By actor index: the list of that index alone (shared, never written to). */
+  private readonly alone: readonly (readonly number[])[];
+  /** Reused by `changedBy`: the hash reads it and keeps nothing of it. */
+  private readonly changed: number[] = [];
+  /** The actors a step may have changed: its own and those it sent to, each once. */
+  private changedBy(footprint: Footprint): readonly number[] {
+    const { actor, sends } = footprint;
+    if (actor < 0 || sends.includes(actor)) return sends;
+    const changed = this.changed;
+    changed.length = 0;
+    changed.push(actor);
+    for (const index of sends) changed.push(index);
+    return changed;
+  }
+
   /** The actors' indexes, ascending, each once (a step sends to one or two mailboxes: no Set). */
-  private indexesOf(actors: readonly string[]): number[] {
+  private indexesOf(actors: readonly string[]): readonly number[] {
+    // Most steps send to one actor: its shared one-element list then.
+    if (actors.length === 1) return this.alone[this.engine.actorIndex.get(actors[0])!];
     const indexes: number[] = [];
     for (const actor of actors) {
       const index = this.engine.actorIndex.get(actor)!;

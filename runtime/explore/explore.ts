@@ -129,6 +129,8 @@ interface Node<W> {
 }
 
 const AWAKE: readonly SleepEntry[] = [];
+/** What a level's array holds in place of a state handed out for expansion. */
+const EXPANDED = null as unknown as Node<never>;
 
 /** States per round (a round's answers are merged in order), and rounds handed out ahead of the merge. */
 const ROUND = 256;
@@ -274,6 +276,7 @@ function search<W, R>(topology: Topology, expander: Expander, options: ExploreOp
   });
   /** Sorts new violations: expected ones are recorded; any other is a counterexample. */
   const judge = (before: number, checker: InvariantChecker, id: number, last: number | undefined, unfinished: string[] = []): Counterexample | null => {
+    if (checker.violations.length === before && unfinished.length === 0) return null;
     const fresh = checker.violations.slice(before);
     for (const v of fresh) {
       if (expectedViolations.has(v.invariant) && !expected[v.invariant]) {
@@ -387,6 +390,11 @@ function search<W, R>(topology: Topology, expander: Expander, options: ExploreOp
     const handOut = () => {
       while (inFlight.length < AHEAD && from < frontier.length) {
         const batch = frontier.slice(from, from + ROUND);
+        // The level's array lets go of a state once it is handed out, so that a state's world
+        // dies when its round is merged rather than when the whole level is: the young
+        // generation's collector copies what is alive, and a level is often larger than what
+        // is allocated between two of its collections.
+        frontier.fill(EXPANDED, from, from + batch.length);
         from += ROUND;
         inFlight.push({ batch, round: expanding.submit(batch) });
       }

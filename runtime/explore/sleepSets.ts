@@ -84,20 +84,31 @@ export function sleepAfter(
   exploredBefore: readonly SleepEntry[],
   taken: Footprint,
   offerReads: readonly (ReadonlySet<number> | undefined)[],
-): SleepEntry[] {
-  const inherited: SleepEntry[] = [];
-  for (const entry of asleep) if (independent(entry.footprint, taken, offerReads)) inherited.push(entry);
-  for (const entry of exploredBefore) if (independent(entry.footprint, taken, offerReads)) inherited.push(entry);
-  return inherited;
+): readonly SleepEntry[] {
+  // Most successors inherit nothing: the shared empty list then, not a new one each.
+  let inherited: SleepEntry[] | null = null;
+  for (const entry of asleep) if (independent(entry.footprint, taken, offerReads)) (inherited ??= []).push(entry);
+  for (const entry of exploredBefore) if (independent(entry.footprint, taken, offerReads)) (inherited ??= []).push(entry);
+  return inherited ?? NOTHING_ASLEEP;
 }
+
+/** Shared by every state with nothing asleep: never written to. */
+const NOTHING_ASLEEP: readonly SleepEntry[] = Object.freeze([]);
 
 /**
  * A state reached again at its own depth, by another shortest path: only the steps asleep on
  * both paths may stay asleep (Godefroid's state-matching rule; arrivals by longer paths are
  * ignored, since every state is first expanded at its shortest depth).
  */
-export function intersectSleep(a: readonly SleepEntry[], b: readonly SleepEntry[]): SleepEntry[] {
-  if (a.length === 0 || b.length === 0) return [];
-  const inB = new Set(b.map((e) => e.identity));
-  return a.filter((e) => inB.has(e.identity));
+export function intersectSleep(a: readonly SleepEntry[], b: readonly SleepEntry[]): readonly SleepEntry[] {
+  if (a.length === 0 || b.length === 0) return NOTHING_ASLEEP;
+  // A sleep set holds a few steps: a nested search costs less than building a set.
+  let both: SleepEntry[] | null = null;
+  for (const entry of a) if (holds(b, entry.identity)) (both ??= []).push(entry);
+  return both ?? NOTHING_ASLEEP;
+}
+
+function holds(entries: readonly SleepEntry[], identity: string): boolean {
+  for (const entry of entries) if (entry.identity === identity) return true;
+  return false;
 }
