@@ -234,7 +234,7 @@ export class Engine {
       const delivery = this.deliveryOf(i, parts[i], mailbox);
       if (delivery === null) continue;
       // Oldest message first: an insertion into the few found so far (no sort and no comparator).
-      const seq = (delivery as { envelope: Envelope }).envelope.seq;
+      const seq = mailbox.deliverySeq;
       let at = deliveries.length;
       deliveries.push(delivery);
       while (at > 0 && (deliveries[at - 1] as { envelope: Envelope }).envelope.seq > seq) {
@@ -243,8 +243,11 @@ export class Engine {
       }
       deliveries[at] = delivery;
     }
-    for (const offerer of this.offering) {
-      for (const offer of this.offersOf(offerer, world)) deliveries.push(offer);
+    // Indexed loops on this path and the step's: an iterator the compiler fails to elide is an
+    // allocation per loop, and these run for every state and every step explored.
+    for (let k = 0; k < this.offering.length; k++) {
+      const offers = this.offersOf(this.offering[k], world);
+      for (let o = 0; o < offers.length; o++) deliveries.push(offers[o]);
     }
     const advance = nextAdvance(world);
     if (advance) deliveries.push(advance);
@@ -262,9 +265,12 @@ export class Engine {
     if (memoize && mailbox.deliveryFor === part) return mailbox.delivery;
     const accepted = (part.accepted ??= acceptedEvents(part.snapshot));
     let step: Step | null = null;
-    for (const envelope of mailbox.envelopes) {
+    const envelopes = mailbox.envelopes;
+    for (let e = 0; e < envelopes.length; e++) {
+      const envelope = envelopes[e];
       if (accepted.has(envelope.event.type)) {
         step = { kind: 'deliver', actor: this.actorNames[at], at, envelope };
+        mailbox.deliverySeq = envelope.seq;
         break;
       }
     }
@@ -300,7 +306,9 @@ export class Engine {
     // One effects record and one draft, reset for each step rather than made anew: the explorer
     // applies millions of steps, and what it allocates per step sets how often the collector runs.
     const effects = this.lastEffects;
-    effects.sends.length = 0;
+    // A new list only for a step that sends (emptying one in place would drop its storage, and
+    // the next push would allocate it again anyway).
+    effects.sends = NOTHING_SENT;
     effects.alarms = false;
     effects.time = step.kind === 'advance';
     const draft = this.stepDraft;
@@ -331,13 +339,14 @@ export class Engine {
         const before = parts[at];
         if (this.tracesDeliveries) this.trace(draft, actor, '@trace.deliver', { event: event.type, from, detail: describeEvent(event) });
         const after = this.transition(actor, before, event);
+        const emitted = this.emitted;
         if (after !== before) {
           const changed = parts.slice();
           changed[at] = after;
           parts = changed;
         }
         this.traceStateChange(draft, actor, before, after);
-        this.carryOut(draft, actor, this.collected);
+        this.carryOut(draft, actor, emitted);
       }
     } finally {
       this.draft = null;
@@ -529,21 +538,24 @@ export class Engine {
   private transition(actor: ActorName, part: ActorPart, event: AnyEvent): ActorPart {
     if (!this.memoize || part.owner !== this) {
       const next = this.computeTransition(actor, part.snapshot, event);
+      this.emitted = this.collected;
       return next === part.snapshot ? part : this.part(next);
     }
     const hit = part.transitions?.get(event);
     if (hit) {
-      this.collected.length = 0;
-      for (const item of hit.emitted) this.collected.push(item);
+      // The recorded effects are carried out as they are (never copied: they are never written to).
+      this.emitted = hit.emitted;
       return hit.next;
     }
     const next = this.part(this.computeTransition(actor, part.snapshot, event));
     const emitted = this.collected.map((item) => this.withInternedEvent(item));
-    this.collected.length = 0;
-    for (const item of emitted) this.collected.push(item);
     (part.transitions ??= new Map()).set(event, { next, emitted });
+    this.emitted = emitted;
     return next;
   }
+
+  /** What the last `transition` emitted, for `carryOut`. */
+  private emitted: readonly Emitted[] = [];
 
   /**
    * While memoizing, one event object per content: the transition memo is keyed by identity, and
@@ -620,11 +632,19 @@ export class Engine {
   /** The draft `apply` reuses (see there). */
   private readonly stepDraft: Draft = { step: 0, seq: 0, mailboxes: [], mailboxesOwned: false, alarms: [], time: { realtime: 0, virtual: 0, vmRunning: true } };
 
+  /** Records a send in `lastEffects`. */
+  private sent(to: ActorName): void {
+    const effects = this.lastEffects;
+    if (effects.sends === NOTHING_SENT) effects.sends = [to];
+    else effects.sends.push(to);
+  }
+
   private carryOut(draft: Draft, actor: ActorName, emitted: readonly Emitted[]): void {
-    for (const item of emitted) {
+    for (let k = 0; k < emitted.length; k++) {
+      const item = emitted[k];
       switch (item.type) {
         case 'fx.send':
-          this.lastEffects.sends.push(item.to);
+          this.sent(item.to);
           if (!this.specs.has(item.to)) {
             throw new InternalError(`${actor} sent ${describeEvent(item.event)} to '${item.to}', which does not exist`);
           }
@@ -719,7 +739,7 @@ export class Engine {
     draft.alarms = rest;
     if (due.length > 0) this.lastEffects.alarms = true;
     for (const alarm of due) {
-      this.lastEffects.sends.push(alarm.target);
+      this.sent(alarm.target);
       if (this.traced('@trace.alarm')) this.trace(draft, alarm.target, '@trace.alarm', { phase: 'fire', id: alarm.id, clock: alarm.clock, deadline: alarm.deadline });
       this.appendToMailbox(draft, this.actorIndex.get(alarm.target)!, { seq: draft.seq++, from: 'clock', event: alarm.event });
     }
@@ -796,6 +816,9 @@ function sameReads(indexes: readonly number[], parts: readonly ActorPart[], read
   for (let i = 0; i < indexes.length; i++) if (parts[indexes[i]] !== reads[i]) return false;
   return true;
 }
+
+/** `StepEffects.sends` of a step that sent nothing (shared: `sent` replaces it rather than writing to it). */
+const NOTHING_SENT: ActorName[] = [];
 
 function compareAlarms(a: Alarm, b: Alarm): number {
   return a.deadline - b.deadline || a.seq - b.seq;

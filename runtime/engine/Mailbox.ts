@@ -13,6 +13,12 @@ export class Mailbox {
   /** The engine's delivery memo: the part it was found for, and the delivery (null: none acceptable). */
   deliveryFor: ActorPart | null = null;
   delivery: Step | null = null;
+  /**
+   * The send order of the envelope `delivery` takes, kept beside it: the engine orders an
+   * expanded world's deliveries by it, and reading it here spares a load of the step and of its
+   * envelope for each mailbox (a frontier world's parts are rarely still in cache).
+   */
+  deliverySeq = 0;
 
   /** How many envelopes (a field: the engine looks at every mailbox of every world it expands). */
   readonly size: number;

@@ -154,7 +154,7 @@ export function mailboxDigest(mailbox: readonly Envelope[]): number {
 /** A mailbox's digest from its senders' and events' digests, in order (a renamed image's too). */
 export function mailboxDigestOf(mailbox: readonly Envelope[], senderDigest: (name: string) => number, eventDigestOf: (event: object) => number): number {
   const hasher = new NumberHasher();
-  for (const e of mailbox) hasher.add(senderDigest(e.from)).add(eventDigestOf(e.event));
+  for (let i = 0; i < mailbox.length; i++) hasher.add(senderDigest(mailbox[i].from)).add(eventDigestOf(mailbox[i].event));
   return hasher.digest();
 }
 
@@ -216,7 +216,9 @@ function withTimeAndAlarms(world: World, actors: ActorsDigest, relativeTime: boo
   hasher.add(vmRunning ? 1 : 0).add(actors.hi).add(actors.lo);
   if (!relativeTime) hasher.add(realtime).add(virtual);
   hasher.add(world.alarms.length);
-  for (const a of world.alarms) {
+  const alarms = world.alarms;
+  for (let i = 0; i < alarms.length; i++) {
+    const a = alarms[i];
     const deadline = relativeTime ? a.deadline - (a.clock === 'realtime' ? realtime : virtual) : a.deadline;
     hasher.add(alarmDigestOf(a)).add(deadline);
   }

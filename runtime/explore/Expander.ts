@@ -8,7 +8,7 @@ import { createActorSpecs } from '../../actors/createSystem.ts';
 import type { Topology } from '../../actors/topology.ts';
 import { Engine } from '../engine/Engine.ts';
 import { keepOn, keptOn } from '../engine/partCache.ts';
-import { hash53 } from '../engine/worldHash.ts';
+import { hash53, NumberHasher } from '../engine/worldHash.ts';
 import { InvariantChecker } from '../invariants/InvariantChecker.ts';
 import { unfinishedWork } from '../simulate.ts';
 import type { TraceEvent } from '../trace/TraceEvent.ts';
@@ -31,10 +31,11 @@ export interface ExpandedStep<W> {
   judged: TraceEvent[];
   /**
    * What those events say, as a monitor judges them (everything but where and when in the run
-   * they happened): one content hash per event, so that the explorer can find a judgement made
-   * before from the same checker and the same events (`''` when none is judged).
+   * they happened): a hash over one content hash per event, in order, so that the explorer can
+   * find a judgement made before from the same checker and the same events (0 when none is
+   * judged).
    */
-  judgedKey: string;
+  judgedKey: number;
   /**
    * A delivery the reduction may take alone: its transition only changes its own actor (no
    * send, alarm or run-state effect), emits nothing a monitor reads, and goes to an actor
@@ -62,13 +63,16 @@ const NONE_ASLEEP: readonly string[] = [];
 const INTERNED_PARTS_KEPT = 100_000;
 /** Shared by every step no monitor reads: never written to. */
 const NOTHING_JUDGED: TraceEvent[] = [];
+const NOTHING_UNFINISHED: string[] = [];
 
 export class Expander {
   readonly engine: Engine;
   readonly initialEvents: readonly TraceEvent[];
-  private buffer: TraceEvent[] = [];
-  /** By event in `buffer`: its content hash (see `judgedKey`). */
-  private contents: number[] = [];
+  /** The trace events of the step being applied: the first `buffered` (a scratch list, reused). */
+  private readonly buffer: TraceEvent[] = [];
+  private buffered = 0;
+  /** Over the content hashes of those events, in order (see `judgedKey`). */
+  private readonly contents = new NumberHasher();
   /** Actors whose state some other actor's environment reads (declared `offerReads`), or that have offers of their own. */
   private readonly shared: ReadonlySet<string>;
   /** Past this REALTIME instant the clocks are left out of the hash (see `timeHorizonOf`). */
@@ -89,15 +93,13 @@ export class Expander {
     // Only the events a monitor judges are built: the explorer reads no others.
     this.engine = new Engine(specs, {
       onTrace: (e, source) => {
-        this.buffer.push(e);
-        this.contents.push(source ? contentOfObservation(e, source) : hash53(judgedText(e)));
+        this.buffer[this.buffered++] = e;
+        this.contents.add(source ? contentOfObservation(e, source) : hash53(judgedText(e)));
       },
       traceOnly: InvariantChecker.judgesType,
       memoize: true,
     });
-    this.initialEvents = this.buffer;
-    this.buffer = [];
-    this.contents = [];
+    this.initialEvents = this.takeBuffered();
     this.shared = new Set(specs.flatMap((s) => (s.offers ? [s.name, ...(s.offerReads ?? [])] : [])));
     this.horizon = relativeTime ? timeHorizonOf(topology) : Infinity;
     this.offerReads = specs.map((s) => (s.offers ? new Set((s.offerReads ?? []).map((name) => this.engine.actorIndex.get(name)!)) : undefined));
@@ -126,22 +128,21 @@ export class Expander {
   expand(world: World, asleep: readonly string[] = NONE_ASLEEP): Expansion<World> {
     const enabled = this.engine.enabledSteps(world);
     if (enabled.length === 0) return { steps: [], ended: true, unfinished: unfinishedWork(this.topology, world) };
-    const steps: ExpandedStep<World>[] = [];
-    this.buffer = [];
-    this.contents = [];
+    // Sized for every step, cut to those taken: no growing as steps are added.
+    const steps: ExpandedStep<World>[] = new Array(enabled.length);
+    let taken = 0;
     for (let index = 0; index < enabled.length; index++) {
       const step = enabled[index];
       const identity = this.identityOf(step);
       if (asleep.length > 0 && asleep.includes(identity)) continue;
-      // A step that emits nothing judged leaves the buffers empty, to be used again.
+      this.buffered = 0;
+      this.contents.reset();
       const next = this.engine.apply(world, step);
       let judged: TraceEvent[] = NOTHING_JUDGED;
-      let judgedKey = '';
-      if (this.buffer.length > 0) {
-        judged = this.buffer;
-        judgedKey = this.contents.join(',');
-        this.buffer = [];
-        this.contents = [];
+      let judgedKey = 0;
+      if (this.buffered > 0) {
+        judgedKey = this.contents.digest();
+        judged = this.takeBuffered();
       }
       const effects = this.engine.lastEffects;
       const quiet = effects.sends.length === 0 && !effects.alarms && !effects.time;
@@ -166,9 +167,17 @@ export class Expander {
       } else {
         worldHash = this.worldHash(next, world, changed);
       }
-      steps.push({ index, world: next, worldHash, symmetryKey, judged, judgedKey, local, identity, footprint });
+      steps[taken++] = { index, world: next, worldHash, symmetryKey, judged, judgedKey, local, identity, footprint };
     }
-    return { steps, ended: false, unfinished: [] };
+    if (taken < steps.length) steps.length = taken;
+    return { steps, ended: false, unfinished: NOTHING_UNFINISHED };
+  }
+
+  /** The buffered trace events, as a list of their own (the buffer is reused). */
+  private takeBuffered(): TraceEvent[] {
+    const events = this.buffer.slice(0, this.buffered);
+    this.buffered = 0;
+    return events;
   }
 
   /** By actor index: the list of that index alone (shared, never written to). */
@@ -250,12 +259,10 @@ export class Expander {
     for (const index of path) {
       const enabled = this.engine.enabledSteps(world);
       if (enabled.length > 1) choices.push(index);
-      this.buffer = [];
+      this.buffered = 0;
       world = this.engine.apply(world, enabled[index]);
-      for (const e of this.buffer) observe(e);
+      for (const e of this.takeBuffered()) observe(e);
     }
-    this.buffer = [];
-    this.contents = [];
     return { world, choices };
   }
 }

@@ -9,7 +9,7 @@ import { emptySlots, slotCount, slotOf, store, storedHash } from './hashSlots.ts
 export class LevelIndex<T> {
   private halves = emptySlots(1 << 10);
   private places = new Int32Array(1 << 10);
-  private readonly values: T[] = [];
+  private values: T[] = [];
   private mask = (1 << 10) - 1;
 
   get size(): number {
@@ -33,6 +33,17 @@ export class LevelIndex<T> {
     this.values.push(value);
     this.places[slot] = this.values.length;
     if (this.values.length * 2 > this.mask) this.grow();
+  }
+
+  /**
+   * Forgets every entry but keeps the table's size: the next level is usually about as large,
+   * and growing a table from small again costs a rehash at every doubling.
+   */
+  clear(): void {
+    if (this.values.length === 0) return;
+    this.halves.fill(0);
+    this.places.fill(0);
+    this.values = [];
   }
 
   private slotOf(h: number): number {

@@ -210,12 +210,12 @@ function search<W, R>(topology: Topology, expander: Expander, options: ExploreOp
   const model = modelMapOf(topology);
   const root = new InvariantChecker(model);
   for (const e of expander.initialEvents) root.observe(e);
-  // Checkers by (parent's key hash, the content hashes of the step's judged events, see
+  // Checkers by a hash of (parent's key hash, the hash of the step's judged events, see
   // `ExpandedStep.judgedKey`): a checker's key is everything its monitors judge by from there
   // on, so equal inputs give an equal judgement. Hashes, like the store's states: two inputs
-  // that shared both would share a judgement, with a chance of the same order as two states
+  // that shared one would share a judgement, with a chance of the same order as two states
   // sharing a hash. Only results without a new violation are kept (shared, never changed).
-  const judgements = new Map<string, InvariantChecker>();
+  const judgements = new Map<number, InvariantChecker>();
   // The checkers that got a table of successors in this level: emptied when it ends, or every
   // checker ever made would stay reachable from the root through those tables.
   let withSuccessors: InvariantChecker[] = [];
@@ -235,7 +235,7 @@ function search<W, R>(topology: Topology, expander: Expander, options: ExploreOp
   // The next level's states with something asleep, by hash, while the level is being found: a
   // state reached again at that depth keeps asleep only what is asleep on both paths (see
   // `intersectSleep`).
-  let nextByHash = new LevelIndex<Node<W>>();
+  const nextByHash = new LevelIndex<Node<W>>();
   let transitions = 0;
   let depth = 0;
   const expected: ExploreResult['expected'] = {};
@@ -290,13 +290,13 @@ function search<W, R>(topology: Topology, expander: Expander, options: ExploreOp
   };
 
   /** The checker after a step: its parent's when no monitor reads the step's events. */
-  const checkerAfter = (parent: InvariantChecker, judged: readonly TraceEvent[], judgedKey: string): InvariantChecker => {
+  const checkerAfter = (parent: InvariantChecker, judged: readonly TraceEvent[], judgedKey: number): InvariantChecker => {
     if (judged.length === 0) return parent;
     // First the judgements made after this very checker (a small table on it, hot), then the
     // ones made after any checker with its key.
     const mine = parent.successors?.get(judgedKey);
     if (mine) return mine;
-    const memoKey = `${parent.keyHash()}|${judgedKey}`;
+    const memoKey = judgementHasher.reset().add(parent.keyHash()).add(judgedKey).digest();
     let checker = judgements.get(memoKey);
     if (!checker) {
       checker = parent.clone();
@@ -370,7 +370,8 @@ function search<W, R>(topology: Topology, expander: Expander, options: ExploreOp
     const alone = reduce ? reducedStep(node, expansion.steps) : null;
     const explored = alone ? [alone] : expansion.steps;
     const before: SleepEntry[] = [];
-    for (const step of explored) {
+    for (let k = 0; k < explored.length; k++) {
+      const step = explored[k];
       const sleep = sleepSets ? sleepAfter(node.sleep, before, step.footprint, expander.offerReads) : AWAKE;
       const ended = visit(node, next, step, sleep);
       if (ended) return ended;
@@ -411,7 +412,7 @@ function search<W, R>(topology: Topology, expander: Expander, options: ExploreOp
       expanding.settle?.(round);
     }
     frontier = next;
-    nextByHash = new LevelIndex();
+    nextByHash.clear();
     for (const checker of withSuccessors) checker.successors = null;
     withSuccessors = [];
     depth++;
@@ -420,6 +421,7 @@ function search<W, R>(topology: Topology, expander: Expander, options: ExploreOp
 }
 
 const stateHasher = new NumberHasher();
+const judgementHasher = new NumberHasher();
 
 
 export type { InvariantId };

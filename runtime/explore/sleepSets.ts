@@ -87,8 +87,8 @@ export function sleepAfter(
 ): readonly SleepEntry[] {
   // Most successors inherit nothing: the shared empty list then, not a new one each.
   let inherited: SleepEntry[] | null = null;
-  for (const entry of asleep) if (independent(entry.footprint, taken, offerReads)) (inherited ??= []).push(entry);
-  for (const entry of exploredBefore) if (independent(entry.footprint, taken, offerReads)) (inherited ??= []).push(entry);
+  for (let i = 0; i < asleep.length; i++) if (independent(asleep[i].footprint, taken, offerReads)) (inherited ??= []).push(asleep[i]);
+  for (let i = 0; i < exploredBefore.length; i++) if (independent(exploredBefore[i].footprint, taken, offerReads)) (inherited ??= []).push(exploredBefore[i]);
   return inherited ?? NOTHING_ASLEEP;
 }
 
@@ -104,11 +104,11 @@ export function intersectSleep(a: readonly SleepEntry[], b: readonly SleepEntry[
   if (a.length === 0 || b.length === 0) return NOTHING_ASLEEP;
   // A sleep set holds a few steps: a nested search costs less than building a set.
   let both: SleepEntry[] | null = null;
-  for (const entry of a) if (holds(b, entry.identity)) (both ??= []).push(entry);
+  for (let i = 0; i < a.length; i++) if (holds(b, a[i].identity)) (both ??= []).push(a[i]);
   return both ?? NOTHING_ASLEEP;
 }
 
 function holds(entries: readonly SleepEntry[], identity: string): boolean {
-  for (const entry of entries) if (entry.identity === identity) return true;
+  for (let i = 0; i < entries.length; i++) if (entries[i].identity === identity) return true;
   return false;
 }

@@ -58,7 +58,7 @@ export class InvariantChecker {
    * The checkers that follow this one, by the judged events of a step (the explorer's memo, see
    * `checkerAfter` in explore.ts). Never copied: a copy is another checker.
    */
-  successors: Map<string, InvariantChecker> | null = null;
+  successors: Map<number, InvariantChecker> | null = null;
   private cachedKey: string | null = null;
   private cachedKeyHash: number | null = null;
   private state: TraceState;

@@ -34,4 +34,15 @@ describe('LevelIndex', () => {
     expect(index.get(42)).toBe('second');
     expect(index.size).toBe(1);
   });
+
+  it('should forget every entry when cleared, and take new ones in the same table', () => {
+    const index = new LevelIndex<number>();
+    for (let i = 1; i <= 3000; i++) index.set(i * 2 ** 32 + i, i);
+    index.clear();
+    expect(index.size).toBe(0);
+    expect(index.get(2 ** 32 + 1)).toBeUndefined();
+    index.set(7, 70);
+    expect(index.get(7)).toBe(70);
+    expect(index.get(2 * 2 ** 32 + 2)).toBeUndefined();
+  });
 });
