@@ -21,7 +21,7 @@ import type { Strategy } from '../scheduler/strategies.ts';
 import type { VirtualClock } from '../scheduler/VirtualClock.ts';
 import type { TraceEvent } from '../trace/TraceEvent.ts';
 import { type Mailbox, mailboxOfEnvelopes, NO_MAIL } from './Mailbox.ts';
-import type { Alarm, Envelope, Step, World } from './World.ts';
+import { type Alarm, type Envelope, type Step, UNHASHED, type World } from './World.ts';
 import { ActorPart } from './ActorPart.ts';
 import { acceptedEvents } from './stateName.ts';
 import { canonicalJson, hashWorld, worldDigest } from './worldHash.ts';
@@ -226,7 +226,18 @@ export class Engine {
 
   /** The steps the scheduler may take from `world`, in canonical order. */
   enabledSteps(world: World): Step[] {
-    const deliveries: Step[] = [];
+    const steps: Step[] = [];
+    this.listEnabled(world, steps);
+    return steps;
+  }
+
+  /**
+   * `enabledSteps` written into `into` from index 0, for a caller that lists them at every state
+   * and reuses one list (entries past the count returned are left over from before).
+   */
+  listEnabled(world: World, into: Step[]): number {
+    const deliveries = into;
+    let count = 0;
     const { mailboxes, parts } = world;
     for (let i = 0; i < mailboxes.length; i++) {
       const mailbox = mailboxes[i];
@@ -235,8 +246,7 @@ export class Engine {
       if (delivery === null) continue;
       // Oldest message first: an insertion into the few found so far (no sort and no comparator).
       const seq = mailbox.deliverySeq;
-      let at = deliveries.length;
-      deliveries.push(delivery);
+      let at = count++;
       while (at > 0 && (deliveries[at - 1] as { envelope: Envelope }).envelope.seq > seq) {
         deliveries[at] = deliveries[at - 1];
         at--;
@@ -247,11 +257,11 @@ export class Engine {
     // allocation per loop, and these run for every state and every step explored.
     for (let k = 0; k < this.offering.length; k++) {
       const offers = this.offersOf(this.offering[k], world);
-      for (let o = 0; o < offers.length; o++) deliveries.push(offers[o]);
+      for (let o = 0; o < offers.length; o++) deliveries[count++] = offers[o];
     }
     const advance = nextAdvance(world);
-    if (advance) deliveries.push(advance);
-    return deliveries;
+    if (advance) deliveries[count++] = advance;
+    return count;
   }
 
   /**
@@ -361,7 +371,8 @@ export class Engine {
       alarms: draft.alarms,
       rng: world.rng,
       choices: world.choices,
-      actorsDigest: null,
+      actorsHi: UNHASHED,
+      actorsLo: 0,
       renamedDigests: null,
     };
   }
@@ -411,7 +422,7 @@ export class Engine {
     const envelope: Envelope = { seq: world.seq, from, event };
     const mailboxes = world.mailboxes.slice();
     mailboxes[at] = mailboxes[at].append(envelope);
-    return { ...world, seq: world.seq + 1, mailboxes, actorsDigest: null, renamedDigests: null };
+    return { ...world, seq: world.seq + 1, mailboxes, actorsHi: UNHASHED, actorsLo: 0, renamedDigests: null };
   }
 
   /** See `hashWorld`: equal for worlds that behave the same, whatever the path to them. */
@@ -482,7 +493,8 @@ export class Engine {
       alarms: data.alarms,
       rng: data.rng,
       choices: data.choices,
-      actorsDigest: null,
+      actorsHi: UNHASHED,
+      actorsLo: 0,
       renamedDigests: null,
     };
   }
@@ -525,7 +537,8 @@ export class Engine {
       alarms: draft.alarms,
       rng: seedRng(seed),
       choices: [],
-      actorsDigest: null,
+      actorsHi: UNHASHED,
+      actorsLo: 0,
       renamedDigests: null,
     };
   }

@@ -54,13 +54,19 @@ export interface World {
   /** Choices taken so far where more than one step was enabled (the replay path). */
   readonly choices: readonly number[];
   /**
-   * The hash's memo of the actors' share of this world's digest (see `worldHash.ts`), null until
-   * hashed. A world made from another by spreading, with a part replaced, must start it at null.
+   * The hash's memo of the actors' share of this world's digest (see `worldHash.ts`), as two
+   * 32-bit halves (the high one -1 until hashed; the low one as a signed 32-bit integer, so
+   * that both stay small integers and a world carries no object for them). A world made from
+   * another by spreading, with a part replaced, must start them at `UNHASHED`.
    */
-  actorsDigest: ActorsDigest | null;
+  actorsHi: number;
+  actorsLo: number;
   /** The same under renamings of interchangeable actors (symmetry reduction), by renaming. */
   renamedDigests: Map<symbol, ActorsDigest> | null;
 }
+
+/** `World.actorsHi` of a world not hashed yet. */
+export const UNHASHED = -1;
 
 /** The actors' share of a world's digest, as two 32-bit halves (see `worldHash.ts`). */
 export interface ActorsDigest {

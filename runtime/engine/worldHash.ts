@@ -8,7 +8,7 @@
 import type { AnyMachineSnapshot } from 'xstate';
 import type { ActorPart } from './ActorPart.ts';
 import type { Mailbox } from './Mailbox.ts';
-import type { ActorsDigest, Alarm, Envelope, World } from './World.ts';
+import { type Alarm, type Envelope, UNHASHED, type World } from './World.ts';
 import { keepOn, keptOn, stampOn } from './partCache.ts';
 
 const nameDigests = new Map<string, number>();
@@ -179,7 +179,8 @@ function alarmContentDigest(a: Alarm): number {
  * instant has passed fires at once in either world.
  */
 export function worldDigest(world: World, relativeTime = false, parent?: World, changed?: readonly number[]): number {
-  return withTimeAndAlarms(world, actorsDigest(world, null, plainTerm, parent, changed), relativeTime, alarmDigest);
+  actorsDigest(world, null, plainTerm, parent, changed);
+  return withTimeAndAlarms(world, relativeTime, alarmDigest);
 }
 
 
@@ -206,14 +207,15 @@ export interface WorldRenaming {
  */
 export function renamedWorldDigest(world: World, relativeTime: boolean, renaming: WorldRenaming, parent?: World, changed?: readonly number[]): number {
   const term = (index: number, part: ActorPart, mailbox: Mailbox) => renamedTerm(renaming, index, part.snapshot, mailbox);
-  return withTimeAndAlarms(world, actorsDigest(world, renaming.actorsKey, term, parent, changed), relativeTime, (a) => renaming.alarmDigest(a));
+  actorsDigest(world, renaming.actorsKey, term, parent, changed);
+  return withTimeAndAlarms(world, relativeTime, (a) => renaming.alarmDigest(a));
 }
 
-/** The world's digest from its actors' share: the run state, the clocks (unless relative) and the alarms. */
-function withTimeAndAlarms(world: World, actors: ActorsDigest, relativeTime: boolean, alarmDigestOf: (alarm: Alarm) => number): number {
+/** The world's digest from its actors' share (`actorsHi`, `actorsLo`): the run state, the clocks (unless relative) and the alarms. */
+function withTimeAndAlarms(world: World, relativeTime: boolean, alarmDigestOf: (alarm: Alarm) => number): number {
   const { realtime, virtual, vmRunning } = world.time;
   const hasher = worldHasher.reset();
-  hasher.add(vmRunning ? 1 : 0).add(actors.hi).add(actors.lo);
+  hasher.add(vmRunning ? 1 : 0).add(actorsHi).add(actorsLo);
   if (!relativeTime) hasher.add(realtime).add(virtual);
   hasher.add(world.alarms.length);
   const alarms = world.alarms;
@@ -228,15 +230,40 @@ function withTimeAndAlarms(world: World, actors: ActorsDigest, relativeTime: boo
 /** Reused for every world's digest (hashing is never re-entered). */
 const worldHasher = new NumberHasher();
 
-/** The actors' share kept on the world: the plain one (`key` null), or under a renaming's key. */
-function memoOn(world: World, key: symbol | null): ActorsDigest | null | undefined {
-  return key === null ? world.actorsDigest : world.renamedDigests?.get(key);
+/**
+ * `actorsDigest`'s answer, as two 32-bit halves (the low one unsigned): module variables rather
+ * than an object, since every successor is hashed (hashing is never re-entered).
+ */
+let actorsHi = 0;
+let actorsLo = 0;
+
+/**
+ * Loads the actors' share kept on the world into `actorsHi` and `actorsLo`: the plain one (`key`
+ * null, in the world's own fields), or under a renaming's key. False when it is not kept yet.
+ */
+function loadMemo(world: World, key: symbol | null): boolean {
+  if (key === null) {
+    if (world.actorsHi === UNHASHED) return false;
+    actorsHi = world.actorsHi;
+    actorsLo = world.actorsLo >>> 0;
+    return true;
+  }
+  const kept = world.renamedDigests?.get(key);
+  if (!kept) return false;
+  actorsHi = kept.hi;
+  actorsLo = kept.lo;
+  return true;
 }
 
-function keepMemo(world: World, key: symbol | null, digest: ActorsDigest): ActorsDigest {
-  if (key === null) world.actorsDigest = digest;
-  else (world.renamedDigests ??= new Map()).set(key, digest);
-  return digest;
+function keepMemo(world: World, key: symbol | null, hi: number, lo: number): void {
+  actorsHi = hi;
+  actorsLo = lo;
+  if (key === null) {
+    world.actorsHi = hi;
+    world.actorsLo = lo | 0;
+  } else {
+    (world.renamedDigests ??= new Map()).set(key, { hi, lo });
+  }
 }
 
 /**
@@ -251,12 +278,11 @@ function actorsDigest(
   term: (index: number, part: ActorPart, mailbox: Mailbox) => number,
   parent?: World,
   changed?: readonly number[],
-): ActorsDigest {
-  const known = memoOn(world, key);
-  if (known) return known;
-  const base = parent ? memoOn(parent, key) : undefined;
-  let hi = base ? base.hi : 0;
-  let lo = base ? base.lo : 0;
+): void {
+  if (loadMemo(world, key)) return;
+  const base = parent !== undefined && loadMemo(parent, key);
+  let hi = base ? actorsHi : 0;
+  let lo = base ? actorsLo : 0;
   const { parts, mailboxes } = world;
   const count = base && changed ? changed.length : parts.length;
   for (let k = 0; k < count; k++) {
@@ -273,7 +299,7 @@ function actorsDigest(
       lo = (lo ^ old) >>> 0;
     }
   }
-  return keepMemo(world, key, { hi, lo });
+  keepMemo(world, key, hi, lo);
 }
 
 /** Reused for every actor term (hashing is never re-entered). */

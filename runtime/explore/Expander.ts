@@ -126,12 +126,13 @@ export class Expander {
    * set holds a few steps at most, so a list is searched rather than a set built per state.
    */
   expand(world: World, asleep: readonly string[] = NONE_ASLEEP): Expansion<World> {
-    const enabled = this.engine.enabledSteps(world);
-    if (enabled.length === 0) return { steps: [], ended: true, unfinished: unfinishedWork(this.topology, world) };
+    const enabled = this.enabled;
+    const count = this.engine.listEnabled(world, enabled);
+    if (count === 0) return { steps: [], ended: true, unfinished: unfinishedWork(this.topology, world) };
     // Sized for every step, cut to those taken: no growing as steps are added.
-    const steps: ExpandedStep<World>[] = new Array(enabled.length);
+    const steps: ExpandedStep<World>[] = new Array(count);
     let taken = 0;
-    for (let index = 0; index < enabled.length; index++) {
+    for (let index = 0; index < count; index++) {
       const step = enabled[index];
       const identity = this.identityOf(step);
       if (asleep.length > 0 && asleep.includes(identity)) continue;
@@ -180,19 +181,20 @@ export class Expander {
     return events;
   }
 
+  /** The enabled steps of the state being expanded (see `Engine.listEnabled`). */
+  private readonly enabled: Step[] = [];
   /** By actor index: the list of that index alone (shared, never written to). */
   private readonly alone: readonly (readonly number[])[];
-  /** Reused by `changedBy`: the hash reads it and keeps nothing of it. */
-  private readonly changed: number[] = [];
+  /** By actor and the one actor it sent to: the two, made once (`changedBy`). */
+  private readonly pairs: (readonly number[] | undefined)[][] = [];
   /** The actors a step may have changed: its own and those it sent to, each once. */
   private changedBy(footprint: Footprint): readonly number[] {
     const { actor, sends } = footprint;
     if (actor < 0 || sends.includes(actor)) return sends;
-    const changed = this.changed;
-    changed.length = 0;
-    changed.push(actor);
-    for (const index of sends) changed.push(index);
-    return changed;
+    // Most steps send to no actor or to one: lists shared by every such step.
+    if (sends.length === 0) return this.alone[actor];
+    if (sends.length === 1) return ((this.pairs[actor] ??= [])[sends[0]] ??= Object.freeze([actor, sends[0]]));
+    return [actor, ...sends];
   }
 
   /** The actors' indexes, ascending, each once (a step sends to one or two mailboxes: no Set). */

@@ -9,7 +9,7 @@ import type { AnyMachineSnapshot } from 'xstate';
 import type { AnyEvent } from '../../machines/effects.ts';
 import type { Engine } from '../engine/Engine.ts';
 import { mailboxOfEnvelopes } from '../engine/Mailbox.ts';
-import type { Alarm, Envelope, World } from '../engine/World.ts';
+import { type Alarm, type Envelope, UNHASHED, type World } from '../engine/World.ts';
 import { canonicalJson } from '../engine/worldHash.ts';
 import { InternalError } from '../errors.ts';
 
@@ -77,7 +77,8 @@ export class WireCodec {
       mailboxes,
       alarms: wire.alarms.map((a) => ({ ...a, event: this.event(a.event) })),
       choices: [],
-      actorsDigest: null,
+      actorsHi: UNHASHED,
+      actorsLo: 0,
       renamedDigests: null,
     };
   }
