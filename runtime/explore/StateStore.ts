@@ -1,15 +1,15 @@
-import { emptySlots, isEmpty, slotCount, slotOf, store, storedHash } from './hashSlots.ts';
+import { emptySlots, isEmpty, slotCount, slotOf, store, storedHash, storedId } from './hashSlots.ts';
 
 /**
  * The explorer's memory of where it has been: 53-bit state hashes in an open-addressing table
- * (two 32-bit halves per slot, see `hashSlots.ts`), plus, by state id, the parent's id and the index of the step taken.
- * 22 to 38 bytes per state (8 bytes per slot, the table a quarter to half full, then 4 for
- * the parent and 2 for the step), with no object per state. Hash 0 marks an empty
- * slot, so a state whose hash is 0 is stored as 1 (one more way to collide, counted in the
- * report's collision probability like any other).
+ * (each slot the hash's two 32-bit halves and the state's id, see `hashSlots.ts`), plus, by
+ * state id, the parent's id and the index of the step taken. 30 to 54 bytes per state (12
+ * bytes per slot, the table a quarter to half full, then 4 for the parent and 2 for the step),
+ * with no object per state. Hash 0 marks an empty slot, so a state whose hash is 0 is stored as
+ * 1 (one more way to collide, counted in the report's collision probability like any other).
  */
 export class StateStore {
-  private halves: Uint32Array;
+  private table: Uint32Array;
   private mask: number;
   private parentIds = new Int32Array(1024);
   private stepIndexes = new Uint16Array(1024);
@@ -18,7 +18,7 @@ export class StateStore {
   constructor(capacityHint = 1 << 12) {
     let slots = 1 << 10;
     while (slots < capacityHint * 2) slots *= 2;
-    this.halves = emptySlots(slots);
+    this.table = emptySlots(slots);
     this.mask = slots - 1;
   }
 
@@ -26,13 +26,19 @@ export class StateStore {
     return this.find(hash === 0 ? 1 : hash) < 0;
   }
 
+  /** The id of the state stored under `hash`, or -1. */
+  idOf(hash: number): number {
+    const slot = slotOf(this.table, this.mask, hash === 0 ? 1 : hash);
+    return isEmpty(this.table, slot) ? -1 : storedId(this.table, slot);
+  }
+
   /** Records a new state; its id, or -1 when the hash was already there. */
   add(hash: number, parent: number, step: number): number {
     const h = hash === 0 ? 1 : hash;
     const slot = this.find(h);
     if (slot < 0) return -1;
-    store(this.halves, slot, h);
     const id = this.size++;
+    store(this.table, slot, h, id);
     if (id >= this.parentIds.length) this.growLinks();
     this.parentIds[id] = parent;
     this.stepIndexes[id] = step;
@@ -50,24 +56,24 @@ export class StateStore {
 
   /** Bytes held for the states stored so far (table and links), and per state. */
   bytes(): { total: number; perState: number } {
-    const total = this.halves.byteLength + this.parentIds.byteLength + this.stepIndexes.byteLength;
+    const total = this.table.byteLength + this.parentIds.byteLength + this.stepIndexes.byteLength;
     return { total, perState: this.size === 0 ? 0 : total / this.size };
   }
 
   /** The empty slot where `h` goes, or -1 when it is already stored. */
   private find(h: number): number {
-    const slot = slotOf(this.halves, this.mask, h);
-    return isEmpty(this.halves, slot) ? slot : -1;
+    const slot = slotOf(this.table, this.mask, h);
+    return isEmpty(this.table, slot) ? slot : -1;
   }
 
   private growTable(): void {
-    const old = this.halves;
+    const old = this.table;
     const slots = slotCount(old);
-    this.halves = emptySlots(slots * 2);
+    this.table = emptySlots(slots * 2);
     this.mask = slots * 2 - 1;
     for (let i = 0; i < slots; i++) {
       const h = storedHash(old, i);
-      if (h !== 0) store(this.halves, slotOf(this.halves, this.mask, h), h);
+      if (h !== 0) store(this.table, slotOf(this.table, this.mask, h), h, storedId(old, i));
     }
   }
 

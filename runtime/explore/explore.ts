@@ -22,7 +22,6 @@ import { encodeReplayPath } from '../scheduler/ReplayPath.ts';
 import { modelMapOf } from '../simulate.ts';
 import type { TraceEvent } from '../trace/TraceEvent.ts';
 import { Expander, type ExpandedStep, type Expansion } from './Expander.ts';
-import { LevelIndex } from './LevelIndex.ts';
 import { StateStore } from './StateStore.ts';
 import type { HeldRef } from './exploreWorker.ts';
 import { WireCodec } from './wireWorld.ts';
@@ -232,10 +231,10 @@ function search<W, R>(topology: Topology, expander: Expander, options: ExploreOp
   const start = expander.stateHash(engine.initial);
   visited.add(stateHash(start.hash, start.key, root), -1, 0);
   let frontier: Node<W>[] = [{ world: initial, checker: root, id: 0, sleep: AWAKE, symmetryKey: start.key }];
-  // The next level's states with something asleep, by hash, while the level is being found: a
-  // state reached again at that depth keeps asleep only what is asleep on both paths (see
-  // `intersectSleep`).
-  const nextByHash = new LevelIndex<Node<W>>();
+  // The next level's states are `next[id - nextStart]` while the level is being found (ids are
+  // given in the order states join it): a state reached again at that depth keeps asleep only
+  // what is asleep on both paths (see `intersectSleep`).
+  let nextStart = visited.size;
   let transitions = 0;
   let depth = 0;
   const expected: ExploreResult['expected'] = {};
@@ -319,11 +318,14 @@ function search<W, R>(topology: Topology, expander: Expander, options: ExploreOp
     const hash = stateHash(step.worldHash, step.symmetryKey, checker);
     const id = visited.add(hash, node.id, step.index);
     if (id < 0) {
-      const again = nextByHash.get(hash);
+      if (!sleepSets) return null;
+      const earlier = visited.idOf(hash);
+      if (earlier < nextStart) return null;
+      const again = next[earlier - nextStart];
       // The same world keeps asleep what sleeps on both paths. A twin under another renaming
       // names its steps by other clients: it is woken in full rather than translated (sound,
       // since a smaller sleep set only explores more).
-      if (again) again.sleep = again.symmetryKey === step.symmetryKey ? intersectSleep(again.sleep, sleep) : AWAKE;
+      if (again.sleep.length > 0) again.sleep = again.symmetryKey === step.symmetryKey ? intersectSleep(again.sleep, sleep) : AWAKE;
       return null;
     }
     const found = judge(node.checker.violations.length, checker, node.id, step.index);
@@ -334,8 +336,6 @@ function search<W, R>(topology: Topology, expander: Expander, options: ExploreOp
     expanding.adopt?.(step.world, id);
     const successor = { world: step.world, checker, id, sleep, symmetryKey: step.symmetryKey };
     next.push(successor);
-    // Only a state with something asleep can lose it to a later arrival.
-    if (sleep.length > 0) nextByHash.set(hash, successor);
     if (visited.size >= maxStates) return result('bounded', { bound: `${maxStates} states stored (--max-states)` });
     if (visited.size % 2000 === 0) {
       options.onProgress?.({ states: visited.size, transitions, depth, queue: next.length, seconds: elapsed() / 1000 });
@@ -412,7 +412,7 @@ function search<W, R>(topology: Topology, expander: Expander, options: ExploreOp
       expanding.settle?.(round);
     }
     frontier = next;
-    nextByHash.clear();
+    nextStart = visited.size;
     for (const checker of withSuccessors) checker.successors = null;
     withSuccessors = [];
     depth++;

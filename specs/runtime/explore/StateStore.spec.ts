@@ -27,6 +27,14 @@ describe('StateStore', () => {
     expect(hashes.every((h) => store.has(h))).toBe(true);
     expect(store.parent(40_000)).toBe(39_999);
     expect(store.step(40_000)).toBe(40_000 % 7);
-    expect(store.bytes().perState).toBeLessThan(40);
+    expect(store.bytes().perState).toBeLessThan(60);
+  });
+
+  it('should give the id a hash was stored with, after growing, and -1 for a hash never stored', () => {
+    const store = new StateStore(16);
+    const hashes = Array.from({ length: 20_000 }, (_, i) => ((i + 1) * 2654435761) % 2 ** 53);
+    hashes.forEach((h, i) => store.add(h, i - 1, 0));
+    expect(hashes.map((h) => store.idOf(h))).toEqual(hashes.map((_, i) => i));
+    expect(store.idOf(3)).toBe(-1);
   });
 });
