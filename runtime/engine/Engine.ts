@@ -224,6 +224,9 @@ export class Engine {
   // -------------------------------------------------------------------------------------------
   // The step function
 
+  /** `listEnabled`'s scratch: the send order of each delivery listed so far. */
+  private readonly deliverySeqs: number[] = [];
+
   /** The steps the scheduler may take from `world`, in canonical order. */
   enabledSteps(world: World): Step[] {
     const steps: Step[] = [];
@@ -245,13 +248,17 @@ export class Engine {
       const delivery = this.deliveryOf(i, parts[i], mailbox);
       if (delivery === null) continue;
       // Oldest message first: an insertion into the few found so far (no sort and no comparator).
+      // (The seqs found so far are kept beside, so as not to reach into each step's envelope.)
+      const seqs = this.deliverySeqs;
       const seq = mailbox.deliverySeq;
       let at = count++;
-      while (at > 0 && (deliveries[at - 1] as { envelope: Envelope }).envelope.seq > seq) {
+      while (at > 0 && seqs[at - 1] > seq) {
         deliveries[at] = deliveries[at - 1];
+        seqs[at] = seqs[at - 1];
         at--;
       }
       deliveries[at] = delivery;
+      seqs[at] = seq;
     }
     // Indexed loops on this path and the step's: an iterator the compiler fails to elide is an
     // allocation per loop, and these run for every state and every step explored.

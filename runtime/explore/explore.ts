@@ -128,6 +128,8 @@ interface Node<W> {
 }
 
 const AWAKE: readonly SleepEntry[] = [];
+/** No step explored before (shared: never written to). */
+const NONE_BEFORE: SleepEntry[] = [];
 /** What a level's array holds in place of a state handed out for expansion. */
 const EXPANDED = null as unknown as Node<never>;
 
@@ -369,13 +371,17 @@ function search<W, R>(topology: Topology, expander: Expander, options: ExploreOp
     }
     const alone = reduce ? reducedStep(node, expansion.steps) : null;
     const explored = alone ? [alone] : expansion.steps;
-    const before: SleepEntry[] = [];
+    // Most states have one step to explore: a list of the steps before only when one follows.
+    let before: SleepEntry[] = NONE_BEFORE;
     for (let k = 0; k < explored.length; k++) {
       const step = explored[k];
       const sleep = sleepSets ? sleepAfter(node.sleep, before, step.footprint, expander.offerReads) : AWAKE;
       const ended = visit(node, next, step, sleep);
       if (ended) return ended;
-      if (sleepSets) before.push({ identity: step.identity, footprint: step.footprint });
+      if (sleepSets && k + 1 < explored.length) {
+        if (before === NONE_BEFORE) before = [];
+        before.push({ identity: step.identity, footprint: step.footprint });
+      }
     }
     return null;
   };
