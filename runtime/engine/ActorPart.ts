@@ -21,6 +21,12 @@ export class ActorPart {
   transitions: Map<AnyEvent, { next: ActorPart; emitted: readonly Emitted[] }> | null = null;
   /** The offers of the actor's environment, and the parts of the actors they read then (the owner's memo). */
   offers: { reads: readonly ActorPart[]; steps: readonly Step[] } | null = null;
+  /**
+   * The world hash's term for this part with an empty mailbox at actor index `emptyTermAt`
+   * (see `plainTerm` in worldHash.ts; one entry: identical actors may share a part).
+   */
+  emptyTermAt = -1;
+  emptyTerm = 0;
 
   constructor(
     readonly snapshot: AnyMachineSnapshot,

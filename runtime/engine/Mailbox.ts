@@ -19,6 +19,14 @@ export class Mailbox {
    * envelope for each mailbox (a frontier world's parts are rarely still in cache).
    */
   deliverySeq = 0;
+  /**
+   * The world hash's term for this mailbox with part `termFor` at actor index `termAt` (see
+   * `plainTerm` in worldHash.ts): each term is needed again when a child world is hashed from
+   * its parent, to take the parent's term out.
+   */
+  termFor: ActorPart | null = null;
+  termAt = -1;
+  term = 0;
 
   /** How many envelopes (a field: the engine looks at every mailbox of every world it expands). */
   readonly size: number;

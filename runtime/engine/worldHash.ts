@@ -305,8 +305,28 @@ function actorsDigest(
 /** Reused for every actor term (hashing is never re-entered). */
 const termHasher = new NumberHasher();
 
-/** An actor's term in the world as it is. */
+/**
+ * An actor's term in the world as it is. Memoized on the mailbox (or, for an empty one, on the
+ * part), since hashing a world from its parent computes the parent's terms of the changed
+ * actors again to take them out.
+ */
 function plainTerm(index: number, part: ActorPart, mailbox: Mailbox): number {
+  if (mailbox.size === 0) {
+    if (part.emptyTermAt !== index) {
+      part.emptyTerm = termOf(index, part, mailbox);
+      part.emptyTermAt = index;
+    }
+    return part.emptyTerm;
+  }
+  if (mailbox.termFor !== part || mailbox.termAt !== index) {
+    mailbox.term = termOf(index, part, mailbox);
+    mailbox.termFor = part;
+    mailbox.termAt = index;
+  }
+  return mailbox.term;
+}
+
+function termOf(index: number, part: ActorPart, mailbox: Mailbox): number {
   return termHasher.reset().add(index).add(part.digest).add(mailbox.digest).digest();
 }
 
