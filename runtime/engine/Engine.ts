@@ -266,10 +266,27 @@ export class Engine {
       const offers = this.offersOf(this.offering[k], world);
       for (let o = 0; o < offers.length; o++) deliveries[count++] = offers[o];
     }
-    const advance = nextAdvance(world);
+    const advance = this.advanceOf(world);
     if (advance) deliveries[count++] = advance;
     return count;
   }
+
+  /**
+   * The clock advance from a world: a function of its alarms and its time, which a step that
+   * touches neither shares with its parent, so the last one found is kept (siblings are listed
+   * one after another) and handed out again for the same two.
+   */
+  private advanceOf(world: World): Step | null {
+    if (world.alarms.length === 0) return null;
+    if (world.alarms === this.advanceAlarms && world.time === this.advanceTime) return this.advance;
+    this.advanceAlarms = world.alarms;
+    this.advanceTime = world.time;
+    this.advance = nextAdvance(world);
+    return this.advance;
+  }
+  private advanceAlarms: readonly Alarm[] | null = null;
+  private advanceTime: World['time'] | null = null;
+  private advance: Step | null = null;
 
   /**
    * An actor's delivery: its oldest message its state accepts (selective receive), or none.
@@ -854,7 +871,8 @@ function isDue(alarm: Alarm, time: World['time']): boolean {
  */
 function nextAdvance(world: World): Step | null {
   let best: number | null = null;
-  for (const alarm of world.alarms) {
+  for (let i = 0; i < world.alarms.length; i++) {
+    const alarm = world.alarms[i];
     if (alarm.clock === 'virtual' && !world.time.vmRunning) continue;
     const now = alarm.clock === 'realtime' ? world.time.realtime : world.time.virtual;
     const delta = alarm.deadline - now;
