@@ -117,21 +117,60 @@ export interface ExploreResult {
   symmetry: { on: boolean; classes: string[][]; reason: string | null };
 }
 
-interface Node<W> {
-  world: W;
-  checker: InvariantChecker;
-  id: number;
-  /** The steps asleep here (not taken: every state they lead to is reached another way). */
-  sleep: readonly SleepEntry[];
-  /** The renaming under which this state's world was hashed (symmetry reduction; `''`: none). */
-  symmetryKey: string;
+/**
+ * A level of the search: its states as parallel lists by place, not an object per state. A
+ * level holds up to millions of states for the time it takes to expand the one before and
+ * itself; the young generation's collector copies every object still alive, and expanding
+ * reads the lists in order rather than chasing a pointer per state.
+ */
+class Level<W> {
+  /** The worlds, until their round is merged (then null: see `release`). */
+  readonly worlds: (W | null)[] = [];
+  readonly checkers: InvariantChecker[] = [];
+  readonly ids: number[] = [];
+  /** The steps asleep at each state (not taken: every state they lead to is reached another way). */
+  readonly sleeps: (readonly SleepEntry[])[] = [];
+  /** The renaming under which each state's world was hashed (symmetry reduction; `''`: none). */
+  readonly symmetryKeys: string[] = [];
+
+  get size(): number {
+    return this.ids.length;
+  }
+
+  add(world: W, checker: InvariantChecker, id: number, sleep: readonly SleepEntry[], symmetryKey: string): void {
+    this.worlds.push(world);
+    this.checkers.push(checker);
+    this.ids.push(id);
+    this.sleeps.push(sleep);
+    this.symmetryKeys.push(symmetryKey);
+  }
+
+  /**
+   * Lets the worlds of states `from` to `to` go once they are expanded, so that a world dies
+   * when its round is merged rather than when the whole level is: a level is often larger than
+   * what is allocated between two collections of the young generation.
+   */
+  release(from: number, to: number): void {
+    this.worlds.fill(null, from, to);
+  }
+
+  /** The identities of the steps asleep at state `place` (what an expansion skips). */
+  asleepAt(place: number): string[] | undefined {
+    const sleep = this.sleeps[place];
+    return sleep.length > 0 ? sleep.map((e) => e.identity) : undefined;
+  }
+}
+
+/** The states `from` (inclusive) to `to` (exclusive) of a level: a round of expansions. */
+interface Batch<W> {
+  level: Level<W>;
+  from: number;
+  to: number;
 }
 
 const AWAKE: readonly SleepEntry[] = [];
 /** No step explored before (shared: never written to). */
 const NONE_BEFORE: SleepEntry[] = [];
-/** What a level's array holds in place of a state handed out for expansion. */
-const EXPANDED = null as unknown as Node<never>;
 
 /** States per round (a round's answers are merged in order), and rounds handed out ahead of the merge. */
 const ROUND = 256;
@@ -143,12 +182,16 @@ export function explore(topology: Topology, options: ExploreOptions = {}): Explo
   const expander = new Expander(topology, options.relativeTime !== false, options.symmetry !== false);
   if (workers === 1) {
     // Expanded when collected, so one round's successors at a time are held.
-    const expanding = {
+    const expanding: Expanding<World, Batch<World>> = {
       level: () => expander.newLevel(),
-      submit: (nodes: readonly Node<World>[]) => nodes,
-      collect: (nodes: readonly Node<World>[]) => nodes.map((node) => expander.expand(node.world, node.sleep.length > 0 ? node.sleep.map((e) => e.identity) : undefined)),
+      submit: (batch) => batch,
+      collect: ({ level, from, to }) => {
+        const expansions: Expansion<World>[] = [];
+        for (let place = from; place < to; place++) expansions.push(expander.expand(level.worlds[place]!, level.asleepAt(place)));
+        return expansions;
+      },
     };
-    return search<World, readonly Node<World>[]>(topology, expander, options, expanding, expander.engine.initial);
+    return search<World, Batch<World>>(topology, expander, options, expanding, expander.engine.initial);
   }
   const pool = new WorkerPool(workers, topology, options.relativeTime !== false, options.symmetry !== false);
   try {
@@ -158,11 +201,11 @@ export function explore(topology: Topology, options: ExploreOptions = {}): Explo
       expander,
       options,
       {
-        level: (nodes) => pool.balance(nodes.map((node) => node.id)),
-        submit: (nodes) =>
+        level: (level) => pool.balance(level.ids),
+        submit: ({ level, from, to }) =>
           pool.submit(
-            nodes.map((node) => node.id),
-            nodes.map((node) => node.sleep.map((e) => e.identity)),
+            level.ids.slice(from, to),
+            level.sleeps.slice(from, to).map((sleep) => sleep.map((e) => e.identity)),
           ),
         collect: (round) => pool.collect(round),
         adopt: (ref, id) => pool.adopt(ref, id),
@@ -181,8 +224,8 @@ export function explore(topology: Topology, options: ExploreOptions = {}): Explo
  * successor became a state, and `settle` that a round is merged.
  */
 interface Expanding<W, R> {
-  level?(nodes: readonly Node<W>[]): void;
-  submit(nodes: readonly Node<W>[]): R;
+  level?(level: Level<W>): void;
+  submit(batch: Batch<W>): R;
   collect(round: R): Expansion<W>[];
   adopt?(world: W, id: number): void;
   settle?(round: R): void;
@@ -232,10 +275,11 @@ function search<W, R>(topology: Topology, expander: Expander, options: ExploreOp
       .digest();
   const start = expander.stateHash(engine.initial);
   visited.add(stateHash(start.hash, start.key, root), -1, 0);
-  let frontier: Node<W>[] = [{ world: initial, checker: root, id: 0, sleep: AWAKE, symmetryKey: start.key }];
-  // The next level's states are `next[id - nextStart]` while the level is being found (ids are
-  // given in the order states join it): a state reached again at that depth keeps asleep only
-  // what is asleep on both paths (see `intersectSleep`).
+  let frontier = new Level<W>();
+  frontier.add(initial, root, 0, AWAKE, start.key);
+  // The next level's state with id `id` is at place `id - nextStart` while the level is being
+  // found (ids are given in the order states join it): a state reached again at that depth keeps
+  // asleep only what is asleep on both paths (see `intersectSleep`).
   let nextStart = visited.size;
   let transitions = 0;
   let depth = 0;
@@ -314,33 +358,35 @@ function search<W, R>(topology: Topology, expander: Expander, options: ExploreOp
     return checker;
   };
 
-  /** Records a successor; the result when it ends the exploration (a violation, a bound). */
-  const visit = (node: Node<W>, next: Node<W>[], step: ExpandedStep<W>, sleep: readonly SleepEntry[]): ExploreResult | null => {
-    const checker = checkerAfter(node.checker, step.judged, step.judgedKey);
+  /** Records a successor of the state at `place` in `level`; the result when it ends the exploration (a violation, a bound). */
+  const visit = (level: Level<W>, place: number, next: Level<W>, step: ExpandedStep<W>, sleep: readonly SleepEntry[]): ExploreResult | null => {
+    const parentChecker = level.checkers[place];
+    const parentId = level.ids[place];
+    const checker = checkerAfter(parentChecker, step.judged, step.judgedKey);
     const hash = stateHash(step.worldHash, step.symmetryKey, checker);
-    const id = visited.add(hash, node.id, step.index);
+    const id = visited.add(hash, parentId, step.index);
     if (id < 0) {
       if (!sleepSets) return null;
       const earlier = visited.idOf(hash);
       if (earlier < nextStart) return null;
-      const again = next[earlier - nextStart];
+      const again = earlier - nextStart;
       // The same world keeps asleep what sleeps on both paths. A twin under another renaming
       // names its steps by other clients: it is woken in full rather than translated (sound,
       // since a smaller sleep set only explores more).
-      if (again.sleep.length > 0) again.sleep = again.symmetryKey === step.symmetryKey ? intersectSleep(again.sleep, sleep) : AWAKE;
+      const asleep = next.sleeps[again];
+      if (asleep.length > 0) next.sleeps[again] = next.symmetryKeys[again] === step.symmetryKey ? intersectSleep(asleep, sleep) : AWAKE;
       return null;
     }
-    const found = judge(node.checker.violations.length, checker, node.id, step.index);
+    const found = judge(parentChecker.violations.length, checker, parentId, step.index);
     if (found) return result('violated', { counterexample: found });
     if (options.stopAtExpected && expectedViolations.size > 0 && expectedFound === expectedViolations.size) {
       return result('bounded', { bound: 'every expected violation found (stopAtExpected)' });
     }
     expanding.adopt?.(step.world, id);
-    const successor = { world: step.world, checker, id, sleep, symmetryKey: step.symmetryKey };
-    next.push(successor);
+    next.add(step.world, checker, id, sleep, step.symmetryKey);
     if (visited.size >= maxStates) return result('bounded', { bound: `${maxStates} states stored (--max-states)` });
     if (visited.size % 2000 === 0) {
-      options.onProgress?.({ states: visited.size, transitions, depth, queue: next.length, seconds: elapsed() / 1000 });
+      options.onProgress?.({ states: visited.size, transitions, depth, queue: next.size, seconds: elapsed() / 1000 });
       if (elapsed() > timeLimit) return result('bounded', { bound: `time limit of ${options.timeLimitSeconds} s reached` });
     }
     return null;
@@ -352,31 +398,32 @@ function search<W, R>(topology: Topology, expander: Expander, options: ExploreOp
    * taking it alone loses no interleaving that matters (a persistent, invisible singleton);
    * when its successor was seen already the state is expanded in full (the cycle proviso).
    */
-  const reducedStep = (node: Node<W>, steps: readonly ExpandedStep<W>[]): ExpandedStep<W> | null => {
+  const reducedStep = (checker: InvariantChecker, steps: readonly ExpandedStep<W>[]): ExpandedStep<W> | null => {
     const local = steps.find((s) => s.local);
-    if (!local || visited.has(stateHash(local.worldHash, local.symmetryKey, node.checker))) return null;
+    if (!local || visited.has(stateHash(local.worldHash, local.symmetryKey, checker))) return null;
     return local;
   };
 
-  /** Merges one expanded state's successors; the result when the exploration ends there. */
-  const merge = (node: Node<W>, expansion: Expansion<W>, next: Node<W>[]): ExploreResult | null => {
+  /** Merges the successors of the state at `place` in `level`; the result when the exploration ends there. */
+  const merge = (level: Level<W>, place: number, expansion: Expansion<W>, next: Level<W>): ExploreResult | null => {
     transitions += expansion.steps.length;
     if (expansion.ended) {
       // A quiet end: the end-of-run checks (lost requests, handlers never run, unfinished work).
-      const checker = node.checker.clone();
+      const checker = level.checkers[place].clone();
       const before = checker.violations.length;
       checker.finish();
-      const found = judge(before, checker, node.id, undefined, expansion.unfinished);
+      const found = judge(before, checker, level.ids[place], undefined, expansion.unfinished);
       return found ? result('violated', { counterexample: found }) : null;
     }
-    const alone = reduce ? reducedStep(node, expansion.steps) : null;
+    const asleep = level.sleeps[place];
+    const alone = reduce ? reducedStep(level.checkers[place], expansion.steps) : null;
     const explored = alone ? [alone] : expansion.steps;
     // Most states have one step to explore: a list of the steps before only when one follows.
     let before: SleepEntry[] = NONE_BEFORE;
     for (let k = 0; k < explored.length; k++) {
       const step = explored[k];
-      const sleep = sleepSets ? sleepAfter(node.sleep, before, step.footprint, expander.offerReads) : AWAKE;
-      const ended = visit(node, next, step, sleep);
+      const sleep = sleepSets ? sleepAfter(asleep, before, step.footprint, expander.offerReads) : AWAKE;
+      const ended = visit(level, place, next, step, sleep);
       if (ended) return ended;
       if (sleepSets && k + 1 < explored.length) {
         if (before === NONE_BEFORE) before = [];
@@ -386,23 +433,19 @@ function search<W, R>(topology: Topology, expander: Expander, options: ExploreOp
     return null;
   };
 
-  while (frontier.length > 0) {
-    if (depth >= maxDepth) return result('bounded', { bound: `depth ${maxDepth} reached with ${frontier.length} states still to expand` });
-    const next: Node<W>[] = [];
-    expanding.level?.(frontier);
+  while (frontier.size > 0) {
+    if (depth >= maxDepth) return result('bounded', { bound: `depth ${maxDepth} reached with ${frontier.size} states still to expand` });
+    const level = frontier;
+    const next = new Level<W>();
+    expanding.level?.(level);
     // Up to AHEAD rounds are out at once, so every worker has work queued while this thread
     // merges; they are merged strictly in order.
-    const inFlight: { batch: Node<W>[]; round: R }[] = [];
+    const inFlight: { batch: Batch<W>; round: R }[] = [];
     let from = 0;
     const handOut = () => {
-      while (inFlight.length < AHEAD && from < frontier.length) {
-        const batch = frontier.slice(from, from + ROUND);
-        // The level's array lets go of a state once it is handed out, so that a state's world
-        // dies when its round is merged rather than when the whole level is: the young
-        // generation's collector copies what is alive, and a level is often larger than what
-        // is allocated between two of its collections.
-        frontier.fill(EXPANDED, from, from + batch.length);
-        from += ROUND;
+      while (inFlight.length < AHEAD && from < level.size) {
+        const batch = { level, from, to: Math.min(from + ROUND, level.size) };
+        from = batch.to;
         inFlight.push({ batch, round: expanding.submit(batch) });
       }
     };
@@ -411,10 +454,11 @@ function search<W, R>(topology: Topology, expander: Expander, options: ExploreOp
       const { batch, round } = inFlight.shift()!;
       handOut();
       const expansions = expanding.collect(round);
-      for (let i = 0; i < batch.length; i++) {
-        const ended = merge(batch[i], expansions[i], next);
+      for (let place = batch.from; place < batch.to; place++) {
+        const ended = merge(level, place, expansions[place - batch.from], next);
         if (ended) return ended;
       }
+      level.release(batch.from, batch.to);
       expanding.settle?.(round);
     }
     frontier = next;
