@@ -57,8 +57,18 @@ export interface Expansion<W> {
   unfinished: string[];
 }
 
+/** A step asleep, by its identity (the explorer's sleep entries are such, so they pass as they are). */
+export interface Asleep {
+  readonly identity: string;
+}
+
+function isAsleep(asleep: readonly Asleep[], identity: string): boolean {
+  for (let i = 0; i < asleep.length; i++) if (asleep[i].identity === identity) return true;
+  return false;
+}
+
 const NO_SENDS: readonly number[] = [];
-const NONE_ASLEEP: readonly string[] = [];
+const NONE_ASLEEP: readonly Asleep[] = [];
 /** Interned snapshots kept from level to level (see `newLevel`). */
 const INTERNED_PARTS_KEPT = 100_000;
 /** Shared by every step no monitor reads: never written to. */
@@ -125,7 +135,7 @@ export class Expander {
    * Every enabled step but those `asleep` (by identity) applied, in the canonical order. A sleep
    * set holds a few steps at most, so a list is searched rather than a set built per state.
    */
-  expand(world: World, asleep: readonly string[] = NONE_ASLEEP): Expansion<World> {
+  expand(world: World, asleep: readonly Asleep[] = NONE_ASLEEP): Expansion<World> {
     const enabled = this.enabled;
     const count = this.engine.listEnabled(world, enabled);
     if (count === 0) return { steps: [], ended: true, unfinished: unfinishedWork(this.topology, world) };
@@ -135,7 +145,7 @@ export class Expander {
     for (let index = 0; index < count; index++) {
       const step = enabled[index];
       const identity = this.identityOf(step);
-      if (asleep.length > 0 && asleep.includes(identity)) continue;
+      if (asleep.length > 0 && isAsleep(asleep, identity)) continue;
       this.buffered = 0;
       this.contents.reset();
       const next = this.engine.apply(world, step);

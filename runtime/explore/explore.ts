@@ -154,11 +154,6 @@ class Level<W> {
     this.worlds.fill(null, from, to);
   }
 
-  /** The identities of the steps asleep at state `place` (what an expansion skips). */
-  asleepAt(place: number): string[] | undefined {
-    const sleep = this.sleeps[place];
-    return sleep.length > 0 ? sleep.map((e) => e.identity) : undefined;
-  }
 }
 
 /** The states `from` (inclusive) to `to` (exclusive) of a level: a round of expansions. */
@@ -187,7 +182,7 @@ export function explore(topology: Topology, options: ExploreOptions = {}): Explo
       submit: (batch) => batch,
       collect: ({ level, from, to }) => {
         const expansions: Expansion<World>[] = [];
-        for (let place = from; place < to; place++) expansions.push(expander.expand(level.worlds[place]!, level.asleepAt(place)));
+        for (let place = from; place < to; place++) expansions.push(expander.expand(level.worlds[place]!, level.sleeps[place]));
         return expansions;
       },
     };

@@ -70,7 +70,7 @@ parentPort!.on('message', (request: WorkerRequest) => {
         const made: World[] = [];
         pending.set(request.round, made);
         const expansions = request.ids.map((id, i): Expansion<number> => {
-          const asleep = request.asleep[i];
+          const asleep = request.asleep[i].map((identity) => ({ identity }));
           const { steps, ended, unfinished } = expander.expand(worldOf(id), asleep);
           return { ended, unfinished, steps: steps.map((s) => ({ ...s, world: made.push(s.world) - 1 })) };
         });

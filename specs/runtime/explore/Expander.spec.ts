@@ -52,7 +52,7 @@ describe('Expander: footprints', () => {
     const expander = new Expander(libraryTopology('drained-section-dataplane'));
     const { steps } = expander.expand(expander.engine.initial);
     expect(new Set(steps.map((s) => s.identity)).size).toBe(steps.length);
-    const asleep = [steps[0].identity];
+    const asleep = [{ identity: steps[0].identity }];
     const rest = expander.expand(expander.engine.initial, asleep).steps;
     expect(rest.map((s) => s.identity)).toEqual(steps.slice(1).map((s) => s.identity));
     expect(rest.map((s) => s.index)).toEqual(steps.slice(1).map((s) => s.index));
