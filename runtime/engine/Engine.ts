@@ -74,8 +74,11 @@ export interface WorldView {
 
 /** What the last `apply` did beyond its own actor's snapshot and mailbox head. */
 export interface StepEffects {
-  /** The mailboxes it appended to, in send order (repeats possible); for a clock advance, the due alarms' targets. */
-  sends: ActorName[];
+  /**
+   * The mailboxes it appended to, by actor index, in send order (repeats possible); for a clock
+   * advance, the due alarms' targets.
+   */
+  sends: number[];
   /** It set, cleared or fired an alarm. */
   alarms: boolean;
   /** It moved the clocks or stopped/started the VM: every later step may see a different time. */
@@ -670,7 +673,7 @@ export class Engine {
   private readonly stepDraft: Draft = { step: 0, seq: 0, mailboxes: [], mailboxesOwned: false, alarms: [], time: { realtime: 0, virtual: 0, vmRunning: true } };
 
   /** Records a send in `lastEffects`. */
-  private sent(to: ActorName): void {
+  private sent(to: number): void {
     const effects = this.lastEffects;
     if (effects.sends === NOTHING_SENT) effects.sends = [to];
     else effects.sends.push(to);
@@ -680,13 +683,15 @@ export class Engine {
     for (let k = 0; k < emitted.length; k++) {
       const item = emitted[k];
       switch (item.type) {
-        case 'fx.send':
-          this.sent(item.to);
-          if (!this.specs.has(item.to)) {
+        case 'fx.send': {
+          const to = this.actorIndex.get(item.to);
+          if (to === undefined) {
             throw new InternalError(`${actor} sent ${describeEvent(item.event)} to '${item.to}', which does not exist`);
           }
+          this.sent(to);
           this.wire.next({ step: draft.step, from: actor, to: item.to, event: item.event });
           break;
+        }
         case 'fx.alarm.set': {
           this.lastEffects.alarms = true;
           const now = item.clock === 'realtime' ? draft.time.realtime : draft.time.virtual;
@@ -776,9 +781,10 @@ export class Engine {
     draft.alarms = rest;
     if (due.length > 0) this.lastEffects.alarms = true;
     for (const alarm of due) {
-      this.sent(alarm.target);
+      const target = this.actorIndex.get(alarm.target)!;
+      this.sent(target);
       if (this.traced('@trace.alarm')) this.trace(draft, alarm.target, '@trace.alarm', { phase: 'fire', id: alarm.id, clock: alarm.clock, deadline: alarm.deadline });
-      this.appendToMailbox(draft, this.actorIndex.get(alarm.target)!, { seq: draft.seq++, from: 'clock', event: alarm.event });
+      this.appendToMailbox(draft, target, { seq: draft.seq++, from: 'clock', event: alarm.event });
     }
   }
 
@@ -855,7 +861,7 @@ function sameReads(indexes: readonly number[], parts: readonly ActorPart[], read
 }
 
 /** `StepEffects.sends` of a step that sent nothing (shared: `sent` replaces it rather than writing to it). */
-const NOTHING_SENT: ActorName[] = [];
+const NOTHING_SENT: number[] = [];
 
 function compareAlarms(a: Alarm, b: Alarm): number {
   return a.deadline - b.deadline || a.seq - b.seq;

@@ -158,14 +158,14 @@ export class Expander {
       const effects = this.engine.lastEffects;
       const quiet = effects.sends.length === 0 && !effects.alarms && !effects.time;
       const local = step.kind === 'deliver' && !this.shared.has(step.actor) && quiet && judged.length === 0;
-      const footprint: Footprint = {
-        actor: step.kind === 'advance' ? -1 : step.at,
-        offer: step.kind === 'offer',
-        sends: effects.sends.length === 0 ? NO_SENDS : this.indexesOf(effects.sends),
-        alarms: effects.alarms,
-        time: effects.time,
-        judged: judged.length > 0,
-      };
+      const footprint = this.footprintOf(
+        step.kind === 'advance' ? -1 : step.at,
+        step.kind === 'offer',
+        effects.sends.length === 0 ? NO_SENDS : this.indexesOf(effects.sends),
+        effects.alarms,
+        effects.time,
+        judged.length > 0,
+      );
       // The step touched its own actor and the mailboxes it appended to, nothing else.
       // (Each index once: an actor counted twice would cancel its own change out of the XOR.)
       const changed = this.changedBy(footprint);
@@ -207,13 +207,24 @@ export class Expander {
     return [actor, ...sends];
   }
 
-  /** The actors' indexes, ascending, each once (a step sends to one or two mailboxes: no Set). */
-  private indexesOf(actors: readonly string[]): readonly number[] {
+  /**
+   * By a footprint's fields (see `footprintOf`): one object for every step with those, when it
+   * sent to no actor or to one. Footprints are never written to, and sleep entries keep them.
+   */
+  private readonly footprints: (Footprint | undefined)[] = [];
+  private footprintOf(actor: number, offer: boolean, sends: readonly number[], alarms: boolean, time: boolean, judged: boolean): Footprint {
+    const sentTo = sends.length === 0 ? 0 : sends === this.alone[sends[0]] ? sends[0] + 1 : -1;
+    if (sentTo < 0) return { actor, offer, sends, alarms, time, judged };
+    const key = (((actor + 1) * (this.alone.length + 1) + sentTo) << 4) | (offer ? 8 : 0) | (alarms ? 4 : 0) | (time ? 2 : 0) | (judged ? 1 : 0);
+    return (this.footprints[key] ??= Object.freeze({ actor, offer, sends, alarms, time, judged }));
+  }
+
+  /** The actor indexes sent to, ascending, each once (a step sends to one or two mailboxes: no Set). */
+  private indexesOf(sends: readonly number[]): readonly number[] {
     // Most steps send to one actor: its shared one-element list then.
-    if (actors.length === 1) return this.alone[this.engine.actorIndex.get(actors[0])!];
+    if (sends.length === 1) return this.alone[sends[0]];
     const indexes: number[] = [];
-    for (const actor of actors) {
-      const index = this.engine.actorIndex.get(actor)!;
+    for (const index of sends) {
       let at = indexes.length;
       while (at > 0 && indexes[at - 1] > index) at--;
       if (indexes[at - 1] !== index) indexes.splice(at, 0, index);
@@ -221,7 +232,8 @@ export class Expander {
     return indexes;
   }
 
-  private readonly deliveryIdentities = new Map<string, string>();
+  /** By actor index: its delivery's identity (made once). */
+  private readonly deliveryIdentities: string[] = [];
   /** The engine hands out the same offer event objects for the same snapshots (its offer memo). */
   private readonly offerIdentities = new WeakMap<object, string>();
   /**
@@ -231,14 +243,8 @@ export class Expander {
    */
   private identityOf(step: Step): string {
     switch (step.kind) {
-      case 'deliver': {
-        let identity = this.deliveryIdentities.get(step.actor);
-        if (identity === undefined) {
-          identity = `deliver:${step.actor}`;
-          this.deliveryIdentities.set(step.actor, identity);
-        }
-        return identity;
-      }
+      case 'deliver':
+        return (this.deliveryIdentities[step.at] ??= `deliver:${step.actor}`);
       case 'offer':
         // Offers build their events the same way each time, so plain JSON names them; text that
         // differed for equal events would only keep a step awake, never put a wrong one to sleep.

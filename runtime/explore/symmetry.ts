@@ -46,6 +46,7 @@ import {
   snapshotText,
   type WorldRenaming,
 } from '../engine/worldHash.ts';
+import { keyHashOfValue } from '../invariants/InvariantChecker.ts';
 
 
 export interface SymmetryClasses {
@@ -370,7 +371,8 @@ export class Symmetry {
 
   /**
    * The monitors' judgement hashed under the renaming `key` (their key is canonical JSON, so it
-   * is renamed as a value and written out again with its keys sorted).
+   * is renamed as a value, written out again with its keys sorted, and hashed part by part as
+   * `keyHash` hashes it: see `keyHashOfValue`).
    */
   checkerHash(checker: { key(): string; keyHash(): number }, key: string): number {
     if (key === '') return checker.keyHash();
@@ -381,7 +383,7 @@ export class Symmetry {
     }
     let hash = byKey.get(key);
     if (hash === undefined) {
-      hash = hash53(canonicalJson(this.renaming(key).value(JSON.parse(checker.key()))));
+      hash = keyHashOfValue(this.renaming(key).value(JSON.parse(checker.key())));
       byKey.set(key, hash);
     }
     return hash;

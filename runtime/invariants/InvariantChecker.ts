@@ -4,7 +4,7 @@
  */
 import { Observable, type OperatorFunction } from 'rxjs';
 import type { TraceEvent } from '../trace/TraceEvent.ts';
-import { canonicalJson, hash53 } from '../engine/worldHash.ts';
+import { canonicalJson, hash53, NumberHasher } from '../engine/worldHash.ts';
 import { deepClone } from './deepClone.ts';
 import type { ImageReport } from './ImageLedger.ts';
 import { ConsistentCutMonitor } from './transactionMonitors.ts';
@@ -39,8 +39,11 @@ const JUDGED = new Set<TraceEvent['type']>([
  */
 export const STATE_WRITES: ReadonlySet<TraceEvent['type']> = new Set(['@trace.counter', '@trace.txn']);
 
-/** Each monitor's (and trace state's) key as canonical JSON, while it is not changed (see `observe`). */
-const monitorKeys = new WeakMap<object, string>();
+/**
+ * Each monitor's (and trace state's) key as canonical JSON, and that text's hash once asked for,
+ * while it is not changed (see `observe`).
+ */
+const monitorKeys = new WeakMap<object, { text: string; hash: number | null }>();
 
 export class InvariantChecker {
   /** Whether `e` can change any monitor's judgement (an explorer shares the checker across steps that cannot). */
@@ -96,9 +99,17 @@ export class InvariantChecker {
     return this.cachedKey;
   }
 
-  /** `key()` hashed to 53 bits (cached like the key). */
+  /**
+   * `key()` hashed to 53 bits (cached like the key): from the hash of each part's text (see
+   * `keyHashOfValue`), so that a checker that differs from its original in one monitor hashes
+   * that monitor's text alone, not the whole key again.
+   */
   keyHash(): number {
-    this.cachedKeyHash ??= hash53(this.key());
+    if (this.cachedKeyHash === null) {
+      const hasher = keyHasher.reset().add(keyHashOf(this.state)).add(this.list.length);
+      for (let i = 0; i < this.list.length; i++) hasher.add(keyHashOf(this.list[i]));
+      this.cachedKeyHash = hasher.add(hash53(canonicalJson(this.violations.map((v) => v.invariant)))).digest();
+    }
     return this.cachedKeyHash;
   }
 
@@ -196,12 +207,37 @@ export class InvariantChecker {
 
 /** A monitor's (or the trace state's) key as canonical JSON, computed once while it stays as it is. */
 function keyOf(monitor: { key(): unknown }): string {
+  return keptKey(monitor).text;
+}
+
+function keptKey(monitor: { key(): unknown }): { text: string; hash: number | null } {
   let key = monitorKeys.get(monitor);
   if (key === undefined) {
-    key = canonicalJson(monitor.key());
+    key = { text: canonicalJson(monitor.key()), hash: null };
     monitorKeys.set(monitor, key);
   }
   return key;
+}
+
+/** `hash53` of a monitor's key text, kept with it. */
+function keyHashOf(monitor: { key(): unknown }): number {
+  const key = keptKey(monitor);
+  key.hash ??= hash53(key.text);
+  return key.hash;
+}
+
+const keyHasher = new NumberHasher();
+
+/**
+ * `keyHash` of a checker whose `key()`, parsed, is `value` (a renamed image's, for symmetry
+ * reduction): each part written as canonical JSON again and hashed as `keyHash` hashes it, so
+ * that the identity renaming gives `keyHash` exactly.
+ */
+export function keyHashOfValue(value: unknown): number {
+  const [state, monitors, violations] = value as [unknown, unknown[], unknown];
+  const hasher = keyHasher.reset().add(hash53(canonicalJson(state))).add(monitors.length);
+  for (const monitor of monitors) hasher.add(hash53(canonicalJson(monitor)));
+  return hasher.add(hash53(canonicalJson(violations))).digest();
 }
 
 /** `trace$.pipe(checkInvariants(model))`: emits each violation as the trace reveals it, the end-of-run ones on complete. */
