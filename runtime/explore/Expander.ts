@@ -13,7 +13,7 @@ import { InvariantChecker } from '../invariants/InvariantChecker.ts';
 import { unfinishedWork } from '../simulate.ts';
 import type { TraceEvent } from '../trace/TraceEvent.ts';
 import type { Step, World } from '../engine/World.ts';
-import type { Footprint } from './sleepSets.ts';
+import { NOTHING_ASLEEP, type Footprint } from './sleepSets.ts';
 import { Symmetry, symmetryClasses, type SymmetryClasses } from './symmetry.ts';
 
 export interface ExpandedStep<W> {
@@ -68,7 +68,6 @@ function isAsleep(asleep: readonly Asleep[], identity: string): boolean {
 }
 
 const NO_SENDS: readonly number[] = [];
-const NONE_ASLEEP: readonly Asleep[] = [];
 /** Interned snapshots kept from level to level (see `newLevel`). */
 const INTERNED_PARTS_KEPT = 100_000;
 /** Shared by every step no monitor reads: never written to. */
@@ -135,7 +134,7 @@ export class Expander {
    * Every enabled step but those `asleep` (by identity) applied, in the canonical order. A sleep
    * set holds a few steps at most, so a list is searched rather than a set built per state.
    */
-  expand(world: World, asleep: readonly Asleep[] = NONE_ASLEEP): Expansion<World> {
+  expand(world: World, asleep: readonly Asleep[] = NOTHING_ASLEEP): Expansion<World> {
     const enabled = this.enabled;
     const count = this.engine.listEnabled(world, enabled);
     if (count === 0) return { steps: [], ended: true, unfinished: unfinishedWork(this.topology, world) };

@@ -26,7 +26,7 @@ import { StateStore } from './StateStore.ts';
 import type { HeldRef } from './exploreWorker.ts';
 import { WireCodec } from './wireWorld.ts';
 import { WorkerPool, type Round } from './WorkerPool.ts';
-import { intersectSleep, sleepAfter, type SleepEntry } from './sleepSets.ts';
+import { intersectSleep, NOTHING_ASLEEP, sleepAfter, type SleepEntry } from './sleepSets.ts';
 
 
 export interface ExploreOptions {
@@ -163,7 +163,6 @@ interface Batch<W> {
   to: number;
 }
 
-const AWAKE: readonly SleepEntry[] = [];
 /** No step explored before (shared: never written to). */
 const NONE_BEFORE: SleepEntry[] = [];
 
@@ -271,7 +270,7 @@ function search<W, R>(topology: Topology, expander: Expander, options: ExploreOp
   const start = expander.stateHash(engine.initial);
   visited.add(stateHash(start.hash, start.key, root), -1, 0);
   let frontier = new Level<W>();
-  frontier.add(initial, root, 0, AWAKE, start.key);
+  frontier.add(initial, root, 0, NOTHING_ASLEEP, start.key);
   // The next level's state with id `id` is at place `id - nextStart` while the level is being
   // found (ids are given in the order states join it): a state reached again at that depth keeps
   // asleep only what is asleep on both paths (see `intersectSleep`).
@@ -369,7 +368,7 @@ function search<W, R>(topology: Topology, expander: Expander, options: ExploreOp
       // names its steps by other clients: it is woken in full rather than translated (sound,
       // since a smaller sleep set only explores more).
       const asleep = next.sleeps[again];
-      if (asleep.length > 0) next.sleeps[again] = next.symmetryKeys[again] === step.symmetryKey ? intersectSleep(asleep, sleep) : AWAKE;
+      if (asleep.length > 0) next.sleeps[again] = next.symmetryKeys[again] === step.symmetryKey ? intersectSleep(asleep, sleep) : NOTHING_ASLEEP;
       return null;
     }
     const found = judge(parentChecker.violations.length, checker, parentId, step.index);
@@ -417,7 +416,7 @@ function search<W, R>(topology: Topology, expander: Expander, options: ExploreOp
     let before: SleepEntry[] = NONE_BEFORE;
     for (let k = 0; k < explored.length; k++) {
       const step = explored[k];
-      const sleep = sleepSets ? sleepAfter(asleep, before, step.footprint, expander.offerReads) : AWAKE;
+      const sleep = sleepSets ? sleepAfter(asleep, before, step.footprint, expander.offerReads) : NOTHING_ASLEEP;
       const ended = visit(level, place, next, step, sleep);
       if (ended) return ended;
       if (sleepSets && k + 1 < explored.length) {

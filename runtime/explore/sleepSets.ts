@@ -92,8 +92,8 @@ export function sleepAfter(
   return inherited ?? NOTHING_ASLEEP;
 }
 
-/** Shared by every state with nothing asleep: never written to. */
-const NOTHING_ASLEEP: readonly SleepEntry[] = Object.freeze([]);
+/** The sleep set of a state with nothing asleep (shared by all of them: never written to). */
+export const NOTHING_ASLEEP: readonly SleepEntry[] = Object.freeze([]);
 
 /**
  * A state reached again at its own depth, by another shortest path: only the steps asleep on
