@@ -352,6 +352,34 @@ function search<W, R>(topology: Topology, expander: Expander, options: ExploreOp
     return checker;
   };
 
+  /**
+   * Whether two steps' judged events leave the monitors of the state being merged (its checker,
+   * `commutingAt`) in one state in either order, with no new violation either way. Both orders
+   * go through `checkerAfter`, so the checkers they make are those the search meets when it
+   * takes either order; the answer is kept by the checker's key hash and the two events' hashes.
+   */
+  let commutingAt: InvariantChecker = root;
+  const commuting = new Map<number, boolean>();
+  const judgementsCommute = (a: SleepEntry, b: SleepEntry): boolean => {
+    const checker = commutingAt;
+    const first = Math.min(a.judgedKey, b.judgedKey);
+    const memoKey = commutingHasher.reset().add(checker.keyHash()).add(first).add(first === a.judgedKey ? b.judgedKey : a.judgedKey).digest();
+    const known = commuting.get(memoKey);
+    if (known !== undefined) return known;
+    const ab = judgedWithoutViolation(judgedWithoutViolation(checker, a), b);
+    const ba = judgedWithoutViolation(judgedWithoutViolation(checker, b), a);
+    const answer = ab !== null && ba !== null && ab.keyHash() === ba.keyHash();
+    if (commuting.size >= 200_000) commuting.clear();
+    commuting.set(memoKey, answer);
+    return answer;
+  };
+  /** The checker after `step`'s judged events, or null if they break an invariant (or `checker` is null). */
+  const judgedWithoutViolation = (checker: InvariantChecker | null, step: SleepEntry): InvariantChecker | null => {
+    if (checker === null) return null;
+    const after = checkerAfter(checker, step.judged, step.judgedKey);
+    return after.violations.length === checker.violations.length ? after : null;
+  };
+
   /** Records a successor of the state at `place` in `level`; the result when it ends the exploration (a violation, a bound). */
   const visit = (level: Level<W>, place: number, next: Level<W>, step: ExpandedStep<W>, sleep: readonly SleepEntry[]): ExploreResult | null => {
     const parentChecker = level.checkers[place];
@@ -412,16 +440,17 @@ function search<W, R>(topology: Topology, expander: Expander, options: ExploreOp
     const asleep = level.sleeps[place];
     const alone = reduce ? reducedStep(level.checkers[place], expansion.steps) : null;
     const explored = alone ? [alone] : expansion.steps;
+    commutingAt = level.checkers[place];
     // Most states have one step to explore: a list of the steps before only when one follows.
     let before: SleepEntry[] = NONE_BEFORE;
     for (let k = 0; k < explored.length; k++) {
       const step = explored[k];
-      const sleep = sleepSets ? sleepAfter(asleep, before, step.footprint, expander.offerReads) : NOTHING_ASLEEP;
+      const sleep = sleepSets ? sleepAfter(asleep, before, step, expander.offerReads, judgementsCommute) : NOTHING_ASLEEP;
       const ended = visit(level, place, next, step, sleep);
       if (ended) return ended;
       if (sleepSets && k + 1 < explored.length) {
         if (before === NONE_BEFORE) before = [];
-        before.push({ identity: step.identity, footprint: step.footprint });
+        before.push({ identity: step.identity, footprint: step.footprint, judged: step.judged, judgedKey: step.judgedKey });
       }
     }
     return null;
@@ -466,6 +495,7 @@ function search<W, R>(topology: Topology, expander: Expander, options: ExploreOp
 
 const stateHasher = new NumberHasher();
 const judgementHasher = new NumberHasher();
+const commutingHasher = new NumberHasher();
 
 
 export type { InvariantId };

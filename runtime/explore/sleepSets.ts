@@ -11,7 +11,16 @@
  * judge its events, and offers declare which snapshots they read. Two steps with disjoint
  * footprints commute and leave each other enabled, with the same effects (conditional
  * independence), so a sleeping step's footprint stays valid along the path that carries it.
+ *
+ * The monitors' judgement is part of the state, so two steps whose events they both judge
+ * commute only if the monitors end in one state either way. That depends on where the monitors
+ * are, not on the steps alone: the explorer answers it at the state being expanded, by running
+ * its checker over both orders (`JudgementsCommute`). A sleeping step's events stay the same
+ * along its path (its actor's transition is untouched), so the question is asked again at each
+ * state the entry passes, with that state's checker.
  */
+
+import type { TraceEvent } from '../trace/TraceEvent.ts';
 
 /** What a step touched, for telling whether two steps commute. */
 export interface Footprint {
@@ -34,13 +43,23 @@ export interface Footprint {
 }
 
 /**
- * A step asleep at a state: its identity (the same step at another state has the same one) and
- * its footprint where it was computed.
+ * A step asleep at a state: its identity (the same step at another state has the same one), its
+ * footprint where it was computed, and the trace events of it that monitors judge with their
+ * hash (`ExpandedStep.judgedKey`), for telling whether the monitors end the same either way.
  */
 export interface SleepEntry {
   readonly identity: string;
   readonly footprint: Footprint;
+  readonly judged: readonly TraceEvent[];
+  readonly judgedKey: number;
 }
+
+/**
+ * Whether, at the state being expanded, the monitors judge two steps' events to the same state
+ * in either order, with no violation either way (the explorer asks its checkers). Two steps
+ * that commute in the world and in the monitors lead to one state either way.
+ */
+export type JudgementsCommute = (a: SleepEntry, b: SleepEntry) => boolean;
 
 /**
  * Whether two steps enabled at one state commute there. `offerReads[i]` holds the actors whose
@@ -56,12 +75,32 @@ export interface SleepEntry {
  * message either way and the mailbox ends the same.
  */
 export function independent(a: Footprint, b: Footprint, offerReads: readonly (ReadonlySet<number> | undefined)[]): boolean {
+  return !(a.judged && b.judged) && independentInWorld(a, b, offerReads);
+}
+
+/** `independent` but for the monitors: the two steps commute in the world. */
+export function independentInWorld(a: Footprint, b: Footprint, offerReads: readonly (ReadonlySet<number> | undefined)[]): boolean {
   if (a.actor === b.actor) return false;
   if ((a.alarms || a.time) && (b.alarms || b.time)) return false;
-  if (a.judged && b.judged) return false;
   if (a.offer && offerReads[a.actor]?.has(b.actor)) return false;
   if (b.offer && offerReads[b.actor]?.has(a.actor)) return false;
   return !intersects(a.sends, b.sends);
+}
+
+/**
+ * Whether two steps commute at the state being expanded: in the world (`independentInWorld`)
+ * and, when monitors judge both, in the monitors as `judgementsCommute` finds (without it, two
+ * judged steps are taken not to: the order of their events could change a judgement).
+ */
+export function commute(
+  a: SleepEntry,
+  b: SleepEntry,
+  offerReads: readonly (ReadonlySet<number> | undefined)[],
+  judgementsCommute?: JudgementsCommute,
+): boolean {
+  if (!independentInWorld(a.footprint, b.footprint, offerReads)) return false;
+  if (!(a.footprint.judged && b.footprint.judged)) return true;
+  return judgementsCommute !== undefined && judgementsCommute(a, b);
 }
 
 function intersects(a: readonly number[], b: readonly number[]): boolean {
@@ -77,18 +116,19 @@ function intersects(a: readonly number[], b: readonly number[]): boolean {
 
 /**
  * The sleep set a successor inherits: of the state's sleeping steps and of the steps explored
- * before this one, those that commute with this one.
+ * before this one, those that commute with this one (see `commute`).
  */
 export function sleepAfter(
   asleep: readonly SleepEntry[],
   exploredBefore: readonly SleepEntry[],
-  taken: Footprint,
+  taken: SleepEntry,
   offerReads: readonly (ReadonlySet<number> | undefined)[],
+  judgementsCommute?: JudgementsCommute,
 ): readonly SleepEntry[] {
   // Most successors inherit nothing: the shared empty list then, not a new one each.
   let inherited: SleepEntry[] | null = null;
-  for (let i = 0; i < asleep.length; i++) if (independent(asleep[i].footprint, taken, offerReads)) (inherited ??= []).push(asleep[i]);
-  for (let i = 0; i < exploredBefore.length; i++) if (independent(exploredBefore[i].footprint, taken, offerReads)) (inherited ??= []).push(exploredBefore[i]);
+  for (let i = 0; i < asleep.length; i++) if (commute(asleep[i], taken, offerReads, judgementsCommute)) (inherited ??= []).push(asleep[i]);
+  for (let i = 0; i < exploredBefore.length; i++) if (commute(exploredBefore[i], taken, offerReads, judgementsCommute)) (inherited ??= []).push(exploredBefore[i]);
   return inherited ?? NOTHING_ASLEEP;
 }
 

@@ -87,7 +87,7 @@ describe('explore: the partial-order reduction', () => {
 });
 
 describe('explore: sleep sets', () => {
-  it.each(['event-loop-basics', 'drained-section-dataplane', 'nested-drained-sections', 'two-external-snapshots', 'qed-timer-with-hook', 'drained-section-without-gating'])(
+  it.each(['event-loop-basics', 'drained-section-dataplane', 'nested-drained-sections', 'two-external-snapshots', 'qed-timer-with-hook', 'drained-section-without-gating', 'kick-when-commit-begins'])(
     'should visit exactly the states of the search without them, in fewer transitions: %s',
     (name) => {
       const scenario = resolveScenario(name);

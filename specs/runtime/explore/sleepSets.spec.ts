@@ -1,5 +1,5 @@
-import { describe, expect, it } from 'vitest';
-import { independent, intersectSleep, sleepAfter, type Footprint, type SleepEntry } from '../../../runtime/explore/sleepSets.ts';
+import { describe, expect, it, vi } from 'vitest';
+import { commute, independent, intersectSleep, sleepAfter, type Footprint, type SleepEntry } from '../../../runtime/explore/sleepSets.ts';
 
 /** A delivery to actor `actor` that appended to `sends`, with nothing else. */
 const delivery = (actor: number, sends: number[] = [], more: Partial<Footprint> = {}): Footprint => ({ actor, offer: false, sends, alarms: false, time: false, judged: false, ...more });
@@ -44,18 +44,19 @@ describe('independent: steps that do not commute', () => {
   });
 });
 
-describe('sleep sets: what a successor inherits', () => {
-  const entry = (identity: string, footprint: Footprint): SleepEntry => ({ identity, footprint });
+/** A step as a sleep set holds it: `judgedKey` names its judged events (none when 0). */
+const entry = (identity: string, footprint: Footprint, judgedKey = 0): SleepEntry => ({ identity, footprint, judged: [], judgedKey });
 
+describe('sleep sets: what a successor inherits', () => {
   it('should put to sleep the siblings explored before that commute with the step taken, and only those', () => {
     const before = [entry('deliver:a', delivery(1, [9])), entry('deliver:b', delivery(2, [5]))];
-    const inherited = sleepAfter([], before, delivery(3, [5]), noReads);
+    const inherited = sleepAfter([], before, entry('deliver:c', delivery(3, [5])), noReads);
     expect(inherited.map((e) => e.identity)).toEqual(['deliver:a']);
   });
 
   it('should keep asleep what was asleep and commutes with the step taken', () => {
     const asleep = [entry('deliver:a', delivery(1)), entry('deliver:c', delivery(3))];
-    expect(sleepAfter(asleep, [], delivery(3), noReads).map((e) => e.identity)).toEqual(['deliver:a']);
+    expect(sleepAfter(asleep, [], entry('deliver:c', delivery(3)), noReads).map((e) => e.identity)).toEqual(['deliver:a']);
   });
 
   it('should keep asleep, at a state reached by two shortest paths, only what sleeps on both', () => {
@@ -63,5 +64,36 @@ describe('sleep sets: what a successor inherits', () => {
     const b = [entry('deliver:b', delivery(2)), entry('deliver:c', delivery(3))];
     expect(intersectSleep(a, b).map((e) => e.identity)).toEqual(['deliver:b']);
     expect(intersectSleep(a, [])).toEqual([]);
+  });
+});
+
+describe('sleep sets: two steps the monitors both judge', () => {
+  const judged = (actor: number, key: number) => entry(`deliver:${actor}`, delivery(actor, [], { judged: true }), key);
+
+  it('should put a judged sibling to sleep when the monitors end the same in either order', () => {
+    const inherited = sleepAfter([], [judged(1, 11)], judged(2, 22), noReads, () => true);
+    expect(inherited.map((e) => e.identity)).toEqual(['deliver:1']);
+  });
+
+  it('should keep a judged sibling awake when the monitors end differently by the order', () => {
+    expect(sleepAfter([], [judged(1, 11)], judged(2, 22), noReads, () => false)).toEqual([]);
+  });
+
+  it('should keep a judged sibling awake when nobody can tell whether the monitors commute', () => {
+    expect(sleepAfter([], [judged(1, 11)], judged(2, 22), noReads)).toEqual([]);
+  });
+
+  it('should ask the monitors only about steps that commute in the world', () => {
+    const asked: string[] = [];
+    const sameActor = entry('offer:2', delivery(2, [], { judged: true, offer: true }), 33);
+    commute(sameActor, judged(2, 22), noReads, (a, b) => (asked.push(`${a.identity}+${b.identity}`), true));
+    commute(judged(1, 11), judged(2, 22), noReads, (a, b) => (asked.push(`${a.identity}+${b.identity}`), true));
+    expect(asked).toEqual(['deliver:1+deliver:2']);
+  });
+
+  it('should not ask the monitors about a pair only one of which they judge', () => {
+    const ask = vi.fn(() => false);
+    expect(commute(judged(1, 11), entry('deliver:2', delivery(2)), noReads, ask)).toBe(true);
+    expect(ask).not.toHaveBeenCalled();
   });
 });
