@@ -119,6 +119,8 @@ interface Draft {
   mailboxes: Mailbox[];
   /** The mailbox table was copied in this step and may be edited in place. */
   mailboxesOwned: boolean;
+  /** The actors' parts as the step leaves them (null while the initial world is built). */
+  parts: readonly ActorPart[] | null;
   alarms: Alarm[];
   time: World['time'];
 }
@@ -353,6 +355,7 @@ export class Engine {
     draft.seq = world.seq;
     draft.mailboxes = world.mailboxes as Mailbox[];
     draft.mailboxesOwned = false;
+    draft.parts = world.parts;
     draft.alarms = world.alarms as Alarm[];
     draft.time = world.time;
     this.draft = draft;
@@ -381,6 +384,7 @@ export class Engine {
           const changed = parts.slice();
           changed[at] = after;
           parts = changed;
+          draft.parts = parts;
         }
         this.traceStateChange(draft, actor, before, after);
         this.carryOut(draft, actor, emitted);
@@ -535,6 +539,7 @@ export class Engine {
       seq: 0,
       mailboxes: this.actorNames.map(() => NO_MAIL),
       mailboxesOwned: true,
+      parts: null,
       alarms: [],
       time: { realtime: 0, virtual: 0, vmRunning: true },
     };
@@ -670,7 +675,7 @@ export class Engine {
    */
   readonly lastEffects: StepEffects = { sends: [], alarms: false, time: false };
   /** The draft `apply` reuses (see there). */
-  private readonly stepDraft: Draft = { step: 0, seq: 0, mailboxes: [], mailboxesOwned: false, alarms: [], time: { realtime: 0, virtual: 0, vmRunning: true } };
+  private readonly stepDraft: Draft = { step: 0, seq: 0, mailboxes: [], mailboxesOwned: false, parts: null, alarms: [], time: { realtime: 0, virtual: 0, vmRunning: true } };
 
   /** Records a send in `lastEffects`. */
   private sent(to: number): void {
@@ -731,7 +736,36 @@ export class Engine {
 
   private appendToMailbox(draft: Draft, to: number, envelope: Envelope): void {
     this.ownMailboxes(draft);
-    draft.mailboxes[to] = draft.mailboxes[to].append(envelope);
+    const before = draft.mailboxes[to];
+    const after = before.append(envelope);
+    draft.mailboxes[to] = after;
+    const part = draft.parts?.[to];
+    if (part !== undefined && this.memoize && part.owner === this) this.carryDelivery(to, part, before, after, envelope);
+  }
+
+  /**
+   * The delivery memo of a mailbox just appended to (see `deliveryOf`), found while the step's
+   * objects are at hand rather than when the world is expanded, a level later: the same
+   * delivery as before if there was one for this part (an append goes behind the message it
+   * takes), else the new message if the part accepts it.
+   */
+  private carryDelivery(at: number, part: ActorPart, before: Mailbox, after: Mailbox, envelope: Envelope): void {
+    if (before.deliveryFor === part && before.delivery !== null) {
+      after.deliveryFor = part;
+      after.delivery = before.delivery;
+      after.deliverySeq = before.deliverySeq;
+      return;
+    }
+    // Nothing in the mailbox was acceptable (or it was empty): only the new message may be.
+    if (before.deliveryFor !== part && before.size > 0) return;
+    const accepted = (part.accepted ??= acceptedEvents(part.snapshot));
+    after.deliveryFor = part;
+    if (accepted.has(envelope.event.type)) {
+      after.delivery = { kind: 'deliver', actor: this.actorNames[at], at, envelope };
+      after.deliverySeq = envelope.seq;
+    } else {
+      after.delivery = null;
+    }
   }
 
   private removeEnvelope(draft: Draft, at: number, seq: number): void {

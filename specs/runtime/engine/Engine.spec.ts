@@ -10,7 +10,7 @@ import { toNdjson } from '../../../runtime/trace/NdjsonWriter.ts';
 import type { TraceEvent } from '../../../runtime/trace/TraceEvent.ts';
 import { randomWorkload } from '../../helpers/workloads.ts';
 import { completedIds, type ExternalClientContext } from '../../../machines/externalClientMachine.ts';
-import { snapshotOf } from '../../../runtime/engine/World.ts';
+import { snapshotOf, type Step, type World } from '../../../runtime/engine/World.ts';
 
 function traceText(seed: number, strategy: 'fifo' | 'random' | { replay: string } = 'random'): { text: string; replayPath: string } {
   const result = simulate(randomWorkload(), { seed, strategy, collectTrace: true });
@@ -195,5 +195,89 @@ describe('Engine: what offers may read', () => {
     const specs = createActorSpecs(libraryTopology(name));
     const declared = Object.fromEntries(specs.filter((s) => s.offerReads).map((s) => [s.name, s.offerReads]));
     expect(declared).toEqual(reads);
+  });
+});
+
+describe('Engine: memoized deliveries', () => {
+  /** A step as the scheduler sees it: which actor, and which message or offer. */
+  const described = (steps: readonly Step[]) =>
+    steps.map((s) => (s.kind === 'deliver' ? `deliver ${s.actor} ${s.envelope.event.type} #${s.envelope.seq}` : s.kind === 'offer' ? `offer ${s.actor} ${s.event.type}` : 'advance'));
+
+  it.each([0, 1, 2])('should list the same steps as an engine that memoizes nothing, at every world of a walk and at each of its siblings (seed %i)', (seed) => {
+    const topology = libraryTopology('two-external-snapshots');
+    const memoizing = new Engine(createActorSpecs(topology), { memoize: true });
+    const plain = new Engine(createActorSpecs(topology));
+    let [m, p] = [memoizing.initial, plain.initial];
+    for (let depth = 0; depth < 400; depth++) {
+      const [ms, ps] = [memoizing.enabledSteps(m), plain.enabledSteps(p)];
+      expect(described(ms), `at step ${depth}`).toEqual(described(ps));
+      if (ms.length === 0) break;
+      // Every sibling: the memos a step leaves on shared mailboxes must hold for the others.
+      for (let k = 0; k < ms.length; k++) {
+        expect(described(memoizing.enabledSteps(memoizing.apply(m, ms[k]))), `after step ${depth}'s choice ${k}`).toEqual(described(plain.enabledSteps(plain.apply(p, ps[k]))));
+      }
+      const choice = (depth * 7 + seed) % ms.length;
+      [m, p] = [memoizing.apply(m, ms[choice]), plain.apply(p, ps[choice])];
+    }
+  });
+
+  /**
+   * Two actors for selective receive: `x:sender` sends `m1` on `go1` and `m2` on `go2`; the
+   * receiver takes `m1` in A, `m2` in B, and its environment moves it from A to B.
+   */
+  async function selectiveReceivers() {
+    const { setup, emit } = await import('xstate');
+    const sendTo = (type: string) => emit({ type: 'fx.send', to: 'x:receiver', event: { type } } as never);
+    const sender = setup({}).createMachine({ initial: 'idle', states: { idle: { on: { go1: { actions: sendTo('m1') }, go2: { actions: sendTo('m2') } } } } });
+    const receiver = setup({}).createMachine({ initial: 'A', states: { A: { on: { m1: 'tookM1', switch: 'B' } }, B: { on: { m2: 'tookM2' } }, tookM1: {}, tookM2: {} } });
+    const specs = [
+      { name: 'x:sender', kind: 'test', logic: sender as never, input: {} },
+      { name: 'x:receiver', kind: 'test', logic: receiver as never, input: {}, offers: (snapshot: { value: unknown }) => (snapshot.value === 'A' ? [{ type: 'switch' }] : []) },
+    ];
+    return [new Engine(specs, { memoize: true }), new Engine(specs)] as const;
+  }
+
+  /** Takes `script` (injections to the sender, or the enabled step with that description) on both engines, comparing their listings at every world. */
+  async function listingsAlong(script: readonly string[]): Promise<string[]> {
+    const [memoizing, plain] = await selectiveReceivers();
+    let [m, p] = [memoizing.initial, plain.initial];
+    for (const line of script) {
+      if (line.startsWith('inject ')) {
+        const event = { type: line.slice('inject '.length) };
+        [m, p] = [memoizing.inject(m, 'x:sender', event), plain.inject(p, 'x:sender', event)];
+      } else {
+        const [ms, ps] = [memoizing.enabledSteps(m), plain.enabledSteps(p)];
+        expect(described(ms), `before ${line}`).toEqual(described(ps));
+        const k = described(ms).findIndex((d) => d.startsWith(line));
+        expect(k, `${line} in ${described(ms).join('; ')}`).toBeGreaterThanOrEqual(0);
+        [m, p] = [memoizing.apply(m, ms[k]), plain.apply(p, ps[k])];
+      }
+    }
+    expect(described(memoizing.enabledSteps(m))).toEqual(described(plain.enabledSteps(p)));
+    return described(memoizing.enabledSteps(m));
+  }
+
+  it('should not offer a message sent to an empty mailbox whose actor does not take it yet', async () => {
+    expect(await listingsAlong(['inject go2', 'deliver x:sender go2'])).toEqual(['offer x:receiver switch']);
+  });
+
+  it('should offer the message an actor takes after one it does not, sent in that order', async () => {
+    expect(await listingsAlong(['offer x:receiver switch', 'inject go1', 'deliver x:sender go1', 'inject go2', 'deliver x:sender go2'])).toEqual(['deliver x:receiver m2 #3']);
+  });
+
+  it('should not carry a delivery found for the state an actor has left when a message is appended', async () => {
+    const [memoizing, plain] = await selectiveReceivers();
+    for (const engine of [memoizing, plain]) {
+      const find = (world: World, wanted: string) => engine.enabledSteps(world).find((s) => described([s])[0].startsWith(wanted))!;
+      let inA = engine.inject(engine.initial, 'x:sender', { type: 'go1' });
+      inA = engine.inject(engine.apply(inA, find(inA, 'deliver x:sender go1')), 'x:sender', { type: 'go2' });
+      // Both worlds share the receiver's mailbox [m1]; listing the one in A last leaves its
+      // memo saying A takes m1 while the other world's receiver is in B.
+      const inB = engine.apply(inA, find(inA, 'offer x:receiver switch'));
+      const sendM2 = find(inB, 'deliver x:sender go2');
+      engine.enabledSteps(inA);
+      const m2Sent = engine.apply(inB, sendM2);
+      expect(described(engine.enabledSteps(m2Sent))).toEqual(['deliver x:receiver m2 #3']);
+    }
   });
 });
