@@ -8,8 +8,18 @@ import type { ActorPart } from './ActorPart.ts';
 import type { Envelope, Step } from './World.ts';
 import { mailboxDigest } from './worldHash.ts';
 
+/*
+ * The 53-bit numbers a mailbox keeps (its digest, its hash term) are kept as two 32-bit halves,
+ * each a small integer: a field holding a larger number points to a number object of its own,
+ * two more objects per mailbox for the young generation's collector to copy, and the explorer
+ * keeps a mailbox or two per frontier state.
+ */
+const HALF = 4294967296;
+
 export class Mailbox {
-  private knownDigest = -1;
+  /** `digest`'s high half, -1 until computed, and its low half (as a signed 32-bit integer). */
+  private digestHi = -1;
+  private digestLo = 0;
   /** The engine's delivery memo: the part it was found for, and the delivery (null: none acceptable). */
   deliveryFor: ActorPart | null = null;
   delivery: Step | null = null;
@@ -26,7 +36,17 @@ export class Mailbox {
    */
   termFor: ActorPart | null = null;
   termAt = -1;
-  term = 0;
+  private termHi = 0;
+  private termLo = 0;
+
+  get term(): number {
+    return this.termHi * HALF + (this.termLo >>> 0);
+  }
+
+  set term(term: number) {
+    this.termHi = Math.floor(term / HALF);
+    this.termLo = term | 0;
+  }
 
   /** How many envelopes (a field: the engine looks at every mailbox of every world it expands). */
   readonly size: number;
@@ -38,8 +58,12 @@ export class Mailbox {
   /** The envelopes' events in order, with their senders (not their global sequence numbers); 0 when empty. */
   get digest(): number {
     if (this.size === 0) return 0;
-    if (this.knownDigest < 0) this.knownDigest = mailboxDigest(this.envelopes);
-    return this.knownDigest;
+    if (this.digestHi < 0) {
+      const digest = mailboxDigest(this.envelopes);
+      this.digestHi = Math.floor(digest / HALF);
+      this.digestLo = digest | 0;
+    }
+    return this.digestHi * HALF + (this.digestLo >>> 0);
   }
 
   /** This mailbox with `envelope` last. */

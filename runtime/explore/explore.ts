@@ -254,9 +254,10 @@ function search<W, R>(topology: Topology, expander: Expander, options: ExploreOp
   // that shared one would share a judgement, with a chance of the same order as two states
   // sharing a hash. Only results without a new violation are kept (shared, never changed).
   const judgements = new Map<number, InvariantChecker>();
-  // The checkers that got a table of successors in this level: emptied when it ends, or every
-  // checker ever made would stay reachable from the root through those tables.
-  let withSuccessors: InvariantChecker[] = [];
+  // The checkers that got a table of successors (or of steps that commute) in this level:
+  // emptied when it ends, or every checker ever made would stay reachable from the root through
+  // those tables.
+  let withMemos: InvariantChecker[] = [];
 
   // Hashes only, with parent links and choices by state id to rebuild paths.
   const visited = new StateStore();
@@ -346,7 +347,7 @@ function search<W, R>(topology: Topology, expander: Expander, options: ExploreOp
     }
     if (!parent.successors) {
       parent.successors = new Map();
-      withSuccessors.push(parent);
+      withMemos.push(parent);
     }
     parent.successors.set(judgedKey, checker);
     return checker;
@@ -363,14 +364,25 @@ function search<W, R>(topology: Topology, expander: Expander, options: ExploreOp
   const judgementsCommute = (a: SleepEntry, b: SleepEntry): boolean => {
     const checker = commutingAt;
     const first = Math.min(a.judgedKey, b.judgedKey);
-    const memoKey = commutingHasher.reset().add(checker.keyHash()).add(first).add(first === a.judgedKey ? b.judgedKey : a.judgedKey).digest();
-    const known = commuting.get(memoKey);
-    if (known !== undefined) return known;
-    const ab = judgedWithoutViolation(judgedWithoutViolation(checker, a), b);
-    const ba = judgedWithoutViolation(judgedWithoutViolation(checker, b), a);
-    const answer = ab !== null && ba !== null && ab.keyHash() === ba.keyHash();
-    if (commuting.size >= 200_000) commuting.clear();
-    commuting.set(memoKey, answer);
+    const pairKey = commutingHasher.reset().add(first).add(first === a.judgedKey ? b.judgedKey : a.judgedKey).digest();
+    // First the answers found at this very checker (a small table on it, hot), then those found
+    // at any checker with its key.
+    const mine = checker.commutes?.get(pairKey);
+    if (mine !== undefined) return mine;
+    const memoKey = commutingHasher.reset().add(checker.keyHash()).add(pairKey).digest();
+    let answer = commuting.get(memoKey);
+    if (answer === undefined) {
+      const ab = judgedWithoutViolation(judgedWithoutViolation(checker, a), b);
+      const ba = judgedWithoutViolation(judgedWithoutViolation(checker, b), a);
+      answer = ab !== null && ba !== null && ab.keyHash() === ba.keyHash();
+      if (commuting.size >= 200_000) commuting.clear();
+      commuting.set(memoKey, answer);
+    }
+    if (!checker.commutes) {
+      checker.commutes = new Map();
+      withMemos.push(checker);
+    }
+    checker.commutes.set(pairKey, answer);
     return answer;
   };
   /** The checker after `step`'s judged events, or null if they break an invariant (or `checker` is null). */
@@ -486,8 +498,11 @@ function search<W, R>(topology: Topology, expander: Expander, options: ExploreOp
     }
     frontier = next;
     nextStart = visited.size;
-    for (const checker of withSuccessors) checker.successors = null;
-    withSuccessors = [];
+    for (const checker of withMemos) {
+      checker.successors = null;
+      checker.commutes = null;
+    }
+    withMemos = [];
     depth++;
   }
   return result('proved');

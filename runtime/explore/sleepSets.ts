@@ -125,12 +125,29 @@ export function sleepAfter(
   offerReads: readonly (ReadonlySet<number> | undefined)[],
   judgementsCommute?: JudgementsCommute,
 ): readonly SleepEntry[] {
-  // Most successors inherit nothing: the shared empty list then, not a new one each.
-  let inherited: SleepEntry[] | null = null;
-  for (let i = 0; i < asleep.length; i++) if (commute(asleep[i], taken, offerReads, judgementsCommute)) (inherited ??= []).push(asleep[i]);
-  for (let i = 0; i < exploredBefore.length; i++) if (commute(exploredBefore[i], taken, offerReads, judgementsCommute)) (inherited ??= []).push(exploredBefore[i]);
-  return inherited ?? NOTHING_ASLEEP;
+  const kept = keptScratch;
+  let count = 0;
+  for (let i = 0; i < asleep.length; i++) if (commute(asleep[i], taken, offerReads, judgementsCommute)) kept[count++] = asleep[i];
+  const everyAsleep = count === asleep.length;
+  for (let i = 0; i < exploredBefore.length; i++) if (commute(exploredBefore[i], taken, offerReads, judgementsCommute)) kept[count++] = exploredBefore[i];
+  return settled(kept, count, everyAsleep && count === asleep.length ? asleep : null);
 }
+
+/**
+ * Where `sleepAfter` and `intersectSleep` gather the entries they keep. A frontier state holds
+ * its sleep set until it is expanded, a level later, so the list it gets is made to measure (a
+ * list grown by pushing holds room for 17), and a state whose sleep set equals a list it was
+ * given shares that list (sleep sets are never written to).
+ */
+const keptScratch: SleepEntry[] = [];
+function settled(kept: SleepEntry[], count: number, same: readonly SleepEntry[] | null): readonly SleepEntry[] {
+  if (count === 0) return NOTHING_ASLEEP;
+  const list = same ?? kept.slice(0, count);
+  // The scratch keeps no entry alive past this call.
+  kept.fill(NO_ENTRY, 0, count);
+  return list;
+}
+const NO_ENTRY = Object.freeze({ identity: '', footprint: { actor: -1, offer: false, sends: [], alarms: false, time: false, judged: false }, judged: [], judgedKey: 0 }) as SleepEntry;
 
 /** The sleep set of a state with nothing asleep (shared by all of them: never written to). */
 export const NOTHING_ASLEEP: readonly SleepEntry[] = Object.freeze([]);
@@ -143,9 +160,10 @@ export const NOTHING_ASLEEP: readonly SleepEntry[] = Object.freeze([]);
 export function intersectSleep(a: readonly SleepEntry[], b: readonly SleepEntry[]): readonly SleepEntry[] {
   if (a.length === 0 || b.length === 0) return NOTHING_ASLEEP;
   // A sleep set holds a few steps: a nested search costs less than building a set.
-  let both: SleepEntry[] | null = null;
-  for (let i = 0; i < a.length; i++) if (holds(b, a[i].identity)) (both ??= []).push(a[i]);
-  return both ?? NOTHING_ASLEEP;
+  const kept = keptScratch;
+  let count = 0;
+  for (let i = 0; i < a.length; i++) if (holds(b, a[i].identity)) kept[count++] = a[i];
+  return settled(kept, count, count === a.length ? a : null);
 }
 
 function holds(entries: readonly SleepEntry[], identity: string): boolean {

@@ -62,6 +62,12 @@ export class InvariantChecker {
    * `checkerAfter` in explore.ts). Never copied: a copy is another checker.
    */
   successors: Map<number, InvariantChecker> | null = null;
+  /**
+   * Whether two steps' judged events leave this checker in one state in either order, by a
+   * hash of the two events' hashes (the explorer's sleep sets, see `judgementsCommute` in
+   * explore.ts). Never copied, like `successors`.
+   */
+  commutes: Map<number, boolean> | null = null;
   private cachedKey: string | null = null;
   private cachedKeyHash: number | null = null;
   private state: TraceState;
@@ -128,6 +134,7 @@ export class InvariantChecker {
       owned: this.list.map(() => false),
       stateOwned: false,
       successors: null,
+      commutes: null,
     });
     this.owned = this.list.map(() => false);
     this.stateOwned = false;
