@@ -59,11 +59,25 @@ describe('sleep sets: what a successor inherits', () => {
     expect(sleepAfter(asleep, [], entry('deliver:c', delivery(3)), noReads).map((e) => e.identity)).toEqual(['deliver:a']);
   });
 
+  it('should hand on the very list it was given when everything asleep stays asleep and nothing joins', () => {
+    const asleep = [entry('deliver:a', delivery(1)), entry('deliver:b', delivery(2))];
+    expect(sleepAfter(asleep, [], entry('deliver:c', delivery(3)), noReads)).toBe(asleep);
+    expect(sleepAfter(asleep, [entry('deliver:d', delivery(4))], entry('deliver:c', delivery(3)), noReads)).not.toBe(asleep);
+  });
+
+  it('should make a new list exactly as long as what it keeps', () => {
+    const before = [entry('deliver:a', delivery(1)), entry('deliver:b', delivery(2, [5]))];
+    const inherited = sleepAfter([], before, entry('deliver:c', delivery(3, [5])), noReads);
+    expect(inherited).toEqual([before[0]]);
+    expect(inherited.length).toBe(1);
+  });
+
   it('should keep asleep, at a state reached by two shortest paths, only what sleeps on both', () => {
     const a = [entry('deliver:a', delivery(1)), entry('deliver:b', delivery(2))];
     const b = [entry('deliver:b', delivery(2)), entry('deliver:c', delivery(3))];
     expect(intersectSleep(a, b).map((e) => e.identity)).toEqual(['deliver:b']);
     expect(intersectSleep(a, [])).toEqual([]);
+    expect(intersectSleep(a, [...b, a[0]])).toBe(a);
   });
 });
 
