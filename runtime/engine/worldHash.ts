@@ -151,9 +151,12 @@ export function mailboxDigest(mailbox: readonly Envelope[]): number {
   return mailboxDigestOf(mailbox, nameDigest, eventDigest);
 }
 
+/** Reused for every mailbox digest: the sender and event digests it adds never hash a mailbox. */
+const mailboxHasher = new NumberHasher();
+
 /** A mailbox's digest from its senders' and events' digests, in order (a renamed image's too). */
 export function mailboxDigestOf(mailbox: readonly Envelope[], senderDigest: (name: string) => number, eventDigestOf: (event: object) => number): number {
-  const hasher = new NumberHasher();
+  const hasher = mailboxHasher.reset();
   for (let i = 0; i < mailbox.length; i++) hasher.add(senderDigest(mailbox[i].from)).add(eventDigestOf(mailbox[i].event));
   return hasher.digest();
 }
