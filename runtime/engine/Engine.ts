@@ -23,6 +23,7 @@ import type { TraceEvent } from '../trace/TraceEvent.ts';
 import { type Mailbox, mailboxOfEnvelopes, NO_MAIL } from './Mailbox.ts';
 import { type Alarm, type Envelope, type Step, UNHASHED, type World } from './World.ts';
 import { ActorPart } from './ActorPart.ts';
+import { keepOn, keptOn } from './partCache.ts';
 import { acceptedEvents } from './stateName.ts';
 import { canonicalJson, hashWorld, worldDigest } from './worldHash.ts';
 
@@ -717,10 +718,8 @@ export class Engine {
           break;
         default: {
           const type = traceTypeOf(item.type);
-          if (this.traced(type)) {
-            const { type: _type, ...rest } = item;
-            this.trace(draft, actor, type, rest as never, item);
-          }
+          // A memoized transition hands out the same items at every step that replays it.
+          if (this.traced(type)) this.trace(draft, actor, type, (this.memoize ? keptFieldsOf(item) : fieldsOf(item)) as never, item);
         }
       }
     }
@@ -879,6 +878,23 @@ export class Engine {
 
 const traceTypes = new Map<string, string>();
 /** `obs.dispatch` -> `@trace.dispatch`, made once per type. */
+/** An observation's fields but its type, for its trace event. */
+function fieldsOf(item: Emitted): object {
+  const { type: _type, ...rest } = item;
+  return rest;
+}
+
+/** Where an observation keeps `fieldsOf` it (see `keptFieldsOf`). */
+const FIELDS = Symbol('fields');
+
+/**
+ * `fieldsOf`, made once per item and kept on it (an object rest pattern builds its copy through
+ * a slow path), for items a memoized transition hands out again and again.
+ */
+function keptFieldsOf(item: Emitted): object {
+  return keptOn<object>(item, FIELDS) ?? keepOn(item, FIELDS, Object.freeze(fieldsOf(item)));
+}
+
 function traceTypeOf(observation: string): string {
   let type = traceTypes.get(observation);
   if (type === undefined) {
