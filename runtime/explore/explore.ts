@@ -26,7 +26,7 @@ import { StateStore } from './StateStore.ts';
 import type { HeldRef } from './exploreWorker.ts';
 import { WireCodec } from './wireWorld.ts';
 import { WorkerPool, type Round } from './WorkerPool.ts';
-import { intersectSleep, NOTHING_ASLEEP, sleepAfter, type SleepEntry } from './sleepSets.ts';
+import { intersectSleep, NOTHING_ASLEEP, SleepEntries, sleepAfter, type SleepEntry } from './sleepSets.ts';
 
 
 export interface ExploreOptions {
@@ -254,6 +254,7 @@ function search<W, R>(topology: Topology, expander: Expander, options: ExploreOp
   // that shared one would share a judgement, with a chance of the same order as two states
   // sharing a hash. Only results without a new violation are kept (shared, never changed).
   const judgements = new Map<number, InvariantChecker>();
+  const sleepEntries = new SleepEntries();
   // The checkers that got a table of successors (or of steps that commute) in this level:
   // emptied when it ends, or every checker ever made would stay reachable from the root through
   // those tables.
@@ -408,7 +409,7 @@ function search<W, R>(topology: Topology, expander: Expander, options: ExploreOp
       // names its steps by other clients: it is woken in full rather than translated (sound,
       // since a smaller sleep set only explores more).
       const asleep = next.sleeps[again];
-      if (asleep.length > 0) next.sleeps[again] = next.symmetryKeys[again] === step.symmetryKey ? intersectSleep(asleep, sleep) : NOTHING_ASLEEP;
+      if (asleep.length > 0) next.sleeps[again] = next.symmetryKeys[again] === step.symmetryKey ? intersectSleep(asleep, sleep, sleepEntries) : NOTHING_ASLEEP;
       return null;
     }
     const found = judge(parentChecker.violations.length, checker, parentId, step.index);
@@ -457,12 +458,12 @@ function search<W, R>(topology: Topology, expander: Expander, options: ExploreOp
     let before: SleepEntry[] = NONE_BEFORE;
     for (let k = 0; k < explored.length; k++) {
       const step = explored[k];
-      const sleep = sleepSets ? sleepAfter(asleep, before, step, expander.offerReads, judgementsCommute) : NOTHING_ASLEEP;
+      const sleep = sleepSets ? sleepAfter(asleep, before, step, expander.offerReads, judgementsCommute, sleepEntries) : NOTHING_ASLEEP;
       const ended = visit(level, place, next, step, sleep);
       if (ended) return ended;
       if (sleepSets && k + 1 < explored.length) {
         if (before === NONE_BEFORE) before = [];
-        before.push({ identity: step.identity, footprint: step.footprint, judged: step.judged, judgedKey: step.judgedKey });
+        before.push(sleepEntries.of(step));
       }
     }
     return null;

@@ -20,6 +20,7 @@
  * state the entry passes, with that state's checker.
  */
 
+import { NumberHasher } from '../engine/worldHash.ts';
 import type { TraceEvent } from '../trace/TraceEvent.ts';
 
 /** What a step touched, for telling whether two steps commute. */
@@ -52,6 +53,86 @@ export interface SleepEntry {
   readonly footprint: Footprint;
   readonly judged: readonly TraceEvent[];
   readonly judgedKey: number;
+}
+
+/**
+ * Sleep entries, one object per step identity, footprint and judged events, each with a serial
+ * number: a frontier state's sleep set is then a list of shared entries, and equal lists are
+ * one list (`settled`). Most frontier states have a sleep set, and each of its objects is one
+ * more for the young generation's collector to copy while the state waits to be expanded.
+ */
+export class SleepEntries {
+  private readonly byIdentity = new Map<string, Map<number, Interned>>();
+  private serials = 0;
+
+  /** The entry for `step` (an `ExpandedStep` or any entry), made once. */
+  of(step: SleepEntry): SleepEntry {
+    let variants = this.byIdentity.get(step.identity);
+    if (variants === undefined) {
+      if (this.byIdentity.size >= MAX_INTERNED) this.byIdentity.clear();
+      variants = new Map();
+      this.byIdentity.set(step.identity, variants);
+    }
+    const key = variantHasher.reset().add(footprintKey(step.footprint)).add(step.judgedKey).digest();
+    const known = variants.get(key);
+    if (known !== undefined && known.judgedKey === step.judgedKey && sameFootprint(known.footprint, step.footprint)) return known;
+    const entry: Interned = { identity: step.identity, footprint: step.footprint, judged: step.judged, judgedKey: step.judgedKey, serial: this.serials++ };
+    if (variants.size >= MAX_INTERNED) variants.clear();
+    variants.set(key, entry);
+    return entry;
+  }
+
+  /** Sleep lists of these entries, one per content, by a hash of their entries' serials. */
+  private readonly lists = new Map<number, readonly SleepEntry[]>();
+
+
+  /**
+   * The first `count` of `kept` as a list of their own: the one made before for the same
+   * entries when they are all this table's (checked entry by entry), else a new one.
+   */
+  listOf(kept: readonly SleepEntry[], count: number): readonly SleepEntry[] {
+    // A 32-bit key (a small integer: a table keyed by larger numbers hashes each one's object).
+    let key = count;
+    for (let i = 0; i < count; i++) {
+      const serial = (kept[i] as Partial<Interned>).serial;
+      if (serial === undefined) return kept.slice(0, count);
+      key = Math.imul(key ^ serial, 0x9e3779b1);
+      key ^= key >>> 15;
+    }
+    key |= 0;
+    const known = this.lists.get(key);
+    if (known !== undefined && known.length === count && sameEntries(known, kept)) return known;
+    const list = kept.slice(0, count);
+    if (this.lists.size >= MAX_INTERNED) this.lists.clear();
+    this.lists.set(key, list);
+    return list;
+  }
+}
+
+function sameEntries(list: readonly SleepEntry[], kept: readonly SleepEntry[]): boolean {
+  for (let i = 0; i < list.length; i++) if (list[i] !== kept[i]) return false;
+  return true;
+}
+
+/** A `SleepEntries` entry: its serial names it in the table of sleep lists. */
+interface Interned extends SleepEntry {
+  readonly serial: number;
+}
+
+const MAX_INTERNED = 100_000;
+const variantHasher = new NumberHasher();
+
+function footprintKey(f: Footprint): number {
+  let key = ((f.actor + 2) << 5) | (f.offer ? 16 : 0) | (f.alarms ? 8 : 0) | (f.time ? 4 : 0) | (f.judged ? 2 : 0);
+  for (let i = 0; i < f.sends.length; i++) key = Math.imul(key ^ (f.sends[i] + 1), 0x9e3779b1);
+  return key >>> 0;
+}
+
+function sameFootprint(a: Footprint, b: Footprint): boolean {
+  if (a === b) return true;
+  if (a.actor !== b.actor || a.offer !== b.offer || a.alarms !== b.alarms || a.time !== b.time || a.judged !== b.judged || a.sends.length !== b.sends.length) return false;
+  for (let i = 0; i < a.sends.length; i++) if (a.sends[i] !== b.sends[i]) return false;
+  return true;
 }
 
 /**
@@ -124,13 +205,14 @@ export function sleepAfter(
   taken: SleepEntry,
   offerReads: readonly (ReadonlySet<number> | undefined)[],
   judgementsCommute?: JudgementsCommute,
+  entries?: SleepEntries,
 ): readonly SleepEntry[] {
   const kept = keptScratch;
   let count = 0;
   for (let i = 0; i < asleep.length; i++) if (commute(asleep[i], taken, offerReads, judgementsCommute)) kept[count++] = asleep[i];
   const everyAsleep = count === asleep.length;
   for (let i = 0; i < exploredBefore.length; i++) if (commute(exploredBefore[i], taken, offerReads, judgementsCommute)) kept[count++] = exploredBefore[i];
-  return settled(kept, count, everyAsleep && count === asleep.length ? asleep : null);
+  return settled(kept, count, everyAsleep && count === asleep.length ? asleep : null, entries);
 }
 
 /**
@@ -140,13 +222,14 @@ export function sleepAfter(
  * given shares that list (sleep sets are never written to).
  */
 const keptScratch: SleepEntry[] = [];
-function settled(kept: SleepEntry[], count: number, same: readonly SleepEntry[] | null): readonly SleepEntry[] {
+function settled(kept: SleepEntry[], count: number, same: readonly SleepEntry[] | null, entries: SleepEntries | undefined): readonly SleepEntry[] {
   if (count === 0) return NOTHING_ASLEEP;
-  const list = same ?? kept.slice(0, count);
+  const list = same ?? (entries ? entries.listOf(kept, count) : kept.slice(0, count));
   // The scratch keeps no entry alive past this call.
   kept.fill(NO_ENTRY, 0, count);
   return list;
 }
+
 const NO_ENTRY = Object.freeze({ identity: '', footprint: { actor: -1, offer: false, sends: [], alarms: false, time: false, judged: false }, judged: [], judgedKey: 0 }) as SleepEntry;
 
 /** The sleep set of a state with nothing asleep (shared by all of them: never written to). */
@@ -157,13 +240,13 @@ export const NOTHING_ASLEEP: readonly SleepEntry[] = Object.freeze([]);
  * both paths may stay asleep (Godefroid's state-matching rule; arrivals by longer paths are
  * ignored, since every state is first expanded at its shortest depth).
  */
-export function intersectSleep(a: readonly SleepEntry[], b: readonly SleepEntry[]): readonly SleepEntry[] {
+export function intersectSleep(a: readonly SleepEntry[], b: readonly SleepEntry[], entries?: SleepEntries): readonly SleepEntry[] {
   if (a.length === 0 || b.length === 0) return NOTHING_ASLEEP;
   // A sleep set holds a few steps: a nested search costs less than building a set.
   const kept = keptScratch;
   let count = 0;
   for (let i = 0; i < a.length; i++) if (holds(b, a[i].identity)) kept[count++] = a[i];
-  return settled(kept, count, count === a.length ? a : null);
+  return settled(kept, count, count === a.length ? a : null, entries);
 }
 
 function holds(entries: readonly SleepEntry[], identity: string): boolean {

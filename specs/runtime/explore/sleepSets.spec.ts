@@ -1,5 +1,5 @@
 import { describe, expect, it, vi } from 'vitest';
-import { commute, independent, intersectSleep, sleepAfter, type Footprint, type SleepEntry } from '../../../runtime/explore/sleepSets.ts';
+import { commute, independent, intersectSleep, SleepEntries, sleepAfter, type Footprint, type SleepEntry } from '../../../runtime/explore/sleepSets.ts';
 
 /** A delivery to actor `actor` that appended to `sends`, with nothing else. */
 const delivery = (actor: number, sends: number[] = [], more: Partial<Footprint> = {}): Footprint => ({ actor, offer: false, sends, alarms: false, time: false, judged: false, ...more });
@@ -109,5 +109,37 @@ describe('sleep sets: two steps the monitors both judge', () => {
     const ask = vi.fn(() => false);
     expect(commute(judged(1, 11), entry('deliver:2', delivery(2)), noReads, ask)).toBe(true);
     expect(ask).not.toHaveBeenCalled();
+  });
+});
+
+describe('SleepEntries: one entry and one list per content', () => {
+  it('should hand out one entry for steps of one identity, footprint and judged events', () => {
+    const entries = new SleepEntries();
+    const first = entries.of(entry('deliver:a', delivery(1, [2]), 7));
+    expect(entries.of(entry('deliver:a', delivery(1, [2]), 7))).toBe(first);
+    expect(entries.of(entry('deliver:a', delivery(1, [3]), 7))).not.toBe(first);
+    expect(entries.of(entry('deliver:a', delivery(1, [2]), 8))).not.toBe(first);
+    expect(entries.of(entry('deliver:b', delivery(1, [2]), 7))).not.toBe(first);
+  });
+
+  it('should give equal sleep sets made by different expansions one list', () => {
+    const entries = new SleepEntries();
+    const before = () => [entries.of(entry('deliver:a', delivery(1))), entries.of(entry('deliver:b', delivery(2)))];
+    const one = sleepAfter([], before(), entries.of(entry('deliver:c', delivery(3))), noReads, undefined, entries);
+    const other = sleepAfter([], before(), entries.of(entry('deliver:c', delivery(3))), noReads, undefined, entries);
+    expect(one.map((e) => e.identity)).toEqual(['deliver:a', 'deliver:b']);
+    expect(other).toBe(one);
+  });
+
+  it('should not mistake a list of other entries for one it made', () => {
+    const entries = new SleepEntries();
+    const a = entries.of(entry('deliver:a', delivery(1)));
+    const b = entries.of(entry('deliver:b', delivery(2)));
+    const c = entries.of(entry('deliver:c', delivery(3)));
+    const ab = sleepAfter([], [a, b], c, noReads, undefined, entries);
+    const ba = sleepAfter([], [b, a], c, noReads, undefined, entries);
+    expect(ba).not.toBe(ab);
+    expect(ba).toEqual([b, a]);
+    expect(sleepAfter([], [a], c, noReads, undefined, entries)).toEqual([a]);
   });
 });
