@@ -305,9 +305,8 @@ export class Engine {
     if (memoize && mailbox.deliveryFor === part) return mailbox.delivery;
     const accepted = (part.accepted ??= acceptedEvents(part.snapshot));
     let step: Step | null = null;
-    const envelopes = mailbox.envelopes;
-    for (let e = 0; e < envelopes.length; e++) {
-      const envelope = envelopes[e];
+    for (let e = 0; e < mailbox.size; e++) {
+      const envelope = mailbox.envelopeAt(e);
       if (accepted.has(envelope.event.type)) {
         step = { kind: 'deliver', actor: this.actorNames[at], at, envelope };
         mailbox.deliverySeq = envelope.seq;

@@ -50,16 +50,50 @@ export class Mailbox {
 
   /** How many envelopes (a field: the engine looks at every mailbox of every world it expands). */
   readonly size: number;
+  /**
+   * The envelope of a mailbox holding one, else null; a mailbox holding more keeps them in
+   * `list`. Most mailboxes hold one message, and a list of one is two more objects per mailbox
+   * for the young generation's collector to copy.
+   */
+  private readonly only: Envelope | null;
+  private readonly list: readonly Envelope[] | null;
 
-  constructor(readonly envelopes: readonly Envelope[]) {
-    this.size = envelopes.length;
+  /** A mailbox of `envelopes` (oldest first), or of the one envelope given. */
+  constructor(envelopes: readonly Envelope[] | Envelope) {
+    if (isEnvelopeList(envelopes)) {
+      this.size = envelopes.length;
+      this.only = envelopes.length === 1 ? envelopes[0] : null;
+      this.list = envelopes.length > 1 ? envelopes : null;
+    } else {
+      this.size = 1;
+      this.only = envelopes;
+      this.list = null;
+    }
+  }
+
+  /** The envelopes, oldest first (a new list for a mailbox of one: hot paths use `envelopeAt`). */
+  get envelopes(): readonly Envelope[] {
+    return this.only !== null ? [this.only] : (this.list ?? NO_ENVELOPES);
+  }
+
+  /**
+   * An object that stands for this mailbox's envelopes, for caches kept on objects (symmetry
+   * reduction's renamed digests): the envelope of a mailbox of one, else the list.
+   */
+  get content(): object {
+    return this.only ?? this.list ?? NO_ENVELOPES;
+  }
+
+  /** The `index`th envelope, oldest first (`index` below `size`). */
+  envelopeAt(index: number): Envelope {
+    return this.only ?? this.list![index];
   }
 
   /** The envelopes' events in order, with their senders (not their global sequence numbers); 0 when empty. */
   get digest(): number {
     if (this.size === 0) return 0;
     if (this.digestHi < 0) {
-      const digest = mailboxDigest(this.envelopes);
+      const digest = mailboxDigest(this);
       this.digestHi = Math.floor(digest / HALF);
       this.digestLo = digest | 0;
     }
@@ -68,15 +102,23 @@ export class Mailbox {
 
   /** This mailbox with `envelope` last. */
   append(envelope: Envelope): Mailbox {
-    return new Mailbox(this.envelopes.length === 0 ? [envelope] : [...this.envelopes, envelope]);
+    if (this.size === 0) return new Mailbox(envelope);
+    return new Mailbox(this.only !== null ? [this.only, envelope] : [...this.list!, envelope]);
   }
 
   /** This mailbox without the envelope numbered `seq`. */
   without(seq: number): Mailbox {
-    const envelopes = this.envelopes;
-    if (envelopes.length === 1) return NO_MAIL;
+    if (this.size === 1) return NO_MAIL;
+    const envelopes = this.list!;
+    if (envelopes.length === 2) return new Mailbox(envelopes[0].seq === seq ? envelopes[1] : envelopes[0]);
     return new Mailbox(envelopes[0].seq === seq ? envelopes.slice(1) : envelopes.filter((e) => e.seq !== seq));
   }
+}
+
+const NO_ENVELOPES: readonly Envelope[] = Object.freeze([]);
+
+function isEnvelopeList(envelopes: readonly Envelope[] | Envelope): envelopes is readonly Envelope[] {
+  return Array.isArray(envelopes);
 }
 
 /** The empty mailbox, shared (frozen: no memo is ever written on it, as nothing is delivered from it). */

@@ -147,7 +147,7 @@ function nameDigest(name: string): number {
 }
 
 /** A mailbox's events in order, with their senders (not their global sequence numbers); `Mailbox.digest` keeps it. */
-export function mailboxDigest(mailbox: readonly Envelope[]): number {
+export function mailboxDigest(mailbox: Mailbox): number {
   return mailboxDigestOf(mailbox, nameDigest, eventDigest);
 }
 
@@ -155,9 +155,12 @@ export function mailboxDigest(mailbox: readonly Envelope[]): number {
 const mailboxHasher = new NumberHasher();
 
 /** A mailbox's digest from its senders' and events' digests, in order (a renamed image's too). */
-export function mailboxDigestOf(mailbox: readonly Envelope[], senderDigest: (name: string) => number, eventDigestOf: (event: object) => number): number {
+export function mailboxDigestOf(mailbox: Mailbox, senderDigest: (name: string) => number, eventDigestOf: (event: object) => number): number {
   const hasher = mailboxHasher.reset();
-  for (let i = 0; i < mailbox.length; i++) hasher.add(senderDigest(mailbox[i].from)).add(eventDigestOf(mailbox[i].event));
+  for (let i = 0; i < mailbox.size; i++) {
+    const envelope = mailbox.envelopeAt(i);
+    hasher.add(senderDigest(envelope.from)).add(eventDigestOf(envelope.event));
+  }
   return hasher.digest();
 }
 
@@ -198,7 +201,7 @@ export interface WorldRenaming {
   actorIndex(index: number): number;
   snapshotDigest(snapshot: AnyMachineSnapshot): number;
   /** A non-empty mailbox's digest (events in order, with their senders). */
-  mailboxDigest(mailbox: readonly Envelope[]): number;
+  mailboxDigest(mailbox: Mailbox): number;
   alarmDigest(alarm: Alarm): number;
   /** Under this key a world keeps its actors' share of the image's digest (one key per renaming; see `World.renamedDigests`). */
   readonly actorsKey: symbol;
@@ -339,7 +342,7 @@ function renamedTerm(renaming: WorldRenaming, index: number, snapshot: AnyMachin
     .reset()
     .add(renaming.actorIndex(index))
     .add(renaming.snapshotDigest(snapshot))
-    .add(mailbox.size > 0 ? renaming.mailboxDigest(mailbox.envelopes) : 0)
+    .add(mailbox.size > 0 ? renaming.mailboxDigest(mailbox) : 0)
     .digest();
 }
 

@@ -34,6 +34,7 @@ import { InternalError } from '../errors.ts';
 import { keepOn, keptOn } from '../engine/partCache.ts';
 import type { AnyMachineSnapshot } from 'xstate';
 import type { Alarm, Envelope, World } from '../engine/World.ts';
+import type { Mailbox } from '../engine/Mailbox.ts';
 import {
   alarmText,
   canonicalJson,
@@ -229,10 +230,10 @@ class Renaming implements WorldRenaming {
     );
   }
 
-  mailboxDigest(mailbox: readonly Envelope[]): number {
-    return this.cachedOn(mailbox, (m) =>
+  mailboxDigest(mailbox: Mailbox): number {
+    return this.cachedOn(mailbox.content, () =>
       mailboxDigestOf(
-        m,
+        mailbox,
         (from) => this.senderDigest(from),
         (event) => this.eventDigest(event),
       ),
@@ -404,7 +405,7 @@ export class Symmetry {
     signatureHasher.reset();
     for (const index of this.members[k][j].actors) {
       const mailbox = world.mailboxes[index];
-      signatureHasher.add(renaming.snapshotDigest(world.parts[index].snapshot)).add(mailbox.size > 0 ? renaming.mailboxDigest(mailbox.envelopes) : 0);
+      signatureHasher.add(renaming.snapshotDigest(world.parts[index].snapshot)).add(mailbox.size > 0 ? renaming.mailboxDigest(mailbox) : 0);
     }
     return signatureHasher.digest();
   }

@@ -281,3 +281,30 @@ describe('Engine: memoized deliveries', () => {
     }
   });
 });
+
+describe('Mailbox: one envelope or more', () => {
+  it('should keep its envelopes in order through appends and removals, whatever their number', async () => {
+    const { NO_MAIL } = await import('../../../runtime/engine/Mailbox.ts');
+    const envelope = (seq: number) => ({ seq, from: 'x:a', event: { type: `m${seq}` } });
+    const seqs = (m: { size: number; envelopeAt(i: number): { seq: number }; envelopes: readonly { seq: number }[] }) => {
+      const at = Array.from({ length: m.size }, (_, i) => m.envelopeAt(i).seq);
+      expect(m.envelopes.map((e) => e.seq)).toEqual(at);
+      return at;
+    };
+    const one = NO_MAIL.append(envelope(1));
+    const three = one.append(envelope(2)).append(envelope(3));
+    expect(seqs(one)).toEqual([1]);
+    expect(seqs(three)).toEqual([1, 2, 3]);
+    expect(seqs(three.without(2))).toEqual([1, 3]);
+    expect(seqs(three.without(1).without(3))).toEqual([2]);
+    expect(three.without(1).without(3).without(2)).toBe(NO_MAIL);
+    expect(seqs(one)).toEqual([1]);
+  });
+
+  it('should give a mailbox of one the digest of the same envelope in a list of one', async () => {
+    const { Mailbox, NO_MAIL } = await import('../../../runtime/engine/Mailbox.ts');
+    const envelope = { seq: 4, from: 'x:a', event: { type: 'm' } };
+    expect(NO_MAIL.append(envelope).digest).toBe(new Mailbox([envelope]).digest);
+    expect(NO_MAIL.append(envelope).digest).not.toBe(NO_MAIL.append({ ...envelope, event: { type: 'n' } }).digest);
+  });
+});
