@@ -8,6 +8,8 @@
  *   npm run bench:explore -- --seconds 20      another budget per exploration
  *   npm run bench:explore -- --sizes 1x1,2x1   chosen sizes (NxD)
  *   npm run bench:explore -- --quick           sizes 1x1, 2x1 and 1x2, 10 s each
+ *   npm run bench:explore -- --repeat 3        each size's two explorations three times, alternately;
+ *                                              the run with the median rate of each is reported
  *
  * Every exploration runs in its own process (its peak RSS is its own), started with the young
  * generation `drainlab explore` starts with (see `bin/drainlab.js`), the baseline's too. Figures per size:
@@ -24,19 +26,21 @@ import { REFERENCE_SIZES } from '../scenarios/reference/referenceFamily.ts';
 import type { Measurement } from './exploreOne.ts';
 
 const { values } = parseArgs({
-  options: { seconds: { type: 'string' }, sizes: { type: 'string' }, quick: { type: 'boolean' }, help: { type: 'boolean', short: 'h' } },
+  options: { seconds: { type: 'string' }, sizes: { type: 'string' }, repeat: { type: 'string' }, quick: { type: 'boolean' }, help: { type: 'boolean', short: 'h' } },
 });
 if (values.help) {
-  console.log('Usage: npm run bench:explore -- [--seconds S] [--sizes NxD,NxD] [--quick]');
+  console.log('Usage: npm run bench:explore -- [--seconds S] [--sizes NxD,NxD] [--repeat R] [--quick]');
   process.exit(0);
 }
 const seconds = Number(values.seconds ?? (values.quick ? 10 : 60));
 if (!Number.isFinite(seconds) || seconds <= 0) fail(`--seconds: '${values.seconds}' is not a positive number of seconds`);
+const repeat = Number(values.repeat ?? 1);
+if (!Number.isInteger(repeat) || repeat < 1) fail(`--repeat: '${values.repeat}' is not a whole number of runs of at least 1`);
 const sizes = values.sizes ? values.sizes.split(',').map(parseSize) : values.quick ? [{ n: 1, d: 1 }, { n: 2, d: 1 }, { n: 1, d: 2 }] : REFERENCE_SIZES;
 
 const one = fileURLToPath(new URL('./exploreOne.ts', import.meta.url));
 function run(...args: string[]): Measurement {
-  const child = spawnSync(process.execPath, ['--max-old-space-size=12000', '--max-semi-space-size=128', '--import', 'tsx', one, ...args, `seconds=${seconds}`], { encoding: 'utf8', maxBuffer: 1 << 24 });
+  const child = spawnSync(process.execPath, ['--max-old-space-size=12000', '--max-semi-space-size=512', '--import', 'tsx', one, ...args, `seconds=${seconds}`], { encoding: 'utf8', maxBuffer: 1 << 24 });
   const line = child.stdout.trim().split('\n').at(-1) ?? '';
   try {
     return JSON.parse(line) as Measurement;
@@ -54,12 +58,18 @@ const duration = (s: number) => (s >= 0.1 ? s.toFixed(1) : `${(s * 1000).toPreci
 const verdictOf = (m: Measurement) => (m.verdict === 'violated' ? `violated (${m.invariant}, ${m.counterexampleSteps} steps)` : m.verdict);
 
 console.log(`Exploration benchmark: reference configuration, ${seconds} s budget per exploration, one process each (Node ${process.version}).`);
+if (repeat > 1) console.log(`Each size ${repeat} times, the two explorers alternately; the run with the median rate of each is shown.`);
 console.log('');
 console.log('| N | D | baseline verdict | baseline states | transitions | s | states/s | drainlab verdict | drainlab states | transitions | depth | s | states/s | peak RSS MB | bytes/state | states/s ratio | time ratio |');
 console.log('|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|');
 for (const { n, d } of sizes) {
-  const base = run('baseline', String(n), String(d));
-  const lab = run('drainlab', String(n), String(d));
+  const bases: Measurement[] = [];
+  const labs: Measurement[] = [];
+  for (let k = 0; k < repeat; k++) {
+    bases.push(run('baseline', String(n), String(d)));
+    labs.push(run('drainlab', String(n), String(d)));
+  }
+  const [base, lab] = [median(bases), median(labs)];
   const timeRatio = base.verdict !== 'bounded' && lab.verdict !== 'bounded' ? ratio(base.seconds / lab.seconds) : '-';
   console.log(
     `| ${n} | ${d} | ${verdictOf(base)} | ${int(base.states)} | ${int(base.transitions)} | ${duration(base.seconds)} | ${int(perSecond(base))} | ` +
@@ -90,6 +100,12 @@ console.log('');
 const two = run('drainlab', '1', '1', 'workers=2');
 const single = run('drainlab', '1', '1');
 console.log(`Worker threads, N = 1, D = 1: 1 thread ${int(perSecond(single))} states/s, 2 workers ${int(perSecond(two))} states/s (${two.verdict}, ${int(two.states)} states).`);
+
+/** The run with the median states per second (the lower middle one of an even number). */
+function median(runs: Measurement[]): Measurement {
+  const sorted = [...runs].sort((a, b) => perSecond(a) - perSecond(b));
+  return sorted[Math.floor((sorted.length - 1) / 2)];
+}
 
 function parseSize(text: string): { n: number; d: number } {
   const match = /^(\d+)x(\d+)$/.exec(text);

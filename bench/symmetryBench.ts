@@ -32,7 +32,7 @@ const sizes = sizesText.split(',').map((s) => {
 function run(n: number, d: number, symmetry: boolean): Measurement {
   const out = execFileSync(
     process.execPath,
-    ['--max-semi-space-size=128', '--import', 'tsx', 'bench/exploreOne.ts', 'drainlab', String(n), String(d), `seconds=${seconds}`, 'dispatch=readiness', `symmetry=${symmetry ? 'on' : 'off'}`],
+    ['--max-semi-space-size=512', '--import', 'tsx', 'bench/exploreOne.ts', 'drainlab', String(n), String(d), `seconds=${seconds}`, 'dispatch=readiness', `symmetry=${symmetry ? 'on' : 'off'}`],
     { encoding: 'utf8', maxBuffer: 1 << 20 },
   );
   return JSON.parse(out.trim().split('\n').pop()!) as Measurement;
