@@ -122,7 +122,7 @@ function isEnvelopeList(envelopes: readonly Envelope[] | Envelope): envelopes is
 }
 
 /** The empty mailbox, shared (frozen: no memo is ever written on it, as nothing is delivered from it). */
-export const NO_MAIL: Mailbox = Object.freeze(new Mailbox(Object.freeze([]))) as Mailbox;
+export const NO_MAIL: Mailbox = Object.freeze(new Mailbox(NO_ENVELOPES)) as Mailbox;
 
 /** A mailbox holding `envelopes` (the shared empty one when there are none). */
 export function mailboxOfEnvelopes(envelopes: readonly Envelope[]): Mailbox {

@@ -343,15 +343,16 @@ function search<W, R>(topology: Topology, expander: Expander, options: ExploreOp
       checker = parent.clone();
       for (const e of judged) checker.observe(e);
       if (checker.violations.length !== parent.violations.length) return checker;
-      if (judgements.size >= 200_000) judgements.clear();
-      judgements.set(memoKey, checker);
+      remember(judgements, memoKey, checker);
     }
-    if (!parent.successors) {
-      parent.successors = new Map();
-      withMemos.push(parent);
-    }
-    parent.successors.set(judgedKey, checker);
+    (parent.successors ??= tableOn(parent)).set(judgedKey, checker);
     return checker;
+  };
+
+  /** A new memo table for a checker, which is registered to lose its tables when the level ends. */
+  const tableOn = <V>(checker: InvariantChecker): Map<number, V> => {
+    withMemos.push(checker);
+    return new Map<number, V>();
   };
 
   /**
@@ -376,14 +377,9 @@ function search<W, R>(topology: Topology, expander: Expander, options: ExploreOp
       const ab = judgedWithoutViolation(judgedWithoutViolation(checker, a), b);
       const ba = judgedWithoutViolation(judgedWithoutViolation(checker, b), a);
       answer = ab !== null && ba !== null && ab.keyHash() === ba.keyHash();
-      if (commuting.size >= 200_000) commuting.clear();
-      commuting.set(memoKey, answer);
+      remember(commuting, memoKey, answer);
     }
-    if (!checker.commutes) {
-      checker.commutes = new Map();
-      withMemos.push(checker);
-    }
-    checker.commutes.set(pairKey, answer);
+    (checker.commutes ??= tableOn(checker)).set(pairKey, answer);
     return answer;
   };
   /** The checker after `step`'s judged events, or null if they break an invariant (or `checker` is null). */
@@ -507,6 +503,15 @@ function search<W, R>(topology: Topology, expander: Expander, options: ExploreOp
     depth++;
   }
   return result('proved');
+}
+
+/** Entries kept in the explorer's tables of judgements (by checker key) before they are emptied. */
+const MEMO_LIMIT = 200_000;
+
+/** `table.set(key, value)`, the table emptied first once it holds `MEMO_LIMIT` entries. */
+function remember<V>(table: Map<number, V>, key: number, value: V): void {
+  if (table.size >= MEMO_LIMIT) table.clear();
+  table.set(key, value);
 }
 
 const stateHasher = new NumberHasher();

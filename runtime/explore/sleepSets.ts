@@ -20,7 +20,6 @@
  * state the entry passes, with that state's checker.
  */
 
-import { NumberHasher } from '../engine/worldHash.ts';
 import type { TraceEvent } from '../trace/TraceEvent.ts';
 
 /** What a step touched, for telling whether two steps commute. */
@@ -73,7 +72,9 @@ export class SleepEntries {
       variants = new Map();
       this.byIdentity.set(step.identity, variants);
     }
-    const key = variantHasher.reset().add(footprintKey(step.footprint)).add(step.judgedKey).digest();
+    // A 32-bit key, like `listOf`'s (a hit is checked field by field).
+    const judgedKey = step.judgedKey;
+    const key = Math.imul(footprintKey(step.footprint) ^ (judgedKey >>> 0), 0x9e3779b1) ^ Math.floor(judgedKey / 4294967296);
     const known = variants.get(key);
     if (known !== undefined && known.judgedKey === step.judgedKey && sameFootprint(known.footprint, step.footprint)) return known;
     const entry: Interned = { identity: step.identity, footprint: step.footprint, judged: step.judged, judgedKey: step.judgedKey, serial: this.serials++ };
@@ -84,7 +85,6 @@ export class SleepEntries {
 
   /** Sleep lists of these entries, one per content, by a hash of their entries' serials. */
   private readonly lists = new Map<number, readonly SleepEntry[]>();
-
 
   /**
    * The first `count` of `kept` as a list of their own: the one made before for the same
@@ -120,7 +120,6 @@ interface Interned extends SleepEntry {
 }
 
 const MAX_INTERNED = 100_000;
-const variantHasher = new NumberHasher();
 
 function footprintKey(f: Footprint): number {
   let key = ((f.actor + 2) << 5) | (f.offer ? 16 : 0) | (f.alarms ? 8 : 0) | (f.time ? 4 : 0) | (f.judged ? 2 : 0);
@@ -143,23 +142,17 @@ function sameFootprint(a: Footprint, b: Footprint): boolean {
 export type JudgementsCommute = (a: SleepEntry, b: SleepEntry) => boolean;
 
 /**
- * Whether two steps enabled at one state commute there. `offerReads[i]` holds the actors whose
- * snapshots actor i's offers read.
+ * Whether two steps enabled at one state commute there in the world (the monitors aside: see
+ * `commute`). `offerReads[i]` holds the actors whose snapshots actor i's offers read.
  *
  * They do when they are different actors' steps, do not both append to one mailbox (the order
  * of the two messages would differ), do not both touch the timers or the clocks (an alarm is
- * armed from now, and ties between alarms go by the order they were armed), do not both emit
- * events a monitor judges (the monitors would see them in another order), and neither changes a
- * snapshot the other's offer reads. A clock advance appends the due alarms' events to their
- * targets' mailboxes, which counts as sending there. Appending to a mailbox commutes with the delivery of that
- * mailbox's oldest acceptable message: appends go at the end, so the delivery takes the same
- * message either way and the mailbox ends the same.
+ * armed from now, and ties between alarms go by the order they were armed), and neither changes
+ * a snapshot the other's offer reads. A clock advance appends the due alarms' events to their
+ * targets' mailboxes, which counts as sending there. Appending to a mailbox commutes with the
+ * delivery of that mailbox's oldest acceptable message: appends go at the end, so the delivery
+ * takes the same message either way and the mailbox ends the same.
  */
-export function independent(a: Footprint, b: Footprint, offerReads: readonly (ReadonlySet<number> | undefined)[]): boolean {
-  return !(a.judged && b.judged) && independentInWorld(a, b, offerReads);
-}
-
-/** `independent` but for the monitors: the two steps commute in the world. */
 export function independentInWorld(a: Footprint, b: Footprint, offerReads: readonly (ReadonlySet<number> | undefined)[]): boolean {
   if (a.actor === b.actor) return false;
   if ((a.alarms || a.time) && (b.alarms || b.time)) return false;

@@ -1,5 +1,8 @@
 import { describe, expect, it, vi } from 'vitest';
-import { commute, independent, intersectSleep, SleepEntries, sleepAfter, type Footprint, type SleepEntry } from '../../../runtime/explore/sleepSets.ts';
+import { commute, intersectSleep, SleepEntries, sleepAfter, type Footprint, type SleepEntry } from '../../../runtime/explore/sleepSets.ts';
+
+/** Whether two steps with these footprints commute, with no monitor to ask (see `commute`). */
+const independent = (a: Footprint, b: Footprint, reads: readonly (ReadonlySet<number> | undefined)[]) => commute(entry('a', a), entry('b', b), reads);
 
 /** A delivery to actor `actor` that appended to `sends`, with nothing else. */
 const delivery = (actor: number, sends: number[] = [], more: Partial<Footprint> = {}): Footprint => ({ actor, offer: false, sends, alarms: false, time: false, judged: false, ...more });

@@ -14,7 +14,8 @@ const mutation = { is: 'none' as 'none' | 'sends forgotten' | 'monitors never as
 vi.mock('../../../runtime/explore/sleepSets.ts', async (importOriginal) => {
   const original = await importOriginal<typeof import('../../../runtime/explore/sleepSets.ts')>();
   const sendsForgotten = (a: Footprint, b: Footprint, reads: readonly (ReadonlySet<number> | undefined)[]) =>
-    original.independent({ ...a, sends: [] }, { ...b, sends: [] }, reads);
+    original.commute(asEntry({ ...a, sends: [] }), asEntry({ ...b, sends: [] }), reads);
+  const asEntry = (footprint: Footprint): SleepEntry => ({ identity: '', footprint, judged: [], judgedKey: 0 });
   return {
     ...original,
     sleepAfter: (
