@@ -29,6 +29,8 @@ export interface SimulateOptions {
   checkInvariants?: boolean;
   /** The time seam for observers: XState actors and RxJS streams scheduled on it follow the run's REALTIME clock. */
   clock?: VirtualClock;
+  /** Called as each invariant violation is found, right after the event that revealed it. */
+  onViolation?: (v: ReportedViolation) => void;
 }
 
 export interface SimulationResult {
@@ -73,7 +75,7 @@ export function simulate(topology: Topology, options: SimulateOptions = {}): Sim
   const trace$ = new Subject<TraceEvent>();
   const collected: TraceEvent[] | null = options.collectTrace ? [] : null;
   const errors: SimulationResult['errors'] = [];
-  const checker = options.checkInvariants === false ? null : new InvariantChecker(modelMapOf(topology));
+  const checker = options.checkInvariants === false ? null : new InvariantChecker(modelMapOf(topology), undefined, options.onViolation);
   if (collected) trace$.subscribe((e) => collected.push(e));
   if (checker) trace$.subscribe((e) => checker.observe(e));
   trace$.subscribe((e) => {

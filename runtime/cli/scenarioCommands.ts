@@ -8,7 +8,7 @@ import { ScenarioError } from '../errors.ts';
 import { loadScenarioFile, type Scenario } from '../scenario/loadScenario.ts';
 import { runScenario, type ScenarioRun } from '../scenario/runScenario.ts';
 import { scenarioJsonSchema } from '../scenario/scenarioSchema.ts';
-import { NdjsonWriter } from '../trace/NdjsonWriter.ts';
+import { openTraceFile } from '../trace/TraceFileWriter.ts';
 import { formatTimelineLine, timelineHeader, timelineLine, wrap } from '../trace/formatTimeline.ts';
 
 export const LIBRARY = resolve(import.meta.dirname, '../../scenarios/library');
@@ -40,12 +40,14 @@ export interface RunOptions {
 export function runCommand(options: RunOptions, io: Output): number {
   const scenario = resolveScenario(options.scenario);
   if (options.seeds) return runSeeds(scenario, options, io);
-  const writer = options.trace ? new NdjsonWriter(options.trace) : null;
-  let run: ScenarioRun;
+  const seed = options.seed ?? scenario.seed;
+  const strategy = options.strategy ?? scenario.strategy;
+  const writer = options.trace ? openTraceFile(options.trace, scenario, { seed, strategy, source: 'run' }) : null;
+  let run: ScenarioRun | null = null;
   try {
-    run = runScenario(scenario, { seed: options.seed, strategy: options.strategy, sinks: writer ? [writer.write] : [] });
+    run = runScenario(scenario, { seed, strategy, sinks: writer ? [writer.event] : [], onViolation: writer?.violation });
   } finally {
-    writer?.close();
+    writer?.finish(run);
   }
   if (options.json) io.out(JSON.stringify(report(run), null, 2));
   else printRun(run, io, writer?.path);
@@ -56,12 +58,12 @@ export function replayCommand(options: { path: string; json?: boolean; trace?: s
   const at = options.path.lastIndexOf('@');
   if (at <= 0) throw new ScenarioError(`replay: '${options.path}' is not a replay line; expected SCENARIO@PATH as a failed run prints it, e.g. two-external-snapshots@0*12.3.1`);
   const scenario = resolveScenario(options.path.slice(0, at));
-  const writer = options.trace ? new NdjsonWriter(options.trace) : null;
-  let run: ScenarioRun;
+  const writer = options.trace ? openTraceFile(options.trace, scenario, { seed: scenario.seed, strategy: 'replay', source: 'replay' }) : null;
+  let run: ScenarioRun | null = null;
   try {
-    run = runScenario(scenario, { replayPath: options.path.slice(at + 1), sinks: writer ? [writer.write] : [] });
+    run = runScenario(scenario, { replayPath: options.path.slice(at + 1), sinks: writer ? [writer.event] : [], onViolation: writer?.violation });
   } finally {
-    writer?.close();
+    writer?.finish(run);
   }
   if (options.json) io.out(JSON.stringify(report(run), null, 2));
   else printRun(run, io, writer?.path);

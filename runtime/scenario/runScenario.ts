@@ -37,6 +37,7 @@ export interface RunScenarioOptions {
   replayPath?: string;
   sinks?: SimulateOptions['sinks'];
   maxSteps?: number;
+  onViolation?: SimulateOptions['onViolation'];
 }
 
 export function runScenario(scenario: Scenario, options: RunScenarioOptions = {}): ScenarioRun {
@@ -44,7 +45,7 @@ export function runScenario(scenario: Scenario, options: RunScenarioOptions = {}
   const strategy = options.replayPath !== undefined ? { replay: options.replayPath } : (options.strategy ?? scenario.strategy);
   let result: SimulationResult;
   try {
-    result = simulate(scenario.topology, { seed, strategy, collectTrace: true, sinks: options.sinks, maxSteps: options.maxSteps });
+    result = simulate(scenario.topology, { seed, strategy, collectTrace: true, sinks: options.sinks, maxSteps: options.maxSteps, onViolation: options.onViolation });
   } catch (error) {
     if (error instanceof InternalError) throw new InternalError(error.message, `drainlab replay ${scenario.ref ?? scenario.file}@${error.replay || '0'}`);
     throw error;

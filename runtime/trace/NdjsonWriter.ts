@@ -5,6 +5,7 @@
  */
 import { closeSync, openSync, writeSync } from 'node:fs';
 import type { TraceEvent } from './TraceEvent.ts';
+import type { TraceLine } from './TraceFile.ts';
 
 const FLUSH_AT = 1 << 16;
 
@@ -18,7 +19,7 @@ export class NdjsonWriter {
   }
 
   /** A trace sink: `simulate(t, { sinks: [writer.write] })`. */
-  readonly write = (event: TraceEvent): void => {
+  readonly write = (event: TraceLine): void => {
     this.buffer += JSON.stringify(event) + '\n';
     this.lines++;
     if (this.buffer.length >= FLUSH_AT) this.flush();

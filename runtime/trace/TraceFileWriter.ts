@@ -1,0 +1,76 @@
+/**
+ * Writes a whole trace file for one run (TraceFile.ts): the header before the first event, each
+ * violation right after the event that revealed it, the images and the end line when the run is
+ * over. Streams like NdjsonWriter, so memory stays flat however long the run.
+ */
+import { createActorSpecs } from '../../actors/createSystem.ts';
+import { allProtections } from '../../actors/topology.ts';
+import type { ReportedViolation } from '../invariants/InvariantChecker.ts';
+import type { Scenario } from '../scenario/loadScenario.ts';
+import type { ScenarioRun } from '../scenario/runScenario.ts';
+import { NdjsonWriter } from './NdjsonWriter.ts';
+import { imageLine, traceHeader, type TraceLine, violationLine } from './TraceFile.ts';
+import type { TraceEvent } from './TraceEvent.ts';
+
+export interface TraceFileRun {
+  /** The trace sink: pass to `runScenario(..., { sinks: [file.event] })`. */
+  readonly event: (e: TraceEvent) => void;
+  /** Pass as `onViolation`. */
+  readonly violation: (v: ReportedViolation) => void;
+  /** Writes images and the end line, and closes the file. */
+  finish(run: ScenarioRun | null): void;
+  readonly path: string;
+}
+
+/** Every line goes to `emit` (a file, a live stream, a list in a test). */
+export function traceFileLines(scenario: Scenario, options: { seed: number; strategy: string; source: string }, emit: (line: TraceLine) => void) {
+  const header = traceHeader(
+    {
+      scenario: scenario.name,
+      title: scenario.title,
+      file: scenario.file,
+      seed: options.seed,
+      strategy: options.strategy,
+      era: scenario.topology.era ?? '2015',
+      protections: { ...allProtections, ...scenario.topology.protections },
+      source: options.source,
+    },
+    createActorSpecs(scenario.topology),
+  );
+  for (const line of header) emit(line);
+  let pending: ReportedViolation[] = [];
+  const flushViolations = () => {
+    for (const v of pending) emit(violationLine(v));
+    pending = [];
+  };
+  return {
+    event: (e: TraceEvent) => {
+      // A monitor judges an event before the sinks see it: the violation goes after its event.
+      emit(e);
+      flushViolations();
+    },
+    violation: (v: ReportedViolation) => {
+      pending.push(v);
+    },
+    end: (run: ScenarioRun | null) => {
+      flushViolations();
+      if (!run) return;
+      for (const image of run.result.images) emit(imageLine(image));
+      emit({ type: '@trace.end', steps: run.result.steps, endReason: run.result.endReason, replay: run.replay, met: run.met });
+    },
+  };
+}
+
+export function openTraceFile(path: string, scenario: Scenario, options: { seed: number; strategy: string; source: string }): TraceFileRun {
+  const writer = new NdjsonWriter(path);
+  const lines = traceFileLines(scenario, options, writer.write);
+  return {
+    path,
+    event: lines.event,
+    violation: lines.violation,
+    finish(run) {
+      lines.end(run);
+      writer.close();
+    },
+  };
+}
