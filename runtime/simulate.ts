@@ -7,7 +7,7 @@ import { createActorSpecs } from '../actors/createSystem.ts';
 import { clientActor, ctxActor, MONITOR_ACTOR, nodeActor, type Topology } from '../actors/topology.ts';
 import { completedIds, type ExternalClientContext } from '../machines/externalClientMachine.ts';
 import type { MonitorContext } from '../machines/monitorMachine.ts';
-import { Engine, type EndReason } from './engine/Engine.ts';
+import { Engine, type EndReason, type RunResult } from './engine/Engine.ts';
 import { type World, snapshotOf } from './engine/World.ts';
 import { InvariantChecker, type ReportedViolation } from './invariants/InvariantChecker.ts';
 import type { ModelMap } from './invariants/monitors.ts';
@@ -71,6 +71,21 @@ function pickStrategy(option: SimulateOptions['strategy']): Strategy {
 }
 
 export function simulate(topology: Topology, options: SimulateOptions = {}): SimulationResult {
+  const simulation = startSimulation(topology, options);
+  simulation.advance(Infinity);
+  return simulation.finish();
+}
+
+/** A simulation that runs a slice at a time (`drainlab view --live` follows one as it goes). */
+export interface Simulation {
+  /** Takes up to `steps` more steps; true once the run is over (quiet, or at maxSteps). */
+  advance(steps: number): boolean;
+  /** Runs the end-of-run checks and hands back the result; call once, after `advance` said true. */
+  finish(): SimulationResult;
+}
+
+/** The same run as `simulate`, step for step and byte for byte, taken in slices. */
+export function startSimulation(topology: Topology, options: SimulateOptions = {}): Simulation {
   const seed = options.seed ?? 0;
   const trace$ = new Subject<TraceEvent>();
   const collected: TraceEvent[] | null = options.collectTrace ? [] : null;
@@ -85,25 +100,42 @@ export function simulate(topology: Topology, options: SimulateOptions = {}): Sim
 
   const engine = new Engine(createActorSpecs(topology), { seed, onTrace: (e) => trace$.next(e) });
   const strategy = pickStrategy(options.strategy);
-  const run = engine.run(strategy, { maxSteps: options.maxSteps ?? 200_000, clock: options.clock });
-  const unfinished = unfinishedWork(topology, run.world);
-  if (run.endReason === 'max-steps') unfinished.unshift(`stopped after ${run.steps} steps (maxSteps) before the model went quiet`);
-  else checker?.finish();
-  trace$.complete();
+  const maxSteps = options.maxSteps ?? 200_000;
+  let world: World | undefined;
+  let taken = 0;
+  let last: RunResult | null = null;
   return {
-    world: run.world,
-    engine,
-    seed,
-    strategy: strategy.name,
-    steps: run.steps,
-    endReason: run.endReason,
-    replayPath: run.replayPath,
-    violations: checker?.violations ?? [],
-    checker,
-    errors,
-    images: checker?.images() ?? [],
-    unfinished,
-    trace: collected,
+    advance(steps) {
+      if (last && (last.endReason === 'quiescent' || taken >= maxSteps)) return true;
+      const slice = Math.min(steps, maxSteps - taken);
+      last = engine.run(strategy, { from: world, maxSteps: slice, clock: options.clock });
+      world = last.world;
+      taken += last.steps;
+      return last.endReason === 'quiescent' || taken >= maxSteps;
+    },
+    finish() {
+      const run = last!;
+      const endReason: EndReason = run.endReason === 'quiescent' ? 'quiescent' : 'max-steps';
+      const unfinished = unfinishedWork(topology, run.world);
+      if (endReason === 'max-steps') unfinished.unshift(`stopped after ${taken} steps (maxSteps) before the model went quiet`);
+      else checker?.finish();
+      trace$.complete();
+      return {
+        world: run.world,
+        engine,
+        seed,
+        strategy: strategy.name,
+        steps: taken,
+        endReason,
+        replayPath: run.replayPath,
+        violations: checker?.violations ?? [],
+        checker,
+        errors,
+        images: checker?.images() ?? [],
+        unfinished,
+        trace: collected,
+      };
+    },
   };
 }
 

@@ -7,7 +7,7 @@ import type { AnyMachineSnapshot } from 'xstate';
 import { stateName } from '../engine/Engine.ts';
 import { InternalError } from '../errors.ts';
 import type { MonitorContext } from '../../machines/monitorMachine.ts';
-import { simulate, type SimulateOptions, type SimulationResult } from '../simulate.ts';
+import { startSimulation, type SimulateOptions, type SimulationResult } from '../simulate.ts';
 import type { TraceEvent } from '../trace/TraceEvent.ts';
 import { INVARIANTS } from './scenarioSchema.ts';
 import type { Scenario } from './loadScenario.ts';
@@ -41,22 +41,38 @@ export interface RunScenarioOptions {
 }
 
 export function runScenario(scenario: Scenario, options: RunScenarioOptions = {}): ScenarioRun {
+  const run = startScenario(scenario, options);
+  run.advance(Infinity);
+  return run.finish();
+}
+
+/** A scenario run taken a slice at a time; the same steps and trace as `runScenario`. */
+export interface ScenarioRunInProgress {
+  /** Takes up to `steps` more steps; true once the run is over. */
+  advance(steps: number): boolean;
+  /** Judges the expectations; call once, after `advance` said true. */
+  finish(): ScenarioRun;
+}
+
+export function startScenario(scenario: Scenario, options: RunScenarioOptions = {}): ScenarioRunInProgress {
   const seed = options.seed ?? scenario.seed;
   const strategy = options.replayPath !== undefined ? { replay: options.replayPath } : (options.strategy ?? scenario.strategy);
-  let result: SimulationResult;
-  try {
-    result = simulate(scenario.topology, { seed, strategy, collectTrace: true, sinks: options.sinks, maxSteps: options.maxSteps, onViolation: options.onViolation });
-  } catch (error) {
-    if (error instanceof InternalError) throw new InternalError(error.message, `drainlab replay ${scenario.ref ?? scenario.file}@${error.replay || '0'}`);
-    throw error;
-  }
-  const expectations = judge(scenario, result);
+  const replayOf = (path: string) => `drainlab replay ${scenario.ref ?? scenario.file}@${path || '0'}`;
+  const simulation = startSimulation(scenario.topology, { seed, strategy, collectTrace: true, sinks: options.sinks, maxSteps: options.maxSteps, onViolation: options.onViolation });
   return {
-    scenario,
-    result,
-    expectations,
-    met: expectations.every((e) => e.met),
-    replay: `drainlab replay ${scenario.ref ?? scenario.file}@${result.replayPath || '0'}`,
+    advance(steps) {
+      try {
+        return simulation.advance(steps);
+      } catch (error) {
+        if (error instanceof InternalError) throw new InternalError(error.message, replayOf(error.replay ?? ''));
+        throw error;
+      }
+    },
+    finish() {
+      const result = simulation.finish();
+      const expectations = judge(scenario, result);
+      return { scenario, result, expectations, met: expectations.every((e) => e.met), replay: replayOf(result.replayPath) };
+    },
   };
 }
 
