@@ -4,8 +4,8 @@
  * NDJSON trace and the steps that matter.
  */
 import { explore, type Counterexample, type ExploreResult } from '../explore/explore.ts';
-import { runScenario } from '../scenario/runScenario.ts';
-import { NdjsonWriter } from '../trace/NdjsonWriter.ts';
+import { runScenario, type ScenarioRun } from '../scenario/runScenario.ts';
+import { openTraceFile } from '../trace/TraceFileWriter.ts';
 import { formatTimelineLine, timelineHeader, timelineLine, wrap } from '../trace/formatTimeline.ts';
 import { resolveScenario, type Output } from './scenarioCommands.ts';
 import type { Scenario } from '../scenario/loadScenario.ts';
@@ -137,10 +137,11 @@ function explain(scenario: Scenario, ce: Counterexample, io: Output): void {
 }
 
 function writeTrace(scenario: Scenario, ce: Counterexample, path: string): void {
-  const writer = new NdjsonWriter(path);
+  const writer = openTraceFile(path, scenario, { seed: scenario.seed, strategy: 'replay', source: 'explore' });
+  let run: ScenarioRun | null = null;
   try {
-    runScenario(scenario, { replayPath: ce.replayPath, sinks: [writer.write] });
+    run = runScenario(scenario, { replayPath: ce.replayPath, sinks: [writer.event], onViolation: writer.violation });
   } finally {
-    writer.close();
+    writer.finish(run);
   }
 }

@@ -20,6 +20,7 @@ Commands:
   replay    rerun the exact interleaving a failed run printed
   list      the scenario library
   schema    the JSON Schema of scenario files (for editors)
+  view      the viewer: statecharts, sequence and images of a run or trace, in a browser
   demo      the headline: two external snapshots with and without the series, side by side
             (--gating: a drained section with and without external gating)
 
@@ -76,6 +77,34 @@ Exit codes: 0 expectations met, 1 not met, 2 bad input, 3 internal error.
 
 Example:
   drainlab explore drained-section-without-gating --max-states 200000`;
+
+const VIEW_HELP = `Usage: drainlab view <scenario|NAME@PATH|trace.ndjson|inspection.json> [--seed N]
+                     [--compare <input>] [--live [--pace MS]] [--port P] [--host H] [--open]
+
+Starts the viewer on http://127.0.0.1:PORT/ and prints the URL: every actor's statechart with
+its active states lit and its counters, the messages between actors as a sequence with drained
+sections, external dispatches, submissions and violations marked, the images, and controls to
+step through the trace. Everything is served from this machine; no network is used.
+
+A scenario (a file or a library name) is run first; NAME@PATH replays a printed interleaving;
+a trace file is what 'run', 'replay' or 'explore' wrote with --trace; an inspection file is
+what 'run --inspect' wrote (XState inspection events).
+
+Options:
+  --seed N          the scenario's seed (default: the scenario's)
+  --compare INPUT   a second input, side by side in lockstep, the first difference marked
+  --live            follow the run as it goes (a scenario: one step every --pace ms; a trace
+                    file: its new lines as another process writes them)
+  --pace MS         with --live and a scenario: milliseconds between steps (default 25)
+  --port P          the port (default 0: any free port)
+  --host H          listen on H instead of 127.0.0.1 (prints a warning: others can connect)
+  --open            open the page in the desktop's browser
+  -h, --help        this help
+
+Exit codes: 0 stopped with Ctrl-C, 2 bad input, 3 internal error.
+
+Example:
+  drainlab view two-external-snapshots --compare two-external-snapshots-without-drains`;
 
 const REPLAY_HELP = `Usage: drainlab replay <scenario@path> [--json] [--trace FILE]
 
@@ -218,8 +247,37 @@ export async function main(
         if (positionals.length) throw new ScenarioError(`schema: unexpected argument '${positionals[0]}' (see 'drainlab schema --help')`);
         return schemaCommand(io(out));
       }
+      case 'view': {
+        const { values, positionals } = parseWithPositionals(
+          rest,
+          { seed: { type: 'string' }, compare: { type: 'string' }, live: { type: 'boolean' }, pace: { type: 'string' }, port: { type: 'string' }, host: { type: 'string' }, open: { type: 'boolean' }, help: { type: 'boolean', short: 'h' } },
+          'view',
+        );
+        if (values.help) {
+          out(VIEW_HELP);
+          return 0;
+        }
+        const input = onePositional(positionals, 'view', 'a scenario, a replay line NAME@PATH, a trace file or an inspection file');
+        if (values.pace !== undefined && values.live !== true) throw new ScenarioError('view: --pace goes with --live');
+        if (values.host !== undefined && (typeof values.host !== 'string' || values.host.trim() === '')) throw new ScenarioError('--host: expected an address to listen on, e.g. 127.0.0.1');
+        // Loaded on demand: the server and the bundler are not needed by any other command.
+        const { viewCommand } = await import('./viewCommand.ts');
+        return await viewCommand(
+          {
+            input,
+            compare: values.compare as string | undefined,
+            seed: values.seed === undefined ? undefined : parseSeed(values.seed),
+            live: values.live === true,
+            pace: positiveInt(values.pace, '--pace'),
+            port: parsePort(values.port),
+            host: values.host as string | undefined,
+            open: values.open === true,
+          },
+          { ...io(out), err },
+        );
+      }
       default:
-        throw new ScenarioError(`unknown command '${command}'; expected one of: run, explore, replay, list, schema, demo (see 'drainlab --help')`);
+        throw new ScenarioError(`unknown command '${command}'; expected one of: run, explore, replay, list, schema, view, demo (see 'drainlab --help')`);
     }
   } catch (error) {
     if (error instanceof ScenarioError) {
@@ -277,6 +335,12 @@ function workerCount(raw: string | boolean | undefined): number | undefined {
   const count = positiveInt(raw, '--workers');
   if (count !== undefined && count > 64) throw new ScenarioError(`--workers: '${count}' is more than 64 worker threads`);
   return count;
+}
+
+function parsePort(raw: string | boolean | undefined): number | undefined {
+  if (raw === undefined) return undefined;
+  if (typeof raw !== 'string' || !/^\d+$/.test(raw) || Number(raw) > 65535) throw new ScenarioError(`--port: '${String(raw)}' is not a port; expected a whole number from 0 to 65535 (0: any free port)`);
+  return Number(raw);
 }
 
 function parseSeedRange(raw: string | boolean): { from: number; to: number } {

@@ -30,6 +30,12 @@ export interface StatechartNode {
   /** The initial child's key (compound states). */
   initial?: string;
   description?: string;
+  /**
+   * A region whose state mirrors the context: every child has an eventless transition to every
+   * sibling, guarded by this guard with the sibling as its parameter (the transaction action's
+   * phase and operation regions). Those transitions are summed up by this name instead of listed.
+   */
+  selectedBy?: string;
   children: StatechartNode[];
   transitions: StatechartTransition[];
 }
@@ -95,25 +101,60 @@ function describeNode(node: StateNodeLike, path: string): StatechartNode {
   for (const [, list] of node.transitions) for (const t of list) transitions.push(describeTransition(t));
   for (const t of node.always ?? []) transitions.push({ ...describeTransition(t), event: '' });
   const initialTarget = node.type === 'compound' ? node.initial?.target[0] : undefined;
+  const selectedBy = mirrorGuard(node, children);
   return {
     key: node.key,
     path,
     type: node.type,
     ...(initialTarget ? { initial: initialTarget.key } : {}),
     ...(node.description ? { description: node.description } : {}),
-    children,
+    ...(selectedBy ? { selectedBy } : {}),
+    children: selectedBy ? children.map((c) => ({ ...c, transitions: c.transitions.filter((t) => t.event !== '' || guardBase(t.guard) !== selectedBy) })) : children,
     transitions,
   };
 }
 
+/** The guard that picks a mirror region's state, when every child reaches every sibling by it. */
+function mirrorGuard(node: StateNodeLike, children: readonly StatechartNode[]): string | undefined {
+  if (node.type !== 'compound' || children.length < 3) return undefined;
+  let guard: string | undefined;
+  for (const child of children) {
+    const reached = new Set<string>();
+    for (const t of child.transitions) {
+      if (t.event !== '' || !t.guard || t.targets.length !== 1) continue;
+      const name = guardBase(t.guard);
+      guard ??= name;
+      if (name === guard) reached.add(t.targets[0]);
+    }
+    if (reached.size !== children.length - 1) return undefined;
+  }
+  return guard;
+}
+
 function describeTransition(t: TransitionLike): StatechartTransition {
-  const guard = nameOf(t.guard);
+  const guard = guardName(t.guard);
   return {
     event: t.eventType,
     ...(guard ? { guard } : {}),
     targets: (t.target ?? []).map((s) => s.path.join('.')),
     actions: t.actions.map(nameOf).filter((a): a is string => a !== undefined),
   };
+}
+
+/** `isOperation(state=flush)` -> `isOperation`. */
+function guardBase(guard: string | undefined): string | undefined {
+  if (guard === undefined) return undefined;
+  const open = guard.indexOf('(');
+  return open < 0 ? guard : guard.slice(0, open);
+}
+
+/** A guard's name, with its parameters when it has some: `isOperation(state=flush)`. */
+function guardName(ref: unknown): string | undefined {
+  const name = nameOf(ref);
+  const params = ref && typeof ref === 'object' ? (ref as { params?: unknown }).params : undefined;
+  if (!name || !params || typeof params !== 'object') return name;
+  const fields = Object.entries(params as Record<string, unknown>).map(([k, v]) => `${k}=${typeof v === 'object' ? JSON.stringify(v) : String(v)}`);
+  return `${name}(${fields.join(', ')})`;
 }
 
 /** Named implementations are strings (or `{ type }`); inline functions have no name worth showing. */

@@ -4,7 +4,7 @@ import { createActor, createMachine } from 'xstate';
 import { libraryTopology } from '../helpers/library.ts';
 
 const guestWritesDuringDrainedSection = () => libraryTopology('drained-section-dataplane');
-import { simulate } from '../../runtime/simulate.ts';
+import { simulate, startSimulation } from '../../runtime/simulate.ts';
 import { VirtualClock } from '../../runtime/scheduler/VirtualClock.ts';
 
 describe('simulate: one clock for the model, XState and RxJS', () => {
@@ -37,5 +37,28 @@ describe('simulate: the end of a run', () => {
     expect(result.endReason).toBe('quiescent');
     expect(result.unfinished).toEqual(['client:vblk0: W2, W3 never completed']);
     expect(result.violations).toEqual([]);
+  });
+});
+
+describe('startSimulation: a run taken a slice at a time', () => {
+  it.each([1, 7, 100])('should give the same trace and replay path as a whole run, in slices of %i', (slice) => {
+    const topology = libraryTopology('two-external-snapshots-without-drains');
+    const whole = simulate(topology, { seed: 3, strategy: 'random', collectTrace: true });
+    const sliced = startSimulation(topology, { seed: 3, strategy: 'random', collectTrace: true });
+    let slices = 0;
+    while (!sliced.advance(slice)) slices++;
+    const result = sliced.finish();
+    expect(slices).toBeGreaterThan(0);
+    expect(result.trace).toEqual(whole.trace);
+    expect(result.replayPath).toBe(whole.replayPath);
+    expect(result.violations.map((v) => [v.invariant, v.step])).toEqual(whole.violations.map((v) => [v.invariant, v.step]));
+  });
+
+  it('should stop at maxSteps across slices', () => {
+    const sliced = startSimulation(guestWritesDuringDrainedSection(), { maxSteps: 10 });
+    while (!sliced.advance(3));
+    const result = sliced.finish();
+    expect(result.steps).toBe(10);
+    expect(result.endReason).toBe('max-steps');
   });
 });
