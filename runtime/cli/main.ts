@@ -20,6 +20,7 @@ Commands:
   replay    rerun the exact interleaving a failed run printed
   list      the scenario library
   schema    the JSON Schema of scenario files (for editors)
+  diagram   Mermaid diagrams: a machine's statechart, or a run's sequence of messages
   view      the viewer: statecharts, sequence and images of a run or trace, in a browser
   demo      the headline: two external snapshots with and without the series, side by side
             (--gating: a drained section with and without external gating)
@@ -77,6 +78,38 @@ Exit codes: 0 expectations met, 1 not met, 2 bad input, 3 internal error.
 
 Example:
   drainlab explore drained-section-without-gating --max-states 200000`;
+
+const DIAGRAM_HELP = `Usage: drainlab diagram machine <name> | --all   [--format mermaid|svg] [--out FILE]
+       drainlab diagram trace <scenario|NAME@PATH|trace.ndjson> [--seed N] [--focus A,B,...]
+                              [--only drains,dispatch,submit,phases] [--all]
+                              [--format mermaid|svg] [--out FILE]
+
+Prints a Mermaid diagram, text to paste into GitHub or docs.
+
+machine: a stateDiagram-v2 of a machine from its own definition: nested and parallel
+  states, events and [guards] on the arrows, the QEMU functions its descriptions cite as
+  notes. Names: MACHINE_NAMES.
+trace: a sequenceDiagram of a run (a scenario is run first) or of a trace file: drained
+  sections as bands, external dispatches and submissions highlighted, transaction phases
+  and points in time as notes, each violation as a note at its step. By default only the
+  steps that matter (those 'run' prints); --all adds every delivery.
+
+Options:
+  --all             machine: every machine; trace: every delivery too
+  --focus A,B       trace: only these actors (e.g. node:drive0,client:vblk0)
+  --only K,K        trace: only these kinds of steps: drains, dispatch, submit, phases
+                    (violations are always shown)
+  --seed N          trace of a scenario: its seed (default: the scenario's)
+  --format F        mermaid (default) or svg: rendered by Mermaid itself in headless
+                    Chromium (apt-get install chromium); there is no browser-free SVG
+  --out FILE        write to FILE instead of standard output
+  -h, --help        this help
+
+Exit codes: 0 written, 2 bad input, 3 internal error.
+
+Examples:
+  drainlab diagram machine blockNode
+  drainlab diagram trace two-external-snapshots-without-drains --focus node:drive0,node:drive1`;
 
 const VIEW_HELP = `Usage: drainlab view <scenario|NAME@PATH|trace.ndjson|inspection.json> [--seed N]
                      [--compare <input>] [--live [--pace MS]] [--port P] [--host H] [--open]
@@ -247,6 +280,46 @@ export async function main(
         if (positionals.length) throw new ScenarioError(`schema: unexpected argument '${positionals[0]}' (see 'drainlab schema --help')`);
         return schemaCommand(io(out));
       }
+      case 'diagram': {
+        const [what, ...args] = rest;
+        if (what === undefined || what === '-h' || what === '--help') {
+          out(await diagramHelp());
+          return what === undefined ? 2 : 0;
+        }
+        const { values, positionals } = parseWithPositionals(
+          args,
+          { all: { type: 'boolean' }, focus: { type: 'string' }, only: { type: 'string' }, seed: { type: 'string' }, format: { type: 'string' }, out: { type: 'string' }, help: { type: 'boolean', short: 'h' } },
+          'diagram',
+        );
+        if (values.help) {
+          out(await diagramHelp());
+          return 0;
+        }
+        const format = parseFormat(values.format);
+        const outFile = values.out as string | undefined;
+        const diagrams = await import('./diagramCommand.ts');
+        if (what === 'machine') {
+          for (const flag of ['focus', 'only', 'seed'] as const) if (values[flag] !== undefined) throw new ScenarioError(`diagram machine: --${flag} goes with 'diagram trace'`);
+          if (values.all && positionals.length) throw new ScenarioError('diagram machine: give a machine name or --all, not both');
+          if (!values.all && positionals.length > 1) throw new ScenarioError(`diagram machine: expected one machine name, got ${positionals.length}: ${positionals.join(' ')}`);
+          return await diagrams.diagramMachineCommand({ name: positionals[0], all: values.all === true, format, out: outFile }, io(out));
+        }
+        if (what === 'trace') {
+          return await diagrams.diagramTraceCommand(
+            {
+              input: onePositional(positionals, 'diagram trace', 'a scenario, a replay line NAME@PATH or a trace file'),
+              seed: values.seed === undefined ? undefined : parseSeed(values.seed),
+              focus: values.focus === undefined ? undefined : parseFocus(values.focus),
+              only: values.only === undefined ? undefined : diagrams.parseOnly(String(values.only)),
+              all: values.all === true,
+              format,
+              out: outFile,
+            },
+            io(out),
+          );
+        }
+        throw new ScenarioError(`diagram: '${what}' is not a kind of diagram; expected 'machine' or 'trace' (see 'drainlab diagram --help')`);
+      }
       case 'view': {
         const { values, positionals } = parseWithPositionals(
           rest,
@@ -277,7 +350,7 @@ export async function main(
         );
       }
       default:
-        throw new ScenarioError(`unknown command '${command}'; expected one of: run, explore, replay, list, schema, view, demo (see 'drainlab --help')`);
+        throw new ScenarioError(`unknown command '${command}'; expected one of: run, explore, replay, list, schema, diagram, view, demo (see 'drainlab --help')`);
     }
   } catch (error) {
     if (error instanceof ScenarioError) {
@@ -335,6 +408,23 @@ function workerCount(raw: string | boolean | undefined): number | undefined {
   const count = positiveInt(raw, '--workers');
   if (count !== undefined && count > 64) throw new ScenarioError(`--workers: '${count}' is more than 64 worker threads`);
   return count;
+}
+
+async function diagramHelp(): Promise<string> {
+  const { machineTable } = await import('./diagramCommand.ts');
+  return DIAGRAM_HELP.replace('MACHINE_NAMES', [...machineTable().keys()].join(', '));
+}
+
+function parseFormat(raw: string | boolean | undefined): 'mermaid' | 'svg' {
+  if (raw === undefined || raw === 'mermaid') return 'mermaid';
+  if (raw === 'svg') return 'svg';
+  throw new ScenarioError(`--format: '${String(raw)}' is not a format; expected mermaid or svg`);
+}
+
+function parseFocus(raw: string | boolean): string[] {
+  const actors = typeof raw === 'string' ? raw.split(',').map((a) => a.trim()).filter(Boolean) : [];
+  if (actors.length === 0) throw new ScenarioError(`--focus: expected actor names separated by commas, e.g. node:drive0,client:vblk0`);
+  return actors;
 }
 
 function parsePort(raw: string | boolean | undefined): number | undefined {

@@ -9,6 +9,7 @@ import { ScenarioError } from '../errors.ts';
 import { resolveScenario } from '../cli/scenarioCommands.ts';
 import { fromInspectionEvents, parseInspectionFile } from '../trace/fromInspection.ts';
 import { parseTraceFile } from '../trace/readTraceFile.ts';
+import type { TraceLine } from '../trace/TraceFile.ts';
 import { TraceSource } from './TraceSource.ts';
 import { startViewServer, type ViewServer } from './server.ts';
 
@@ -57,6 +58,12 @@ export function inputKind(input: string): InputKind {
   if (/\.(ndjson|json)$/i.test(input)) throw new ScenarioError(`no trace file ${input}`);
   if (input.lastIndexOf('@') > 0) return 'replay';
   return 'scenario';
+}
+
+/** An input's whole trace file (a scenario or replay line is run to its end first). */
+export function traceLinesOf(input: string, options: { seed?: number } = {}): TraceLine[] {
+  const source = sourceOf('a', input, { input, seed: options.seed, live: false });
+  return source.lines.map((json) => JSON.parse(json) as TraceLine);
 }
 
 function sourceOf(id: string, input: string, options: ViewOptions): TraceSource {
