@@ -28,7 +28,7 @@ Commands:
 Run 'drainlab <command> --help' for a command's options.`;
 
 const RUN_HELP = `Usage: drainlab run <file|name> [--seed N | --seeds A..B] [--strategy fifo|random]
-                    [--json] [--trace FILE]
+                    [--json] [--trace FILE] [--inspect FILE]
 
 Runs a scenario and checks its expectations. Prints the timeline, the images, and each
 expectation; a failure also prints what led to it and the replay line.
@@ -38,7 +38,9 @@ Options:
   --seeds A..B      run every seed from A to B (random strategy), with progress and a summary
   --strategy S      fifo or random (default: the scenario's)
   --json            a machine-readable report instead of the timeline
-  --trace FILE      write the full trace as NDJSON
+  --trace FILE      write the full trace as NDJSON ('drainlab view FILE' shows it)
+  --inspect FILE    write the run as XState inspection events (@xstate.actor, @xstate.event,
+                    @xstate.snapshot; session ids are the actor names), a JSON array
   -h, --help        this help
 
 Exit codes: 0 expectations met, 1 not met, 2 bad input, 3 internal error.
@@ -139,9 +141,17 @@ Exit codes: 0 stopped with Ctrl-C, 2 bad input, 3 internal error.
 Example:
   drainlab view two-external-snapshots --compare two-external-snapshots-without-drains`;
 
-const REPLAY_HELP = `Usage: drainlab replay <scenario@path> [--json] [--trace FILE]
+const REPLAY_HELP = `Usage: drainlab replay <scenario@path> [--json] [--trace FILE] [--inspect FILE]
 
 Reruns the exact interleaving that a run printed as 'replay: drainlab replay ...'.
+
+Options:
+  --json            a machine-readable report instead of the timeline
+  --trace FILE      write the full trace as NDJSON ('drainlab view FILE' shows it)
+  --inspect FILE    write the run as XState inspection events, a JSON array
+  -h, --help        this help
+
+Exit codes: 0 expectations met, 1 not met, 2 bad input, 3 internal error.
 
 Example:
   drainlab replay two-external-snapshots@0*5.1.0*78.1`;
@@ -209,13 +219,14 @@ export async function main(
         );
       }
       case 'run': {
-        const { values, positionals } = parseWithPositionals(rest, { seed: { type: 'string' }, seeds: { type: 'string' }, strategy: { type: 'string' }, json: { type: 'boolean' }, trace: { type: 'string' }, help: { type: 'boolean', short: 'h' } }, 'run');
+        const { values, positionals } = parseWithPositionals(rest, { seed: { type: 'string' }, seeds: { type: 'string' }, strategy: { type: 'string' }, json: { type: 'boolean' }, trace: { type: 'string' }, inspect: { type: 'string' }, help: { type: 'boolean', short: 'h' } }, 'run');
         if (values.help) {
           out(RUN_HELP);
           return 0;
         }
         const scenario = onePositional(positionals, 'run', 'a scenario file or library name');
         if (values.seed !== undefined && values.seeds !== undefined) throw new ScenarioError("run: give --seed or --seeds, not both");
+        if (values.seeds !== undefined && (values.trace !== undefined || values.inspect !== undefined)) throw new ScenarioError('run: --trace and --inspect write one run; with --seeds there are many (give --seed N)');
         return runCommand(
           {
             scenario,
@@ -224,6 +235,7 @@ export async function main(
             strategy: values.strategy === undefined ? undefined : parseStrategy(values.strategy),
             json: values.json === true,
             trace: values.trace as string | undefined,
+            inspect: values.inspect as string | undefined,
           },
           io(out),
         );
@@ -255,12 +267,12 @@ export async function main(
         );
       }
       case 'replay': {
-        const { values, positionals } = parseWithPositionals(rest, { json: { type: 'boolean' }, trace: { type: 'string' }, help: { type: 'boolean', short: 'h' } }, 'replay');
+        const { values, positionals } = parseWithPositionals(rest, { json: { type: 'boolean' }, trace: { type: 'string' }, inspect: { type: 'string' }, help: { type: 'boolean', short: 'h' } }, 'replay');
         if (values.help) {
           out(REPLAY_HELP);
           return 0;
         }
-        return replayCommand({ path: onePositional(positionals, 'replay', 'a replay line SCENARIO@PATH'), json: values.json === true, trace: values.trace as string | undefined }, io(out));
+        return replayCommand({ path: onePositional(positionals, 'replay', 'a replay line SCENARIO@PATH'), json: values.json === true, trace: values.trace as string | undefined, inspect: values.inspect as string | undefined }, io(out));
       }
       case 'list': {
         const { values, positionals } = parseWithPositionals(rest, { json: { type: 'boolean' }, help: { type: 'boolean', short: 'h' } }, 'list');

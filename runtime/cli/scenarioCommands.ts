@@ -8,7 +8,7 @@ import { ScenarioError } from '../errors.ts';
 import { loadScenarioFile, type Scenario } from '../scenario/loadScenario.ts';
 import { runScenario, type ScenarioRun } from '../scenario/runScenario.ts';
 import { scenarioJsonSchema } from '../scenario/scenarioSchema.ts';
-import { openTraceFile } from '../trace/TraceFileWriter.ts';
+import { openInspectionFile, openTraceFile } from '../trace/TraceFileWriter.ts';
 import { formatTimelineLine, timelineHeader, timelineLine, wrap } from '../trace/formatTimeline.ts';
 
 export const LIBRARY = resolve(import.meta.dirname, '../../scenarios/library');
@@ -35,6 +35,16 @@ export interface RunOptions {
   strategy?: 'fifo' | 'random';
   json?: boolean;
   trace?: string;
+  /** Write the run as XState inspection events (a JSON array). */
+  inspect?: string;
+}
+
+function both<T>(a?: (v: T) => void, b?: (v: T) => void): ((v: T) => void) | undefined {
+  if (!a || !b) return a ?? b;
+  return (v) => {
+    a(v);
+    b(v);
+  };
 }
 
 export function runCommand(options: RunOptions, io: Output): number {
@@ -43,30 +53,34 @@ export function runCommand(options: RunOptions, io: Output): number {
   const seed = options.seed ?? scenario.seed;
   const strategy = options.strategy ?? scenario.strategy;
   const writer = options.trace ? openTraceFile(options.trace, scenario, { seed, strategy, source: 'run' }) : null;
+  const inspection = options.inspect ? openInspectionFile(options.inspect, scenario, { seed, strategy, source: 'run' }) : null;
   let run: ScenarioRun | null = null;
   try {
-    run = runScenario(scenario, { seed, strategy, sinks: writer ? [writer.event] : [], onViolation: writer?.violation });
+    run = runScenario(scenario, { seed, strategy, sinks: [writer?.event, inspection?.event].filter((s) => s !== undefined), onViolation: both(writer?.violation, inspection?.violation) });
   } finally {
     writer?.finish(run);
+    inspection?.finish(run);
   }
   if (options.json) io.out(JSON.stringify(report(run), null, 2));
-  else printRun(run, io, writer?.path);
+  else printRun(run, io, writer?.path, inspection?.path);
   return run.met ? 0 : 1;
 }
 
-export function replayCommand(options: { path: string; json?: boolean; trace?: string }, io: Output): number {
+export function replayCommand(options: { path: string; json?: boolean; trace?: string; inspect?: string }, io: Output): number {
   const at = options.path.lastIndexOf('@');
   if (at <= 0) throw new ScenarioError(`replay: '${options.path}' is not a replay line; expected SCENARIO@PATH as a failed run prints it, e.g. two-external-snapshots@0*12.3.1`);
   const scenario = resolveScenario(options.path.slice(0, at));
   const writer = options.trace ? openTraceFile(options.trace, scenario, { seed: scenario.seed, strategy: 'replay', source: 'replay' }) : null;
+  const inspection = options.inspect ? openInspectionFile(options.inspect, scenario, { seed: scenario.seed, strategy: 'replay', source: 'replay' }) : null;
   let run: ScenarioRun | null = null;
   try {
-    run = runScenario(scenario, { replayPath: options.path.slice(at + 1), sinks: writer ? [writer.event] : [], onViolation: writer?.violation });
+    run = runScenario(scenario, { replayPath: options.path.slice(at + 1), sinks: [writer?.event, inspection?.event].filter((s) => s !== undefined), onViolation: both(writer?.violation, inspection?.violation) });
   } finally {
     writer?.finish(run);
+    inspection?.finish(run);
   }
   if (options.json) io.out(JSON.stringify(report(run), null, 2));
-  else printRun(run, io, writer?.path);
+  else printRun(run, io, writer?.path, inspection?.path);
   return run.met ? 0 : 1;
 }
 
@@ -160,11 +174,12 @@ function report(run: ScenarioRun) {
   };
 }
 
-function printRun(run: ScenarioRun, io: Output, tracePath?: string): void {
+function printRun(run: ScenarioRun, io: Output, tracePath?: string, inspectPath?: string): void {
   const { result, scenario } = run;
   io.out(`${scenario.name}: ${scenario.title}`);
   io.out(`seed ${result.seed}, strategy ${result.strategy}, ${result.steps} steps`);
   if (tracePath) io.out(`trace: ${tracePath}`);
+  if (inspectPath) io.out(`inspection events: ${inspectPath}`);
   io.out('');
   io.out(timelineHeader);
   for (const e of result.trace ?? []) {

@@ -38,7 +38,7 @@ export async function renderMermaidSvgs(diagrams: readonly string[]): Promise<st
       const result = await page.evaluate(
         async ({ text, id }) => {
           const m = (globalThis as unknown as { mermaid: { initialize(o: object): void; render(id: string, t: string): Promise<{ svg: string }> } }).mermaid;
-          m.initialize({ startOnLoad: false, securityLevel: 'strict', deterministicIds: true, deterministicIDSeed: id });
+          m.initialize({ startOnLoad: false, securityLevel: 'strict', deterministicIds: true, deterministicIDSeed: id, handDrawnSeed: 1 });
           try {
             return { svg: (await m.render(id, text)).svg, error: undefined };
           } catch (error) {

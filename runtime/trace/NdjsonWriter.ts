@@ -4,6 +4,7 @@
  * `close()` returns and the bytes do not depend on timing.
  */
 import { closeSync, openSync, writeSync } from 'node:fs';
+import { ScenarioError } from '../errors.ts';
 import type { TraceEvent } from './TraceEvent.ts';
 import type { TraceLine } from './TraceFile.ts';
 
@@ -15,7 +16,7 @@ export class NdjsonWriter {
   lines = 0;
 
   constructor(readonly path: string) {
-    this.fd = openSync(path, 'w');
+    this.fd = openForWriting(path, 'trace');
   }
 
   /** A trace sink: `simulate(t, { sinks: [writer.write] })`. */
@@ -42,4 +43,15 @@ export function toNdjson(events: readonly TraceEvent[]): string {
   let text = '';
   for (const e of events) text += JSON.stringify(e) + '\n';
   return text;
+}
+
+/** Opens a file the user named for writing; a path that cannot be written is their input's problem, said before any work starts. */
+export function openForWriting(path: string, what: string): number {
+  try {
+    return openSync(path, 'w');
+  } catch (error) {
+    const e = error as NodeJS.ErrnoException;
+    const reason = e.code === 'ENOENT' ? 'no such folder' : e.code === 'EISDIR' ? 'it is a folder' : e.code === 'EACCES' || e.code === 'EPERM' ? 'permission denied' : e.code === 'EROFS' ? 'read-only file system' : (e.code ?? e.message);
+    throw new ScenarioError(`cannot write ${what} ${path}: ${reason}`);
+  }
 }

@@ -8,7 +8,9 @@ import { allProtections } from '../../actors/topology.ts';
 import type { ReportedViolation } from '../invariants/InvariantChecker.ts';
 import type { Scenario } from '../scenario/loadScenario.ts';
 import type { ScenarioRun } from '../scenario/runScenario.ts';
-import { NdjsonWriter } from './NdjsonWriter.ts';
+import { closeSync, writeSync } from 'node:fs';
+import { NdjsonWriter, openForWriting } from './NdjsonWriter.ts';
+import { toInspectionEvents } from './toInspection.ts';
 import { imageLine, traceHeader, type TraceLine, violationLine } from './TraceFile.ts';
 import type { TraceEvent } from './TraceEvent.ts';
 
@@ -71,6 +73,31 @@ export function openTraceFile(path: string, scenario: Scenario, options: { seed:
     finish(run) {
       lines.end(run);
       writer.close();
+    },
+  };
+}
+
+/**
+ * The run as XState inspection events (`@xstate.actor`, `@xstate.event`, `@xstate.snapshot`),
+ * one JSON array, for tools built on XState's inspection API. The trace is kept in memory until
+ * the run ends: inspection files are for runs, not explorations.
+ */
+export function openInspectionFile(path: string, scenario: Scenario, options: { seed: number; strategy: string; source: string }): TraceFileRun {
+  closeSync(openForWriting(path, 'inspection events'));
+  const collected: TraceLine[] = [];
+  const lines = traceFileLines(scenario, options, (line) => collected.push(line));
+  return {
+    path,
+    event: lines.event,
+    violation: lines.violation,
+    finish(run) {
+      lines.end(run);
+      const fd = openForWriting(path, 'inspection events');
+      try {
+        writeSync(fd, JSON.stringify(toInspectionEvents(collected), null, 1) + '\n');
+      } finally {
+        closeSync(fd);
+      }
     },
   };
 }

@@ -7,7 +7,7 @@ import { existsSync, readFileSync, statSync } from 'node:fs';
 import { basename } from 'node:path';
 import { ScenarioError } from '../errors.ts';
 import { resolveScenario } from '../cli/scenarioCommands.ts';
-import { fromInspectionEvents, parseInspectionFile } from '../trace/fromInspection.ts';
+import { parseInspectionFile } from '../trace/fromInspection.ts';
 import { parseTraceFile } from '../trace/readTraceFile.ts';
 import type { TraceLine } from '../trace/TraceFile.ts';
 import { TraceSource } from './TraceSource.ts';
@@ -51,7 +51,7 @@ export function inputKind(input: string): InputKind {
   if (existsSync(input) && statSync(input).isFile()) {
     if (/\.ya?ml$/i.test(input)) return 'scenario';
     const head = readFileSync(input, 'utf8').slice(0, 4096).trimStart();
-    if (head.startsWith('[') || head.includes('"@xstate.')) return 'inspection';
+    if (head.startsWith('[') || /^\{[^\n]*"type"\s*:\s*"@xstate\./.test(head)) return 'inspection';
     if (head.startsWith('{') || /\.ndjson$/i.test(input)) return 'trace';
     return 'scenario';
   }
@@ -73,7 +73,7 @@ function sourceOf(id: string, input: string, options: ViewOptions): TraceSource 
       if (options.live) return TraceSource.ofGrowingFile(id, basename(input), input);
       return TraceSource.ofLines(id, basename(input), parseTraceFile(readFileSync(input, 'utf8'), input));
     case 'inspection':
-      return TraceSource.ofLines(id, basename(input), fromInspectionEvents(parseInspectionFile(readFileSync(input, 'utf8'), input), input));
+      return TraceSource.ofLines(id, basename(input), parseInspectionFile(readFileSync(input, 'utf8'), input));
     case 'replay': {
       const at = input.lastIndexOf('@');
       const scenario = resolveScenario(input.slice(0, at));

@@ -77,6 +77,10 @@ function route(request: IncomingMessage, response: ServerResponse, assets: Viewe
       return send(response, 200, 'text/javascript; charset=utf-8', assets.js);
     case '/app.css':
       return send(response, 200, 'text/css; charset=utf-8', assets.css);
+    case '/favicon.ico':
+      // The page declares no icon; answering keeps browsers' automatic request out of the error console.
+      response.writeHead(204, securityHeaders());
+      return void response.end();
     case '/api/session':
       return send(
         response,
