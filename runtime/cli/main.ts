@@ -21,6 +21,7 @@ Commands:
   list      the scenario library
   schema    the JSON Schema of scenario files (for editors)
   diagram   Mermaid diagrams: a machine's statechart, or a run's sequence of messages
+  tour      the headline told stop by stop in the terminal (a key moves on)
   view      the viewer: statecharts, sequence and images of a run or trace, in a browser
   demo      the headline: two external snapshots with and without the series, side by side
             (--gating: a drained section with and without external gating)
@@ -112,6 +113,21 @@ Exit codes: 0 written, 2 bad input, 3 internal error.
 Examples:
   drainlab diagram machine blockNode
   drainlab diagram trace two-external-snapshots-without-drains --focus node:drive0,node:drive1`;
+
+const TOUR_HELP = `Usage: drainlab tour [--no-wait]
+
+The headline, stop by stop: two external snapshots while the guest writes Wx, then Wy, first
+without the transaction drains (how Wy gets into a snapshot that lacks Wx), then with the
+series (where the writes wait). Each stop says what happened and shows the actors' states,
+counters and the steps since the last stop. On a terminal a key moves on and q quits;
+otherwise, or with --no-wait, every stop is printed at once.
+
+Options:
+  --no-wait         print every stop without waiting for keys
+  -h, --help        this help
+
+Example:
+  drainlab tour --no-wait | less`;
 
 const VIEW_HELP = `Usage: drainlab view <scenario|NAME@PATH|trace.ndjson|inspection.json> [--seed N]
                      [--compare <input>] [--live [--pace MS]] [--port P] [--host H] [--open]
@@ -332,6 +348,15 @@ export async function main(
         }
         throw new ScenarioError(`diagram: '${what}' is not a kind of diagram; expected 'machine' or 'trace' (see 'drainlab diagram --help')`);
       }
+      case 'tour': {
+        const flags = parse(rest, { 'no-wait': { type: 'boolean' }, help: { type: 'boolean', short: 'h' } }, 'tour');
+        if (flags.help) {
+          out(TOUR_HELP);
+          return 0;
+        }
+        const { tourCommand } = await import('./tour.ts');
+        return await tourCommand({ interactive: flags['no-wait'] ? false : undefined }, io(out));
+      }
       case 'view': {
         const { values, positionals } = parseWithPositionals(
           rest,
@@ -362,7 +387,7 @@ export async function main(
         );
       }
       default:
-        throw new ScenarioError(`unknown command '${command}'; expected one of: run, explore, replay, list, schema, diagram, view, demo (see 'drainlab --help')`);
+        throw new ScenarioError(`unknown command '${command}'; expected one of: run, explore, replay, list, schema, diagram, tour, view, demo (see 'drainlab --help')`);
     }
   } catch (error) {
     if (error instanceof ScenarioError) {

@@ -79,7 +79,7 @@ describe('drainlab: bad input', () => {
     [['explore', 'event-loop-basics', '--workers', '0'], "drainlab: --workers: '0' is not a positive whole number"],
     [['explore', 'event-loop-basics', '--workers', '65'], "drainlab: --workers: '65' is more than 64 worker threads"],
     [['explore', 'event-loop-basics', '--max-states', '1.5'], "drainlab: --max-states: '1.5' is not a positive whole number"],
-    [['explode'], "drainlab: unknown command 'explode'; expected one of: run, explore, replay, list, schema, diagram, view, demo (see 'drainlab --help')"],
+    [['explode'], "drainlab: unknown command 'explode'; expected one of: run, explore, replay, list, schema, diagram, tour, view, demo (see 'drainlab --help')"],
   ])('should reject %j with exit code 2 and one clear line', async (argv, message) => {
     const { code, err } = await cli(...argv);
     expect(code).toBe(2);
