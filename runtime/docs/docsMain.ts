@@ -6,9 +6,9 @@
 import { readFileSync, writeFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { ScenarioError } from '../errors.ts';
+import { DOC_PATHS } from './docsPaths.ts';
 import { generateDocs } from './generateDocs.ts';
 
-export const DOC_PATHS = ['README.md', 'docs'];
 const ROOT = resolve(import.meta.dirname, '../..');
 
 async function run(check: boolean): Promise<number> {

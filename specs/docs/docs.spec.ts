@@ -1,0 +1,64 @@
+/**
+ * The docs are part of the product: every generated block is up to date, and every drainlab
+ * command a page shows in a shell block really runs (a doc example that stops working fails).
+ */
+import { readFileSync } from 'node:fs';
+import { join, resolve } from 'node:path';
+import { describe, expect, it, vi } from 'vitest';
+import { commandArguments, generateDocs, runShown } from '../../runtime/docs/generateDocs.ts';
+import { DOC_PATHS } from '../../runtime/docs/docsPaths.ts';
+import { openView } from '../../runtime/viewer/openView.ts';
+
+vi.setConfig({ testTimeout: 300_000 });
+
+const ROOT = resolve(import.meta.dirname, '../..');
+const pages = await generateDocs(ROOT, DOC_PATHS);
+
+/** `npx drainlab ...` lines of the ```sh blocks of a page (comments after `#` dropped). */
+function shownCommands(text: string): string[] {
+  const commands: string[] = [];
+  for (const block of text.matchAll(/```sh\n([\s\S]*?)```/g)) {
+    for (const raw of block[1].split('\n')) {
+      const line = raw.replace(/\s+#.*$/, '').trim();
+      if (/^(npx )?drainlab\s/.test(line)) commands.push(line.replace(/^npx /, ''));
+    }
+  }
+  return commands;
+}
+
+/** Explorations shown in the docs are run with a small budget: the example must work, not finish a proof. */
+function bounded(line: string): string {
+  if (!/^drainlab explore\s/.test(line)) return line;
+  return `${line.replace(/--max-states\s+\d+/, '').replace(/--time-limit\s+\d+/, '')} --max-states 20000`;
+}
+
+describe('docs', () => {
+  it('should find the pages', () => {
+    expect(pages.map((p) => p.file)).toContain('README.md');
+    expect(pages.length).toBeGreaterThan(1);
+  });
+
+  it.each(pages.map((p) => p.file))('should have %s up to date with its generated blocks (npm run docs)', (file) => {
+    expect(readFileSync(join(ROOT, file), 'utf8')).toBe(pages.find((p) => p.file === file)!.text);
+  });
+
+  const shown = [...new Set(pages.flatMap((p) => shownCommands(p.text)))];
+  it('should show drainlab commands', () => {
+    expect(shown.length).toBeGreaterThan(5);
+  });
+
+  it.each(shown)('should run `%s` as shown', async (line) => {
+    const args = commandArguments(line);
+    if (args[1] === 'view') {
+      // The viewer serves until stopped: the example must start, then it is closed.
+      const input = args[2];
+      const compare = args.indexOf('--compare') > 0 ? args[args.indexOf('--compare') + 1] : undefined;
+      const server = await openView({ input, compare, live: args.includes('--live'), port: 0 });
+      await server.close();
+      return;
+    }
+    const { code, err } = await runShown(bounded(line));
+    expect(err.filter((l) => !/^states \d+/.test(l)), line).toEqual([]);
+    expect([0, 1], line).toContain(code);
+  });
+});
