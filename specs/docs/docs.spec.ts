@@ -19,7 +19,8 @@ function shownCommands(text: string): string[] {
   const commands: string[] = [];
   for (const block of text.matchAll(/```sh\n([\s\S]*?)```/g)) {
     for (const raw of block[1].split('\n')) {
-      const line = raw.replace(/\s+#.*$/, '').trim();
+      // A shell's redirection or pipe is not part of the drainlab command.
+      const line = raw.replace(/\s+#.*$/, '').replace(/\s[>|].*$/, '').trim();
       if (/^(npx )?drainlab\s/.test(line)) commands.push(line.replace(/^npx /, ''));
     }
   }
