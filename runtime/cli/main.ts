@@ -406,15 +406,21 @@ export async function main(
   }
 }
 
-function parse(args: readonly string[], options: NonNullable<ParseArgsConfig['options']>, command: string): Record<string, string | boolean | undefined> {
+function parse(args: readonly string[], options: NonNullable<ParseArgsConfig['options']>, command: string, allowPositionals = false): Record<string, string | boolean | undefined> {
   try {
-    return parseArgs({ args: [...args], options, strict: true, allowPositionals: false }).values as Record<string, string | boolean | undefined>;
+    return parseArgs({ args: [...args], options, strict: true, allowPositionals }).values as Record<string, string | boolean | undefined>;
   } catch (error) {
     const message = error instanceof Error ? error.message : String(error);
     const ambiguous = /Option '(--[\w-]+)[^']*' argument is ambiguous/.exec(message);
     if (ambiguous) {
+      const value = args[args.indexOf(ambiguous[1]) + 1];
+      if (value !== undefined && /^-\d/.test(value)) throw new ScenarioError(`${ambiguous[1]}: '${value}' is negative; expected a whole number from ${ambiguous[1] === '--seed' || ambiguous[1] === '--port' ? 0 : 1}`);
       throw new ScenarioError(`${command}: ${ambiguous[1]} needs a value; for a value that starts with '-', write ${ambiguous[1]}=VALUE`);
     }
+    const unknown = /Unknown option '([^']+)'/.exec(message);
+    if (unknown) throw new ScenarioError(`${command}: unknown option '${unknown[1]}' (see 'drainlab ${command} --help')`);
+    const missing = /Option '(-\w, )?(--[\w-]+) <value>' argument missing/.exec(message);
+    if (missing) throw new ScenarioError(`${command}: ${missing[2]} needs a value (see 'drainlab ${command} --help')`);
     throw new ScenarioError(`${command}: ${message.split('\n')[0].replace(/\.$/, '')} (see 'drainlab ${command} --help')`);
   }
 }
@@ -424,7 +430,8 @@ function parseWithPositionals(args: readonly string[], options: NonNullable<Pars
     const parsed = parseArgs({ args: [...args], options, strict: true, allowPositionals: true });
     return { values: parsed.values as Record<string, string | boolean | undefined>, positionals: parsed.positionals };
   } catch (error) {
-    parse(args, options, command);
+    // The same parse again only to word the problem (a flag's value, an unknown flag) in drainlab's terms.
+    parse(args, options, command, true);
     throw error;
   }
 }

@@ -71,11 +71,15 @@ describe('drainlab demo --gating', () => {
 describe('drainlab: bad input', () => {
   it.each([
     [['demo', '--seed', 'abc'], "drainlab: --seed: 'abc' is not a seed; expected a whole number from 0 to 4294967295"],
-    [['demo', '--seed', '-1'], "drainlab: demo: --seed needs a value; for a value that starts with '-', write --seed=VALUE"],
+    [['demo', '--seed', '-1'], "drainlab: --seed: '-1' is negative; expected a whole number from 0"],
+    [['run', 'event-loop-basics', '--seed', '-1'], "drainlab: --seed: '-1' is negative; expected a whole number from 0"],
+    [['explore', 'event-loop-basics', '--max-states', '-3'], "drainlab: --max-states: '-3' is negative; expected a whole number from 1"],
+    [['run', 'event-loop-basics', '--bogus'], "drainlab: run: unknown option '--bogus' (see 'drainlab run --help')"],
+    [['run', 'event-loop-basics', '--seed'], "drainlab: run: --seed needs a value (see 'drainlab run --help')"],
     [['demo', '--seed=-1'], "drainlab: --seed: '-1' is not a seed; expected a whole number from 0 to 4294967295"],
-    [['demo', '--seed'], "drainlab: demo: Option '--seed <value>' argument missing (see 'drainlab demo --help')"],
+    [['demo', '--seed'], "drainlab: demo: --seed needs a value (see 'drainlab demo --help')"],
     [['demo', '--strategy', 'lifo'], "drainlab: --strategy: 'lifo' is not a strategy; expected fifo or random"],
-    [['demo', '--nope'], "drainlab: demo: Unknown option '--nope' (see 'drainlab demo --help')"],
+    [['demo', '--nope'], "drainlab: demo: unknown option '--nope' (see 'drainlab demo --help')"],
     [['explore', 'event-loop-basics', '--workers', '0'], "drainlab: --workers: '0' is not a positive whole number"],
     [['explore', 'event-loop-basics', '--workers', '65'], "drainlab: --workers: '65' is more than 64 worker threads"],
     [['explore', 'event-loop-basics', '--max-states', '1.5'], "drainlab: --max-states: '1.5' is not a positive whole number"],
