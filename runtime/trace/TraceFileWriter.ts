@@ -63,18 +63,9 @@ export function traceFileLines(scenario: Scenario, options: { seed: number; stra
   };
 }
 
-export function openTraceFile(path: string, scenario: Scenario, options: { seed: number; strategy: string; source: string }): TraceFileRun {
+export function openTraceFile(path: string, scenario: Scenario, options: TraceFileOptions): TraceFileRun {
   const writer = new NdjsonWriter(path);
-  const lines = traceFileLines(scenario, options, writer.write);
-  return {
-    path,
-    event: lines.event,
-    violation: lines.violation,
-    finish(run) {
-      lines.end(run);
-      writer.close();
-    },
-  };
+  return fileRun(path, traceFileLines(scenario, options, writer.write), () => writer.close());
 }
 
 /**
@@ -82,22 +73,30 @@ export function openTraceFile(path: string, scenario: Scenario, options: { seed:
  * one JSON array, for tools built on XState's inspection API. The trace is kept in memory until
  * the run ends: inspection files are for runs, not explorations.
  */
-export function openInspectionFile(path: string, scenario: Scenario, options: { seed: number; strategy: string; source: string }): TraceFileRun {
+export function openInspectionFile(path: string, scenario: Scenario, options: TraceFileOptions): TraceFileRun {
+  // Opened now, so that a path that cannot be written is said before the run, not after it.
   closeSync(openForWriting(path, 'inspection events'));
   const collected: TraceLine[] = [];
-  const lines = traceFileLines(scenario, options, (line) => collected.push(line));
+  return fileRun(path, traceFileLines(scenario, options, (line) => collected.push(line)), () => {
+    const fd = openForWriting(path, 'inspection events');
+    try {
+      writeSync(fd, JSON.stringify(toInspectionEvents(collected), null, 1) + '\n');
+    } finally {
+      closeSync(fd);
+    }
+  });
+}
+
+type TraceFileOptions = { seed: number; strategy: string; source: string };
+
+function fileRun(path: string, lines: ReturnType<typeof traceFileLines>, close: () => void): TraceFileRun {
   return {
     path,
     event: lines.event,
     violation: lines.violation,
     finish(run) {
       lines.end(run);
-      const fd = openForWriting(path, 'inspection events');
-      try {
-        writeSync(fd, JSON.stringify(toInspectionEvents(collected), null, 1) + '\n');
-      } finally {
-        closeSync(fd);
-      }
+      close();
     },
   };
 }
