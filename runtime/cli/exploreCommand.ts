@@ -5,6 +5,8 @@
  */
 import { explore, type Counterexample, type ExploreResult } from '../explore/explore.ts';
 import { runScenario, type ScenarioRun } from '../scenario/runScenario.ts';
+import { closeSync, unlinkSync } from 'node:fs';
+import { openForWriting } from '../trace/NdjsonWriter.ts';
 import { openTraceFile } from '../trace/TraceFileWriter.ts';
 import { formatTimelineLine, timelineHeader, timelineLine, wrap } from '../trace/formatTimeline.ts';
 import { resolveScenario, type Output } from './scenarioCommands.ts';
@@ -26,6 +28,8 @@ export interface ExploreCommandOptions {
 
 export function exploreCommand(options: ExploreCommandOptions, io: Output): number {
   const scenario = resolveScenario(options.scenario);
+  // A trace path that cannot be written is said before the exploration, not after minutes of it.
+  if (options.trace) closeSync(openForWriting(options.trace, 'trace'));
   const expectedViolations = [...(scenario.expect.violate ?? [])];
   const hold = scenario.expect.hold;
   const mustHold = hold === undefined || hold === 'all' ? undefined : [...(hold as string[])];
@@ -51,6 +55,8 @@ export function exploreCommand(options: ExploreCommandOptions, io: Output): numb
   const met = result.verdict === 'proved' && missing.length === 0;
   const shown = result.counterexample ?? (missing.length === 0 ? firstExpected(result) : undefined);
   if (shown && options.trace) writeTrace(scenario, shown, options.trace);
+  // The file opened to check the path holds nothing when there is no counterexample to write.
+  else if (options.trace) unlinkSync(options.trace);
   if (options.json) {
     io.out(JSON.stringify({ scenario: scenario.name, met, missingViolations: missing, reductions: reductionsOf(options, result), ...summarize(result, scenario) }, null, 2));
     return met ? 0 : 1;
