@@ -2,10 +2,12 @@
  * The docs are part of the product: every generated block is up to date, and every drainlab
  * command a page shows in a shell block really runs (a doc example that stops working fails).
  */
-import { readFileSync } from 'node:fs';
-import { join, resolve } from 'node:path';
+import { existsSync, mkdtempSync, readFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { basename, join, resolve } from 'node:path';
+import { main } from '../../runtime/cli/main.ts';
 import { describe, expect, it, vi } from 'vitest';
-import { commandArguments, generateDocs, runShown } from '../../runtime/docs/generateDocs.ts';
+import { commandArguments, generateDocs } from '../../runtime/docs/generateDocs.ts';
 import { DOC_PATHS } from '../../runtime/docs/docsPaths.ts';
 import { openView } from '../../runtime/viewer/openView.ts';
 
@@ -28,9 +30,19 @@ function shownCommands(text: string): string[] {
 }
 
 /** Explorations shown in the docs are run with a small budget: the example must work, not finish a proof. */
-function bounded(line: string): string {
-  if (!/^drainlab explore\s/.test(line)) return line;
-  return `${line.replace(/--max-states\s+\d+/, '').replace(/--time-limit\s+\d+/, '')} --max-states 20000`;
+function bounded(args: string[]): string[] {
+  if (args[1] !== 'explore') return args;
+  const kept = args.filter((a, i) => !['--max-states', '--time-limit'].includes(a) && !['--max-states', '--time-limit'].includes(args[i - 1]));
+  return [...kept, '--max-states', '20000'];
+}
+
+/** Files a shown command writes, or reads after another wrote them, live in a scratch folder, not in the checkout. */
+const scratch = mkdtempSync(join(tmpdir(), 'drainlab-docs-'));
+function inScratch(args: string[]): string[] {
+  return args.map((a, i) => {
+    if (['--trace', '--inspect', '--out'].includes(args[i - 1])) return join(scratch, basename(a));
+    return existsSync(join(scratch, a)) ? join(scratch, a) : a;
+  });
 }
 
 describe('docs', () => {
@@ -49,7 +61,7 @@ describe('docs', () => {
   });
 
   it.each(shown)('should run `%s` as shown', async (line) => {
-    const args = commandArguments(line);
+    const args = inScratch(commandArguments(line));
     if (args[1] === 'view') {
       // The viewer serves until stopped: the example must start, then it is closed.
       const input = args[2];
@@ -58,7 +70,9 @@ describe('docs', () => {
       await server.close();
       return;
     }
-    const { code, err } = await runShown(bounded(line));
+    const out: string[] = [];
+    const err: string[] = [];
+    const code = await main(bounded(args).slice(1), (l) => out.push(l), (l) => err.push(l));
     expect(err.filter((l) => !/^states \d+/.test(l)), line).toEqual([]);
     expect([0, 1], line).toContain(code);
   });
