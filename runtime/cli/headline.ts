@@ -5,6 +5,7 @@
  * and where.
  */
 import { INVARIANTS } from '../scenario/scenarioSchema.ts';
+import { INVARIANT_MEANINGS } from '../invariants/meanings.ts';
 import { runScenario, type ScenarioRun } from '../scenario/runScenario.ts';
 import type { TraceEvent } from '../trace/TraceEvent.ts';
 import { wrap } from '../trace/formatTimeline.ts';
@@ -42,7 +43,7 @@ export function runHeadline(options: { seed?: number; strategy?: 'fifo' | 'rando
       const v = run.result.violations.find((x) => x.invariant === id);
       return v ? `VIOLATED at step ${v.step}` : 'holds';
     };
-    row(id === 'conservation' ? 'conservation' : `${id}`, verdict(series), verdict(without));
+    row(id === 'conservation' ? 'conservation' : `${id} ${INVARIANT_MEANINGS[id].name}`, verdict(series), verdict(without));
   }
   const broken = without.result.violations[0];
   io.out('');

@@ -7,7 +7,7 @@ import { parseArgs, type ParseArgsConfig } from 'node:util';
 import { InternalError, ScenarioError } from '../errors.ts';
 import { runDemo } from './demo.ts';
 import { runHeadline } from './headline.ts';
-import { listCommand, replayCommand, runCommand, schemaCommand, type Output } from './scenarioCommands.ts';
+import { invariantsCommand, listCommand, replayCommand, runCommand, schemaCommand, type Output } from './scenarioCommands.ts';
 import { exploreCommand } from './exploreCommand.ts';
 
 const HELP = `drainlab: an executable model of QEMU's drained sections (bdrv_drained_begin/end)
@@ -19,6 +19,7 @@ Commands:
   explore   every interleaving of a scenario: proved, violated (shortest counterexample) or bounded
   replay    rerun the exact interleaving a failed run printed
   list      the scenario library
+  invariants what I1-I12 (and conservation) mean
   schema    the JSON Schema of scenario files (for editors)
   diagram   Mermaid diagrams: a machine's statechart, or a run's sequence of messages
   tour      the headline told stop by stop in the terminal (a key moves on)
@@ -299,6 +300,15 @@ export async function main(
         if (positionals.length) throw new ScenarioError(`list: unexpected argument '${positionals[0]}' (see 'drainlab list --help')`);
         return listCommand({ json: values.json === true }, io(out));
       }
+      case 'invariants': {
+        const { values, positionals } = parseWithPositionals(rest, { json: { type: 'boolean' }, help: { type: 'boolean', short: 'h' } }, 'invariants');
+        if (values.help) {
+          out("Usage: drainlab invariants [--json]\n\nEach invariant the monitors check on every step: its id, its name and what it means.\n\nExample:\n  drainlab invariants");
+          return 0;
+        }
+        if (positionals.length) throw new ScenarioError(`invariants: unexpected argument '${positionals[0]}' (see 'drainlab invariants --help')`);
+        return invariantsCommand({ json: values.json === true }, io(out));
+      }
       case 'schema': {
         const { values, positionals } = parseWithPositionals(rest, { help: { type: 'boolean', short: 'h' } }, 'schema');
         if (values.help) {
@@ -387,7 +397,7 @@ export async function main(
         );
       }
       default:
-        throw new ScenarioError(`unknown command '${command}'; expected one of: run, explore, replay, list, schema, diagram, tour, view, demo (see 'drainlab --help')`);
+        throw new ScenarioError(`unknown command '${command}'; expected one of: run, explore, replay, list, invariants, schema, diagram, tour, view, demo (see 'drainlab --help')`);
     }
   } catch (error) {
     if (error instanceof ScenarioError) {

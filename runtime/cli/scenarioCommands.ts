@@ -8,6 +8,8 @@ import { ScenarioError } from '../errors.ts';
 import { loadScenarioFile, type Scenario } from '../scenario/loadScenario.ts';
 import { runScenario, type ScenarioRun } from '../scenario/runScenario.ts';
 import { scenarioJsonSchema } from '../scenario/scenarioSchema.ts';
+import { INVARIANT_MEANINGS } from '../invariants/meanings.ts';
+import type { InvariantId } from '../invariants/monitors.ts';
 import { openInspectionFile, openTraceFile } from '../trace/TraceFileWriter.ts';
 import { formatTimelineLine, timelineHeader, timelineLine, wrap } from '../trace/formatTimeline.ts';
 
@@ -194,8 +196,11 @@ function printRun(run: ScenarioRun, io: Output, tracePath?: string, inspectPath?
   io.out('');
   io.out('expectations:');
   for (const e of run.expectations) {
-    for (const line of wrap(`  ${e.met ? 'ok  ' : 'FAIL'} ${e.expectation}${e.met && !e.detail.startsWith('violated') ? '' : `: ${e.detail}`}`, 80, '         ')) io.out(line);
+    const named = invariantOf(e.expectation);
+    const label = named ? `${e.expectation} (${INVARIANT_MEANINGS[named].name})` : e.expectation;
+    for (const line of wrap(`  ${e.met ? 'ok  ' : 'FAIL'} ${label}${e.met && !e.detail.startsWith('violated') ? '' : `: ${e.detail}`}`, 80, '         ')) io.out(line);
   }
+  if (run.expectations.some((e) => invariantOf(e.expectation))) io.out("  (what each invariant means: 'drainlab invariants')");
   const firstFailure = run.expectations.find((e) => !e.met && e.step !== undefined);
   const violation = firstFailure ? result.violations.find((v) => v.step === firstFailure.step) : undefined;
   if (violation) {
@@ -207,4 +212,23 @@ function printRun(run: ScenarioRun, io: Output, tracePath?: string, inspectPath?
   io.out('');
   io.out(run.met ? 'expectations met' : 'expectations NOT met');
   if (!run.met) io.out(`replay: ${run.replay}`);
+}
+
+/** `I10 violated` -> `I10`: the invariant an expectation is about, if it is about one. */
+function invariantOf(expectation: string): InvariantId | undefined {
+  const m = /^(I\d+|conservation) (holds|violated)$/.exec(expectation);
+  return m && m[1] in INVARIANT_MEANINGS ? (m[1] as InvariantId) : undefined;
+}
+
+/** `drainlab invariants`: each invariant's name and meaning. */
+export function invariantsCommand(options: { json?: boolean }, io: Output): number {
+  const rows = Object.entries(INVARIANT_MEANINGS).map(([id, m]) => ({ id, ...m }));
+  if (options.json) {
+    io.out(JSON.stringify(rows, null, 2));
+    return 0;
+  }
+  for (const r of rows) io.out(`${r.id.padEnd(13)} ${r.name.padEnd(15)} ${r.meaning}`);
+  io.out('');
+  io.out('Each is checked on every step of every run and exploration; docs/invariants.md explains them.');
+  return 0;
 }

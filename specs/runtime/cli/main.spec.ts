@@ -19,8 +19,8 @@ describe('drainlab demo (the headline, npm start)', () => {
     expect(out).toMatch(/Wx admitted +after clean → overlay0 +in commit\(0\) → overlay0/);
     expect(out).toMatch(/Wy admitted +after clean → overlay1 +in commit\(0\) → drive1/);
     expect(out).toMatch(/snapshot of drive1 +holds \[\] +holds \[Wy\]/);
-    expect(out).toMatch(/I10 +holds +VIOLATED at step \d+/);
-    expect(out).toMatch(/I1 +holds +holds/);
+    expect(out).toMatch(/I10 consistent cut +holds +VIOLATED at step \d+/);
+    expect(out).toMatch(/I1 gating +holds +holds/);
   });
 
   it('should fit an 80-column terminal', async () => {
@@ -83,7 +83,7 @@ describe('drainlab: bad input', () => {
     [['explore', 'event-loop-basics', '--workers', '0'], "drainlab: --workers: '0' is not a positive whole number"],
     [['explore', 'event-loop-basics', '--workers', '65'], "drainlab: --workers: '65' is more than 64 worker threads"],
     [['explore', 'event-loop-basics', '--max-states', '1.5'], "drainlab: --max-states: '1.5' is not a positive whole number"],
-    [['explode'], "drainlab: unknown command 'explode'; expected one of: run, explore, replay, list, schema, diagram, tour, view, demo (see 'drainlab --help')"],
+    [['explode'], "drainlab: unknown command 'explode'; expected one of: run, explore, replay, list, invariants, schema, diagram, tour, view, demo (see 'drainlab --help')"],
   ])('should reject %j with exit code 2 and one clear line', async (argv, message) => {
     const { code, err } = await cli(...argv);
     expect(code).toBe(2);

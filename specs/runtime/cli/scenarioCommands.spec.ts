@@ -23,7 +23,7 @@ describe('drainlab run (as a process)', () => {
   it('should exit 1 naming the expectation, the step and what led there, with a replay line', () => {
     const { code, out } = drainlab('run', wrong);
     expect(code).toBe(1);
-    expect(out).toMatch(/FAIL I10 holds: violated at step \d+/);
+    expect(out).toMatch(/FAIL I10 holds \(consistent cut\): violated at step \d+/);
     expect(out).toMatch(/what led to step \d+:/);
     expect(out).toMatch(/^replay: drainlab replay .+@[0-9.*]+$/m);
   });
