@@ -11,7 +11,7 @@ import { scenarioJsonSchema } from '../scenario/scenarioSchema.ts';
 import { INVARIANT_MEANINGS } from '../invariants/meanings.ts';
 import type { InvariantId } from '../invariants/monitors.ts';
 import { openInspectionFile, openTraceFile } from '../trace/TraceFileWriter.ts';
-import { formatTimelineLine, timelineHeader, timelineLine, wrap } from '../trace/formatTimeline.ts';
+import { actorColumn, formatTimelineLine, timelineHeaderFor, timelineLine, wrap } from '../trace/formatTimeline.ts';
 
 export const LIBRARY = resolve(import.meta.dirname, '../../scenarios/library');
 
@@ -130,9 +130,11 @@ function runSeeds(scenario: Scenario, options: RunOptions, io: Output): number {
   const { from, to } = options.seeds!;
   const failed: { seed: number; run: ScenarioRun }[] = [];
   const total = to - from + 1;
+  const broken = new Map<string, number>();
   for (let seed = from; seed <= to; seed++) {
     const run = runScenario(scenario, { seed, strategy: options.strategy ?? 'random' });
     if (!run.met) failed.push({ seed, run });
+    for (const id of new Set(run.result.violations.map((v) => v.invariant))) broken.set(id, (broken.get(id) ?? 0) + 1);
     const done = seed - from + 1;
     const line = io.isTTY
       ? `[${'#'.repeat(Math.round((30 * done) / total)).padEnd(30)}] ${done}/${total} seeds, ${failed.length} not met`
@@ -143,12 +145,16 @@ function runSeeds(scenario: Scenario, options: RunOptions, io: Output): number {
     scenario: scenario.name,
     seeds: { from, to },
     met: total - failed.length,
+    broken: Object.fromEntries(broken),
     notMet: failed.map(({ seed, run }) => ({ seed, replay: run.replay, failed: run.expectations.filter((e) => !e.met).map((e) => `${e.expectation}: ${e.detail}`) })),
   };
   if (options.json) {
     io.out(JSON.stringify(summary, null, 2));
   } else {
     io.out(`${scenario.name}: ${summary.met} of ${total} seeds met the expectations${failed.length ? `; not met: ${failed.map((f) => f.seed).join(', ')}` : ''}`);
+    const expected = new Set<string>(scenario.expect.violate ?? []);
+    if (broken.size === 0) io.out(`  no seed broke any invariant${expected.size ? ` (expected to break: ${[...expected].join(', ')})` : ''}`);
+    for (const [id, count] of broken) io.out(`  ${id} broken in ${count} of ${total} seeds${expected.has(id) ? ' (expected)' : ''}`);
     for (const f of failed.slice(0, 5)) {
       io.out(`  seed ${f.seed}: ${f.run.expectations.filter((e) => !e.met).map((e) => e.expectation).join('; ')}`);
       io.out(`    ${f.run.replay}`);
@@ -183,11 +189,11 @@ function printRun(run: ScenarioRun, io: Output, tracePath?: string, inspectPath?
   if (tracePath) io.out(`trace: ${tracePath}`);
   if (inspectPath) io.out(`inspection events: ${inspectPath}`);
   io.out('');
-  io.out(timelineHeader);
-  for (const e of result.trace ?? []) {
-    const line = timelineLine(e);
-    if (line) io.out(formatTimelineLine(line));
-  }
+  const timeline = (result.trace ?? []).map(timelineLine).filter((l) => l !== null);
+  // Long actor names (node:overlay0-file) widen the column rather than push the text out of line.
+  const actorWidth = actorColumn(timeline);
+  io.out(timelineHeaderFor(actorWidth));
+  for (const line of timeline) io.out(formatTimelineLine(line, 80 + actorWidth - 16, actorWidth));
   if (result.images.length) {
     io.out('');
     io.out('images:');

@@ -114,7 +114,7 @@ function judge(scenario: Scenario, result: SimulationResult): ExpectationResult[
     out.push({
       expectation: `'${a}' before '${b}'`,
       met: sa !== undefined && sb !== undefined && sa < sb,
-      detail: `'${a}' at ${sa === undefined ? 'never' : `step ${sa}`}, '${b}' at ${sb === undefined ? 'never' : `step ${sb}`}`,
+      detail: `'${a}' ${sa === undefined ? 'never happened' : `at step ${sa}`}, '${b}' ${sb === undefined ? 'never happened' : `at step ${sb}`}`,
       step: sb,
     });
   }

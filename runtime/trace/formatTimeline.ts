@@ -42,8 +42,9 @@ export function timelineLine(e: TraceEvent): TimelineLine | null {
 // Protocol nodes are named after their format node with a `-file` suffix in the built-in scenarios.
 const isTopLevel = (node: string) => !node.endsWith('-file');
 
-export function formatTimelineLine(l: TimelineLine, width = 80): string {
-  const head = `${String(l.step).padStart(5)} ${(l.time / 1e6).toFixed(3).padStart(8)}ms  ${l.actor.padEnd(16)} `;
+/** One timeline line; `actorWidth` is the actor column's width (the longest actor name a listing shows, at least 16). */
+export function formatTimelineLine(l: TimelineLine, width = 80, actorWidth = 16): string {
+  const head = `${String(l.step).padStart(5)} ${(l.time / 1e6).toFixed(3).padStart(8)}ms  ${l.actor.padEnd(actorWidth)} `;
   const text = head + l.text;
   return text.length > width ? text.slice(0, width - 1) + '…' : text;
 }
@@ -66,3 +67,13 @@ export function wrap(text: string, width = 80, indent = '     '): string[] {
 }
 
 export const timelineHeader = ` step     time  actor            what`;
+
+/** The header for an actor column `actorWidth` wide. */
+export function timelineHeaderFor(actorWidth: number): string {
+  return ` step     time  ${'actor'.padEnd(actorWidth)} what`;
+}
+
+/** The actor column's width for these lines: the longest name, at least 16. */
+export function actorColumn(lines: readonly TimelineLine[]): number {
+  return Math.max(16, ...lines.map((l) => l.actor.length));
+}
