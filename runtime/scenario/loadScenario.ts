@@ -44,10 +44,23 @@ export function loadScenarioFile(file: string): Scenario {
   return parseScenario(text, file);
 }
 
+/** Deeper than any scenario needs, well short of what the YAML parser's recursion can take. */
+export const MAX_NESTING = 64;
+
 export function parseScenario(text: string, file: string): Scenario {
+  const binary = firstNonText(text);
+  if (binary >= 0) throw new ScenarioError(`${file}: not a text file (a control byte at offset ${binary}); expected a YAML scenario`);
+  const deep = tooDeep(text);
+  if (deep) throw new ScenarioError(`${file}:${deep.line}:${deep.col}: nested more than ${MAX_NESTING} levels deep; a scenario needs a few (see scenarios/library)`);
   const lines = new LineCounter();
   const doc = parseDocument(text, { lineCounter: lines, prettyErrors: false, uniqueKeys: true });
   const cx = new CheckContext(lines);
+  // What the count before parsing missed (brackets after a quote it took for a string) still ends here, in the user's terms.
+  const overflow = doc.errors.find((e) => /Maximum call stack/.test(e.message));
+  if (overflow) {
+    const { line, col } = lines.linePos(overflow.pos[0]);
+    throw new ScenarioError(`${file}:${line}:${col}: nested too deep for the YAML parser; a scenario needs a few levels (see scenarios/library)`);
+  }
   if (doc.errors.length > 0) throw new ScenarioProblems(file, sortProblems(dedupe(yamlProblems(text, doc.errors, lines))));
   const checked = scenarioSchema.check(doc.contents as never, '', cx, 0);
   if (checked) checkReferences(checked, cx);
@@ -302,4 +315,44 @@ function toTopology(s: ScenarioFile): Topology {
     ...(s.hostLatency ? { hostLatency: s.hostLatency } : {}),
     ...(s.backupChunks ? { backupChunks: s.backupChunks } : {}),
   };
+}
+
+/** The offset of the first byte no text file has (NUL and other C0 controls but tab, newline, return; or an invalid UTF-8 sequence), or -1. */
+function firstNonText(text: string): number {
+  for (let i = 0; i < text.length; i++) {
+    const c = text.charCodeAt(i);
+    if ((c < 0x20 && c !== 0x09 && c !== 0x0a && c !== 0x0d) || c === 0xfffd) return Buffer.byteLength(text.slice(0, i));
+  }
+  return -1;
+}
+
+/**
+ * Where flow brackets or indentation first go deeper than MAX_NESTING, counted on the text
+ * before parsing: the parser recurses per level and would run out of stack first.
+ */
+function tooDeep(text: string): { line: number; col: number } | null {
+  let depth = 0;
+  let line = 1;
+  let col = 0;
+  let quote: string | null = null;
+  for (let i = 0; i < text.length; i++) {
+    const c = text[i];
+    col++;
+    if (c === '\n') {
+      line++;
+      col = 0;
+      continue;
+    }
+    if (quote) {
+      if (c === quote) quote = null;
+      continue;
+    }
+    if ((c === '"' || c === "'") && (i === 0 || /[\s[{,:]/.test(text[i - 1]))) quote = c;
+    else if (c === '#') while (i + 1 < text.length && text[i + 1] !== '\n') i++;
+    else if (c === '[' || c === '{') {
+      if (++depth > MAX_NESTING) return { line, col };
+    } else if (c === ']' || c === '}') depth = Math.max(0, depth - 1);
+  }
+  const indented = text.split('\n').findIndex((l) => /^ */.exec(l)![0].length > MAX_NESTING * 2 && l.trim() !== '');
+  return indented >= 0 ? { line: indented + 1, col: MAX_NESTING * 2 + 1 } : null;
 }
