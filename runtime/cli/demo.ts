@@ -4,7 +4,7 @@
  */
 import { resolveScenario } from './scenarioCommands.ts';
 import { simulate, type SimulationResult } from '../simulate.ts';
-import { NdjsonWriter } from '../trace/NdjsonWriter.ts';
+import { openTraceFile } from '../trace/TraceFileWriter.ts';
 import { formatTimelineLine, timelineHeader, timelineLine, wrap } from '../trace/formatTimeline.ts';
 import type { InvariantId } from '../invariants/monitors.ts';
 
@@ -25,26 +25,34 @@ export function runDemo(options: DemoOptions): number {
     ['with the series (all protections on)', 'series', {}],
     ['external gating switched off (patches 1, 2, 5 reverted)', 'no-gating', { externalGating: false }],
   ] as const) {
-    const writer = options.trace ? new NdjsonWriter(withSuffix(options.trace, suffix)) : null;
     const lines: string[] = [];
-    const base = resolveScenario('drained-section-dataplane').topology;
-    const result = simulate({ ...base, protections: { ...base.protections, ...protections } }, {
-      seed: options.seed,
-      strategy: options.strategy,
-      sinks: [
-        (e) => {
-          const l = timelineLine(e);
-          if (l) lines.push(formatTimelineLine(l));
-        },
-        ...(writer ? [writer.write] : []),
-      ],
-    });
-    writer?.close();
+    const scenario = resolveScenario('drained-section-dataplane');
+    const topology = { ...scenario.topology, protections: { ...scenario.topology.protections, ...protections } };
+    const writer = options.trace ? openTraceFile(withSuffix(options.trace, suffix), { ...scenario, name: `${scenario.name} (${suffix})`, topology }, { seed: options.seed, strategy: options.strategy, source: 'demo' }) : null;
+    let result: SimulationResult | null = null;
+    let events = 0;
+    try {
+      result = simulate(topology, {
+        seed: options.seed,
+        strategy: options.strategy,
+        sinks: [
+          (e) => {
+            const l = timelineLine(e);
+            if (l) lines.push(formatTimelineLine(l));
+          },
+          ...(writer ? [writer.event, () => events++] : []),
+        ],
+        onViolation: writer?.violation,
+      });
+    } finally {
+      writer?.finish(result ? { result } : null);
+    }
+    if (!result) continue;
     runs.push({ label, result });
     out('');
     out(`== ${label}`);
     out(`   seed ${result.seed}, strategy ${result.strategy}, ${result.steps} steps, replay path ${result.replayPath || '(no choices)'}`);
-    if (writer) out(`   trace: ${writer.path} (${writer.lines} events)`);
+    if (writer) out(`   trace: ${writer.path} (${events} events)`);
     out(timelineHeader);
     for (const line of lines) out(line);
     for (const v of result.violations) {
@@ -76,5 +84,6 @@ export function runDemo(options: DemoOptions): number {
 
 function withSuffix(path: string, suffix: string): string {
   const dot = path.lastIndexOf('.');
-  return dot > path.lastIndexOf('/') ? `${path.slice(0, dot)}.${suffix}${path.slice(dot)}` : `${path}.${suffix}`;
+  // As the help says: FILE.series.ndjson, whether FILE was given with its extension or without.
+  return dot > path.lastIndexOf('/') ? `${path.slice(0, dot)}.${suffix}${path.slice(dot)}` : `${path}.${suffix}.ndjson`;
 }

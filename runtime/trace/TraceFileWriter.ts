@@ -14,18 +14,25 @@ import { toInspectionEvents } from './toInspection.ts';
 import { imageLine, traceHeader, type TraceLine, violationLine } from './TraceFile.ts';
 import type { TraceEvent } from './TraceEvent.ts';
 
+/** What the end of a trace file says about its run (a ScenarioRun is one). */
+export interface RunSummary {
+  result: Pick<ScenarioRun['result'], 'images' | 'steps' | 'endReason'>;
+  replay?: string;
+  met?: boolean;
+}
+
 export interface TraceFileRun {
   /** The trace sink: pass to `runScenario(..., { sinks: [file.event] })`. */
   readonly event: (e: TraceEvent) => void;
   /** Pass as `onViolation`. */
   readonly violation: (v: ReportedViolation) => void;
   /** Writes images and the end line, and closes the file. */
-  finish(run: ScenarioRun | null): void;
+  finish(run: RunSummary | null): void;
   readonly path: string;
 }
 
 /** Every line goes to `emit` (a file, a live stream, a list in a test). */
-export function traceFileLines(scenario: Scenario, options: { seed: number; strategy: string; source: string }, emit: (line: TraceLine) => void) {
+export function traceFileLines(scenario: Pick<Scenario, 'name' | 'title' | 'file' | 'topology'>, options: { seed: number; strategy: string; source: string }, emit: (line: TraceLine) => void) {
   const header = traceHeader(
     {
       scenario: scenario.name,
@@ -54,7 +61,7 @@ export function traceFileLines(scenario: Scenario, options: { seed: number; stra
     violation: (v: ReportedViolation) => {
       pending.push(v);
     },
-    end: (run: ScenarioRun | null) => {
+    end: (run: RunSummary | null) => {
       flushViolations();
       if (!run) return;
       for (const image of run.result.images) emit(imageLine(image));
@@ -63,7 +70,7 @@ export function traceFileLines(scenario: Scenario, options: { seed: number; stra
   };
 }
 
-export function openTraceFile(path: string, scenario: Scenario, options: TraceFileOptions): TraceFileRun {
+export function openTraceFile(path: string, scenario: Pick<Scenario, 'name' | 'title' | 'file' | 'topology'>, options: TraceFileOptions): TraceFileRun {
   const writer = new NdjsonWriter(path);
   return fileRun(path, traceFileLines(scenario, options, writer.write), () => writer.close());
 }
