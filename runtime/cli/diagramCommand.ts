@@ -3,7 +3,8 @@
  * run's sequence of messages. Diagrams read the same things the viewer reads: machines through
  * their StatechartNode tree, runs through their trace file's lines.
  */
-import { writeFileSync } from 'node:fs';
+import { closeSync, writeSync } from 'node:fs';
+import { openForWriting } from '../trace/NdjsonWriter.ts';
 import type { AnyStateMachine } from 'xstate';
 import * as machines from '../../machines/index.ts';
 import { machineDiagram } from '../diagram/machineDiagram.ts';
@@ -31,6 +32,7 @@ export interface DiagramMachineOptions {
 }
 
 export async function diagramMachineCommand(options: DiagramMachineOptions, io: Output): Promise<number> {
+  checkOut(options.out);
   const table = machineTable();
   const wanted = options.all ? [...table.keys()] : [resolveMachine(options.name, table)];
   const texts = wanted.map((id) => machineDiagram(id, describeMachine(table.get(id)!)));
@@ -48,6 +50,7 @@ export interface DiagramTraceOptions {
 }
 
 export async function diagramTraceCommand(options: DiagramTraceOptions, io: Output): Promise<number> {
+  checkOut(options.out);
   const lines = traceLinesOf(options.input, { seed: options.seed });
   if (options.focus) checkFocus(options.focus, lines);
   const text = traceDiagram(lines, { focus: options.focus, only: options.only, all: options.all });
@@ -62,10 +65,11 @@ async function emit(texts: string[], names: string[], options: { format?: 'merma
       ? rendered[0]
       : rendered.map((t, i) => (options.format === 'svg' ? `<!-- ${names[i]} -->\n${t}\n` : `%% ${names[i]}\n${t}`)).join(options.format === 'svg' ? '' : '\n');
   if (options.out) {
+    const fd = openForWriting(options.out, 'diagram');
     try {
-      writeFileSync(options.out, body.endsWith('\n') ? body : body + '\n');
-    } catch (error) {
-      throw new ScenarioError(`cannot write ${options.out}: ${(error as NodeJS.ErrnoException).code ?? (error as Error).message}`);
+      writeSync(fd, body.endsWith('\n') ? body : body + '\n');
+    } finally {
+      closeSync(fd);
     }
     io.out(`wrote ${options.out}`);
   } else io.out(body.replace(/\n$/, ''));
@@ -94,4 +98,9 @@ export function parseOnly(raw: string): DiagramKind[] {
   const bad = kinds.filter((k) => !(DIAGRAM_KINDS as readonly string[]).includes(k));
   if (kinds.length === 0 || bad.length) throw new ScenarioError(`--only: '${raw}' is not a list of kinds; expected some of ${DIAGRAM_KINDS.join(',')}, e.g. --only drains,submit`);
   return kinds as DiagramKind[];
+}
+
+/** A path that cannot be written is said before the diagram is made (a trace diagram runs its scenario first). */
+function checkOut(path: string | undefined): void {
+  if (path !== undefined) closeSync(openForWriting(path, 'diagram'));
 }
