@@ -17,7 +17,7 @@
  * peak RSS and bytes per stored state, and the ratios drainlab / baseline of states per second
  * and of time to verdict (when both reached one). Then, for N = 1 and D = 1, each protection
  * off: the verdict and the length of the shortest counterexample; and qed's drain hook judged
- * by I6 alone, on and off (the residual gap of DOMAIN.md 2.7 makes I6 reachable either way).
+ * by I6 alone, on and off (the residual gap, docs/patches/12-qed-bdrv-drain.md, makes I6 reachable either way).
  */
 import { spawnSync } from 'node:child_process';
 import { fileURLToPath } from 'node:url';

@@ -5,7 +5,7 @@
  * could a hand-written explorer of this protocol be", so drainlab's figures can be given as
  * ratios to it, measured in the same run.
  *
- * The protocol (DOMAIN.md 2-3, at the granularity of QEMU's functions rather than drainlab's
+ * The protocol (docs/index.md and docs/model.md, at the granularity of QEMU's functions rather than drainlab's
  * messages): one AioContext shared by the main thread and the IOThread; N NBD clients with two
  * allocating writes each to qed node i mod D; the host completes requests in any order; each
  * qed node arms its need-check timer when its last allocating write finishes and a new one
@@ -19,7 +19,7 @@
  * submitted to a node inside its section), conservation (every write completes), the
  * consistent cut (I10: no write of the node in flight at its point in time); with `judgeI6`,
  * I6 (no driver-timer work issued on a node inside its section), left out by default as in
- * the reference scenarios (DOMAIN.md 2.7's residual gap).
+ * the reference scenarios (the residual gap of docs/patches/12-qed-bdrv-drain.md).
  */
 import { hash53 } from '../runtime/engine/worldHash.ts';
 import { StateStore } from '../runtime/explore/StateStore.ts';

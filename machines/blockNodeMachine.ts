@@ -89,7 +89,7 @@ export interface QedState {
   runs: number;
 }
 
-/** A driver timer that does no block-layer I/O (DOMAIN.md 2.8). */
+/** A driver timer that does no block-layer I/O (iscsi, curl, qcow2 cache clean: docs/patches/11-bdrv-drain-callback.md). */
 export interface HousekeepingTimer {
   kind: 'qcow2-cache-clean' | 'iscsi-nop' | 'iscsi-event' | 'curl-multi';
   interval: number;

@@ -17,7 +17,7 @@ export type ThreadName = string;
 
 export type ClockType = 'realtime' | 'virtual';
 
-/** Where an I/O request came from (DOMAIN.md section 4). */
+/** Where an I/O request came from (the origins of docs/invariants.md). */
 export type RequestOrigin =
   | 'external-nbd'
   | 'external-virtio'

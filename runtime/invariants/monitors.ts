@@ -1,5 +1,5 @@
 /**
- * Invariant monitors: DOMAIN.md section 4, checked over the trace as it is produced.
+ * Invariant monitors (docs/invariants.md), checked over the trace as it is produced.
  *
  * Each monitor reads trace events one at a time (no look-ahead, no access to actors) and keeps
  * only the little state it needs, so checking costs the same on a trace of any length. A
@@ -304,7 +304,7 @@ export class QuiescenceMonitor implements InvariantMonitor {
     if (e.type === '@trace.drain' && e.phase === 'begin' && this.qedArmed.has(e.node)) this.armedAtBegin.add(e.node);
     if (e.type !== '@trace.drain' || e.phase !== 'begin.returned') return;
     // Only work pending when the drain began counts: a timer re-armed by a write that completes
-    // during the drain's own polling is the residual gap of DOMAIN.md 2.7, not a broken hook.
+    // during the drain's own polling is the residual gap (docs/patches/12-qed-bdrv-drain.md), not a broken hook.
     if (state.model.qedDrainHook && this.armedAtBegin.has(e.node)) {
       this.armedAtBegin.delete(e.node);
       report({

@@ -1,5 +1,5 @@
 /**
- * Invariant monitors of the transaction (DOMAIN.md section 4: I6, I8-I12), over the trace.
+ * Invariant monitors of the transaction (docs/invariants.md: I6, I8-I12), over the trace.
  *
  * Drained sections are attributed to an action by time: a `drain begin` on a node while action
  * i runs its prepare belongs to action i, a `drain end` during its clean likewise.

@@ -16,7 +16,7 @@ export const REFERENCE_SIZES: readonly { n: number; d: number }[] = [
   ...Array.from({ length: 6 }, (_, i) => ({ n: i + 1, d: 2 })),
 ];
 
-/** Every invariant but I6, which the qed residual gap breaks with the series on (DOMAIN.md 2.7). */
+/** Every invariant but I6, which the qed residual gap breaks with the series on (docs/patches/12-qed-bdrv-drain.md). */
 export const REFERENCE_HOLDS = ['I1', 'I2', 'I3', 'I4', 'I5', 'I7', 'I8', 'I9', 'I10', 'I11', 'I12', 'conservation'] as const;
 
 export const referenceName = (n: number, d: number) => `reference-nbd${n}-qed${d}`;
@@ -35,8 +35,9 @@ export function referenceScenario(n: number, d: number): string {
     '  prepare, appends the overlay in commit and ends the section in clean. With the series,',
     '  every interleaving holds every invariant but I6: a write still in flight at drained_begin',
     "  completes during the drain's poll, after the hook ran, and re-arms the need-check timer,",
-    '  which may then fire inside the section (the residual gap of DOMAIN.md 2.7; the explorer',
-    '  finds it in 85 steps for one client and one node). I6 is therefore not judged here.',
+    '  which may then fire inside the section (the residual gap, docs/patches/12-qed-bdrv-drain.md;',
+    '  the explorer finds it in 85 steps for one client and one node). I6 is therefore not judged',
+    '  here.',
     'seed: 0',
     'strategy: random',
     'contexts: [iothread0]',

@@ -26,7 +26,7 @@ function firstViolatingSeed(scenario: Scenario, protections: Partial<Protections
   return null;
 }
 
-describe('DOMAIN.md section 3 with the series', () => {
+describe('the four interleavings of docs/patches 7-10 with the series', () => {
   it.each(interleavings)('should hold every invariant in %s for 200 seeds', (_name, scenario) => {
     const broken: string[] = [];
     for (let seed = 0; seed < 200; seed++) {
@@ -39,7 +39,7 @@ describe('DOMAIN.md section 3 with the series', () => {
   });
 });
 
-describe('DOMAIN.md section 3 with the matching protection off', () => {
+describe('the four interleavings of docs/patches 7-10 with the matching protection off', () => {
   // The seed each interleaving breaks at (random strategy): named so a reader can replay it.
   it.each(interleavings)('should break in %s (seed 0 shows it)', (_name, scenario, protections, invariant) => {
     expect(firstViolatingSeed(scenario, protections, invariant)).toBe(0);
@@ -80,7 +80,7 @@ describe('3.4 with the drain hook', () => {
   });
 });
 
-describe('the residual gap of DOMAIN.md 2.7', () => {
+describe('the residual gap of docs/patches/12-qed-bdrv-drain.md', () => {
   it('should let a write in flight at drained_begin re-arm qed’s timer, which fires inside the section with every protection on', () => {
     const result = simulate(qedResidualGap(), { collectTrace: true });
     const trace = result.trace!;

@@ -91,7 +91,7 @@ describe('I4 with the qed hook', () => {
   it('should break when the timer pending at begin is still armed when the drain returns', () => {
     expect(check([alarm('set'), begin('node:d0'), returned], false)).toEqual(['I4@3']);
   });
-  it('should not blame the hook for a timer re-armed during the drain (the residual gap of DOMAIN.md 2.7)', () => {
+  it('should not blame the hook for a timer re-armed during the drain (the residual gap of docs/patches/12-qed-bdrv-drain.md)', () => {
     expect(check([begin('node:d0'), alarm('set'), returned], false)).toEqual([]);
   });
 });
