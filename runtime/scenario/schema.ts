@@ -47,9 +47,11 @@ export abstract class Schema<T> {
   /** How the expectation reads in a message: `a whole number`, `one of ...`. */
   abstract expected(): string;
 
+  /** A copy that says `description`: one schema used in two places keeps a description for each. */
   describe(description: string): this {
-    this.description = description;
-    return this;
+    const described = Object.assign(Object.create(Object.getPrototypeOf(this)) as this, this);
+    described.description = description;
+    return described;
   }
 
   protected withDescription(schema: JsonSchema): JsonSchema {
