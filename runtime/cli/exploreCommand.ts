@@ -11,6 +11,7 @@ import { openTraceFile } from '../trace/TraceFileWriter.ts';
 import { formatTimelineLine, timelineHeader, timelineLine, wrap } from '../trace/formatTimeline.ts';
 import { resolveScenario, type Output } from './scenarioCommands.ts';
 import type { Scenario } from '../scenario/loadScenario.ts';
+import type { Granularity } from '../explore/threadSteps.ts';
 
 export interface ExploreCommandOptions {
   scenario: string;
@@ -21,6 +22,8 @@ export interface ExploreCommandOptions {
   sleepSets?: boolean;
   symmetry?: boolean;
   workers?: number;
+  /** One message per step (default), or a QEMU thread's call chain until it waits (see `threadSteps.ts`). */
+  granularity?: Granularity;
   json?: boolean;
   /** Where to write the counterexample's trace (NDJSON). */
   trace?: string;
@@ -42,6 +45,7 @@ export function exploreCommand(options: ExploreCommandOptions, io: Output): numb
     sleepSets: options.sleepSets,
     symmetry: options.symmetry,
     workers: options.workers,
+    granularity: options.granularity,
     expectedViolations,
     onProgress: (p) =>
       io.progress?.(
@@ -58,7 +62,8 @@ export function exploreCommand(options: ExploreCommandOptions, io: Output): numb
   // The file opened to check the path holds nothing when there is no counterexample to write.
   else if (options.trace) unlinkSync(options.trace);
   if (options.json) {
-    io.out(JSON.stringify({ scenario: scenario.name, met, missingViolations: missing, reductions: reductionsOf(options, result), ...summarize(result, scenario) }, null, 2));
+    const granularity = options.granularity === 'thread' ? { granularity: 'thread' } : {};
+    io.out(JSON.stringify({ scenario: scenario.name, met, missingViolations: missing, ...granularity, reductions: reductionsOf(options, result), ...summarize(result, scenario, options.granularity === 'thread') }, null, 2));
     return met ? 0 : 1;
   }
   io.out(`${scenario.name}: ${scenario.title}`);
@@ -70,7 +75,8 @@ export function exploreCommand(options: ExploreCommandOptions, io: Output): numb
     : options.symmetry === false
       ? 'off (--no-symmetry)'
       : `none (${result.symmetry.reason})`;
-  io.out(`reductions: sleep sets ${reductions.sleepSets ? 'on' : 'off (--no-sleep-sets)'}, persistent singletons ${reductions.reduce ? 'on (--reduce)' : 'off'}, symmetry ${symmetry}`);
+  if (options.granularity === 'thread') io.out('granularity: thread (a step is a QEMU thread\'s call chain until it waits; sleep sets are off at this granularity; counterexample lengths are in messages)');
+  io.out(`reductions: sleep sets ${reductions.sleepSets ? 'on' : options.granularity === 'thread' ? 'off (thread granularity)' : 'off (--no-sleep-sets)'}, persistent singletons ${reductions.reduce ? 'on (--reduce)' : 'off'}, symmetry ${symmetry}`);
   io.out(
     `hashes only are stored (${Math.round(result.bytesPerState)} bytes per state with its parent link): the chance that two states shared one is ${result.collisionProbability.toExponential(1)}`,
   );
@@ -91,7 +97,7 @@ export function exploreCommand(options: ExploreCommandOptions, io: Output): numb
 
 /** Which reductions ran, so that two reports can be compared. */
 function reductionsOf(options: ExploreCommandOptions, result: ExploreResult): { sleepSets: boolean; reduce: boolean; symmetry: boolean; symmetryClasses: string[][] } {
-  return { sleepSets: options.sleepSets !== false, reduce: options.reduce === true, symmetry: result.symmetry.on, symmetryClasses: result.symmetry.on ? result.symmetry.classes : [] };
+  return { sleepSets: options.sleepSets !== false && options.granularity !== 'thread', reduce: options.reduce === true, symmetry: result.symmetry.on, symmetryClasses: result.symmetry.on ? result.symmetry.classes : [] };
 }
 
 function firstExpected(result: ExploreResult): Counterexample | undefined {
@@ -102,9 +108,10 @@ function replayLine(scenario: Scenario, ce: Counterexample): string {
   return `drainlab replay ${scenario.ref ?? scenario.file}@${ce.replayPath || '0'}`;
 }
 
-function summarize(result: ExploreResult, scenario: Scenario) {
+function summarize(result: ExploreResult, scenario: Scenario, macroSteps = false) {
   const describe = (ce: Counterexample) => ({
     steps: ce.step,
+    ...(macroSteps ? { macroSteps: ce.macroSteps } : {}),
     replay: replayLine(scenario, ce),
     violations: ce.violations.map((v) => ({ invariant: v.invariant, step: v.step, message: v.message })),
     unfinished: ce.unfinished,

@@ -52,7 +52,7 @@ Example:
 
 const EXPLORE_HELP = `Usage: drainlab explore <file|name> [--max-depth N] [--max-states N] [--time-limit S]
                         [--reduce] [--no-sleep-sets] [--no-symmetry] [--workers N] [--json]
-                        [--trace FILE]
+                        [--trace FILE] [--granularity message|thread]
 
 Explores every interleaving breadth first and checks every invariant on every transition.
 Verdict: proved (the whole space was explored), violated (with a shortest counterexample and
@@ -74,6 +74,12 @@ Options:
                     fewer states)
   --workers N       expand states on N worker threads (default 1: none); the verdict and
                     the counterexample are the same for every N (at most 64)
+  --granularity G   message (default): every message is a step; thread: a step is one
+                    QEMU thread's synchronous call chain until it waits (a blocking
+                    aio_poll with nothing ready, a lock held elsewhere, a reply from
+                    another thread), so only other threads and the environment
+                    interleave; fewer states, sleep sets off; counterexamples still
+                    replay with 'drainlab replay' (their length is given in messages)
   --json            a machine-readable report
   --trace FILE      write the counterexample's trace as NDJSON
   -h, --help        this help
@@ -260,13 +266,15 @@ export async function main(
       case 'explore': {
         const { values, positionals } = parseWithPositionals(
           rest,
-          { 'max-depth': { type: 'string' }, 'max-states': { type: 'string' }, 'time-limit': { type: 'string' }, reduce: { type: 'boolean' }, 'no-sleep-sets': { type: 'boolean' }, 'no-symmetry': { type: 'boolean' }, workers: { type: 'string' }, json: { type: 'boolean' }, trace: { type: 'string' }, help: { type: 'boolean', short: 'h' } },
+          { 'max-depth': { type: 'string' }, 'max-states': { type: 'string' }, 'time-limit': { type: 'string' }, reduce: { type: 'boolean' }, 'no-sleep-sets': { type: 'boolean' }, 'no-symmetry': { type: 'boolean' }, workers: { type: 'string' }, granularity: { type: 'string' }, json: { type: 'boolean' }, trace: { type: 'string' }, help: { type: 'boolean', short: 'h' } },
           'explore',
         );
         if (values.help) {
           out(EXPLORE_HELP);
           return 0;
         }
+        const granularity = values.granularity ?? 'message';
+        if (granularity !== 'message' && granularity !== 'thread') throw new ScenarioError(`--granularity: '${granularity}' is not a granularity; expected message or thread`);
         return exploreCommand(
           {
             scenario: onePositional(positionals, 'explore', 'a scenario file or library name'),
@@ -277,6 +285,7 @@ export async function main(
             sleepSets: values['no-sleep-sets'] !== true,
             symmetry: values['no-symmetry'] !== true,
             workers: workerCount(values.workers),
+            granularity,
             json: values.json === true,
             trace: values.trace as string | undefined,
           },

@@ -724,11 +724,21 @@ export class Engine {
     }
   }
 
+  /**
+   * While set, the messages steps send are stamped with it (`Envelope.thread`): the explorer at
+   * thread granularity says which QEMU thread's call chain is running. Null (never stamped) at
+   * message granularity and in runs.
+   */
+  sendingThread: string | null = null;
+
   /** The wire's mailbox sink. */
   private enqueue(routed: Routed): void {
     const draft = this.draft;
     if (!draft) throw new InternalError(`a message to ${routed.to} arrived outside a step`);
-    const envelope: Envelope = { seq: draft.seq++, from: routed.from, event: routed.event };
+    const envelope: Envelope =
+      this.sendingThread === null
+        ? { seq: draft.seq++, from: routed.from, event: routed.event }
+        : { seq: draft.seq++, from: routed.from, event: routed.event, thread: this.sendingThread };
     this.appendToMailbox(draft, this.actorIndex.get(routed.to)!, envelope);
   }
 

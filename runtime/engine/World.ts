@@ -14,6 +14,11 @@ export interface Envelope {
   readonly seq: number;
   readonly from: ActorName;
   readonly event: AnyEvent;
+  /**
+   * The QEMU thread whose call chain sent it, stamped only by the explorer at thread granularity
+   * (`Engine.sendingThread`); absent otherwise. Machines never see it.
+   */
+  readonly thread?: string;
 }
 
 /** An entry of the engine's timer heap: at `deadline` on `clock`, `event` goes to `target`. */

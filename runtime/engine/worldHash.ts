@@ -160,6 +160,8 @@ export function mailboxDigestOf(mailbox: Mailbox, senderDigest: (name: string) =
   for (let i = 0; i < mailbox.size; i++) {
     const envelope = mailbox.envelopeAt(i);
     hasher.add(senderDigest(envelope.from)).add(eventDigestOf(envelope.event));
+    // Only at thread granularity: which thread's chain a message continues is part of the state there.
+    if (envelope.thread !== undefined) hasher.add(nameDigest(envelope.thread));
   }
   return hasher.digest();
 }

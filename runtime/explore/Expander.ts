@@ -15,6 +15,7 @@ import type { TraceEvent } from '../trace/TraceEvent.ts';
 import type { Step, World } from '../engine/World.ts';
 import { NOTHING_ASLEEP, type Footprint } from './sleepSets.ts';
 import { Symmetry, symmetryClasses, type SymmetryClasses } from './symmetry.ts';
+import { type Granularity, pinnedThreadsOf, type PinnedThreads, ThreadStepper } from './threadSteps.ts';
 
 export interface ExpandedStep<W> {
   /** The step's index among the state's enabled steps. */
@@ -44,6 +45,8 @@ export interface ExpandedStep<W> {
   local: boolean;
   /** The same step at any state where it is enabled: `deliver:<actor>`, `offer:<actor>:<event>`, `advance`. */
   identity: string;
+  /** The messages it delivered: 1 at message granularity, the macro step's length at thread granularity. */
+  messages: number;
   /** What it touched, for the sleep sets (see `independent`). */
   footprint: Footprint;
 }
@@ -93,15 +96,30 @@ export class Expander {
   /** Symmetry reduction, when asked for and some clients are interchangeable. */
   readonly symmetry: Symmetry | null;
 
+  /** At thread granularity, what runs a macro step (see `threadSteps.ts`); null at message granularity. */
+  readonly threads: ThreadStepper | null;
+  /** While a step is applied only to learn its footprint (a probe), its judged trace events are counted, not kept. */
+  private probing = false;
+  private probed = 0;
+
   constructor(
     private readonly topology: Topology,
     relativeTime = true,
     symmetry = false,
+    readonly granularity: Granularity = 'message',
+    /** Each actor's own thread; by default `pinnedThreadsOf` the actors (a spec may give a wrong one, to see it caught). */
+    pinnedThreads?: PinnedThreads,
+    /** For specs: rule 4 of `threadSteps.ts` off, so that the thread map alone draws the macro steps. */
+    endWhereOthersMayAct = true,
   ) {
     const specs = createActorSpecs(topology);
     // Only the events a monitor judges are built: the explorer reads no others.
     this.engine = new Engine(specs, {
       onTrace: (e, source) => {
+        if (this.probing) {
+          this.probed++;
+          return;
+        }
         this.buffer[this.buffered++] = e;
         this.contents.add(source ? contentOfObservation(e, source) : hash53(judgedText(e)));
       },
@@ -117,6 +135,21 @@ export class Expander {
     this.symmetry =
       symmetry && this.symmetryClasses.classes.length > 0
         ? new Symmetry(this.symmetryClasses.members, this.engine.actorNames, (world) => world.time.realtime >= this.horizon)
+        : null;
+    this.threads =
+      granularity === 'thread'
+        ? new ThreadStepper(this.engine, pinnedThreads ?? pinnedThreadsOf(specs), this.offerReads, {
+            muted: (body) => {
+              this.probing = true;
+              this.probed = 0;
+              try {
+                body();
+              } finally {
+                this.probing = false;
+              }
+              return this.probed > 0;
+            },
+          }, endWhereOthersMayAct)
         : null;
   }
 
@@ -138,6 +171,7 @@ export class Expander {
     const enabled = this.enabled;
     const count = this.engine.listEnabled(world, enabled);
     if (count === 0) return { steps: [], ended: true, unfinished: unfinishedWork(this.topology, world) };
+    if (this.threads) return this.expandMacroSteps(world, enabled.slice(0, count), asleep);
     // Sized for every step, cut to those taken: no growing as steps are added.
     const steps: ExpandedStep<World>[] = new Array(count);
     let taken = 0;
@@ -177,9 +211,49 @@ export class Expander {
       } else {
         worldHash = this.worldHash(next, world, changed);
       }
-      steps[taken++] = { index, world: next, worldHash, symmetryKey, judged, judgedKey, local, identity, footprint };
+      steps[taken++] = { index, world: next, worldHash, symmetryKey, judged, judgedKey, local, identity, footprint, messages: 1 };
     }
     if (taken < steps.length) steps.length = taken;
+    return { steps, ended: false, unfinished: NOTHING_UNFINISHED };
+  }
+
+  /**
+   * `expand` at thread granularity: each enabled step begins a macro step (`ThreadStepper.run`),
+   * whose trace events all go to the monitors in order. A macro step's footprint is its first
+   * step's actor with every mailbox it appended to; sleep sets are off at this granularity (see
+   * `explore`), so it serves only the worker protocol and `identity`.
+   */
+  private expandMacroSteps(world: World, enabled: readonly Step[], asleep: readonly Asleep[]): Expansion<World> {
+    const threads = this.threads!;
+    const steps: ExpandedStep<World>[] = [];
+    for (let index = 0; index < enabled.length; index++) {
+      const step = enabled[index];
+      const identity = this.identityOf(step);
+      if (asleep.length > 0 && isAsleep(asleep, identity)) continue;
+      this.buffered = 0;
+      this.contents.reset();
+      const macro = threads.run(world, enabled, enabled.length, index);
+      let judged: TraceEvent[] = NOTHING_JUDGED;
+      let judgedKey = 0;
+      if (this.buffered > 0) {
+        judgedKey = this.contents.digest();
+        judged = this.takeBuffered();
+      }
+      const quiet = macro.sends.length === 0 && !macro.alarms && !macro.time;
+      const local = macro.indexes.length === 1 && step.kind === 'deliver' && !this.shared.has(step.actor) && quiet && judged.length === 0;
+      const footprint: Footprint = { actor: step.kind === 'advance' ? -1 : step.at, offer: step.kind === 'offer', sends: macro.sends, alarms: macro.alarms, time: macro.time, judged: judged.length > 0 };
+      const next = macro.world;
+      let worldHash: number;
+      let symmetryKey = '';
+      if (this.symmetry) {
+        const canonical = this.symmetry.canonical(next, () => this.worldHash(next, world, macro.changed), world, macro.changed);
+        worldHash = canonical.hash;
+        symmetryKey = canonical.key;
+      } else {
+        worldHash = this.worldHash(next, world, macro.changed);
+      }
+      steps.push({ index, world: next, worldHash, symmetryKey, judged, judgedKey, local, identity, footprint, messages: macro.indexes.length });
+    }
     return { steps, ended: false, unfinished: NOTHING_UNFINISHED };
   }
 
@@ -270,17 +344,30 @@ export class Expander {
    * Replays `path` (enabled-step indexes), handing each step's trace events to `observe`; the
    * world reached, and the choices a replay path records (where more than one step was enabled).
    */
-  replay(path: readonly number[], observe: (e: TraceEvent) => void): { world: World; choices: number[] } {
+  replay(path: readonly number[], observe: (e: TraceEvent) => void): { world: World; choices: number[]; lastStepFrom: number } {
     let world = this.engine.initial;
     const choices: number[] = [];
+    // The world step before the path's last (macro) step: its violations show after this one.
+    let lastStepFrom = 0;
     for (const index of path) {
       const enabled = this.engine.enabledSteps(world);
-      if (enabled.length > 1) choices.push(index);
+      lastStepFrom = world.step;
       this.buffered = 0;
-      world = this.engine.apply(world, enabled[index]);
+      if (this.threads) {
+        // The macro step's messages as the choices `run` and `replay` take, one per message
+        // wherever more than one step was enabled: a thread-granularity path replays unchanged.
+        const macro = this.threads.run(world, enabled, enabled.length, index);
+        macro.indexes.forEach((at, k) => {
+          if (macro.enabledCounts[k] > 1) choices.push(at);
+        });
+        world = macro.world;
+      } else {
+        if (enabled.length > 1) choices.push(index);
+        world = this.engine.apply(world, enabled[index]);
+      }
       for (const e of this.takeBuffered()) observe(e);
     }
-    return { world, choices };
+    return { world, choices, lastStepFrom };
   }
 }
 

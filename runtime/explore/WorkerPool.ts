@@ -13,6 +13,7 @@ import { MessageChannel, receiveMessageOnPort, Worker, type MessagePort } from '
 import type { Topology } from '../../actors/topology.ts';
 import { InternalError } from '../errors.ts';
 import type { Expansion } from './Expander.ts';
+import type { Granularity } from './threadSteps.ts';
 import type { HeldRef, WorkerAnswer, WorkerRequest, WorkerSetup } from './exploreWorker.ts';
 import { WireRelay, type WireWorld } from './wireWorld.ts';
 
@@ -41,11 +42,11 @@ export class WorkerPool {
   private readonly adoptions = new Map<number, [number, number][][]>();
   private rounds = 0;
 
-  constructor(count: number, topology: Topology, relativeTime: boolean, symmetry = false) {
+  constructor(count: number, topology: Topology, relativeTime: boolean, symmetry = false, granularity: Granularity = 'message') {
     this.lanes = Array.from({ length: count }, () => {
       const shared = new SharedArrayBuffer(4);
       const { port1, port2 } = new MessageChannel();
-      const setup: WorkerSetup = { topology, relativeTime, symmetry, signal: shared, answers: port2 };
+      const setup: WorkerSetup = { topology, relativeTime, symmetry, granularity, signal: shared, answers: port2 };
       const worker = new Worker(new URL('./exploreWorker.mjs', import.meta.url), { workerData: setup, transferList: [port2] });
       worker.unref();
       port1.unref();

@@ -27,6 +27,7 @@ import type { HeldRef } from './exploreWorker.ts';
 import { WireCodec } from './wireWorld.ts';
 import { WorkerPool, type Round } from './WorkerPool.ts';
 import { intersectSleep, NOTHING_ASLEEP, SleepEntries, sleepAfter, type SleepEntry } from './sleepSets.ts';
+import type { Granularity, PinnedThreads } from './threadSteps.ts';
 
 
 export interface ExploreOptions {
@@ -74,6 +75,19 @@ export interface ExploreOptions {
    * counterexamples, the state and transition counts are the same for every number.
    */
   workers?: number;
+  /**
+   * What a step of the search is (default `message`): one message, or at `thread` a macro step,
+   * one step followed at once by the deliveries that continue the same QEMU thread's synchronous
+   * call chain until it waits (see `threadSteps.ts`). Choice points are then only where another
+   * thread or the environment can act. Sleep sets are off at `thread` (a macro step's extent
+   * depends on what else is enabled, so two macro steps' footprints do not say they commute);
+   * symmetry stays on. Paths and replay paths stay message-level: `replay` needs no option.
+   */
+  granularity?: Granularity;
+  /** For specs only: each actor's own thread at `thread` granularity, instead of the one its kind gives (`pinnedThreadsOf`). */
+  pinnedThreads?: PinnedThreads;
+  /** For specs only: at `thread` granularity, let the thread map alone end macro steps (rule 4 of `threadSteps.ts` off). */
+  endWhereOthersMayAct?: boolean;
   /** Called about every 2,000 states. */
   onProgress?: (progress: ExploreProgress) => void;
 }
@@ -93,8 +107,10 @@ export interface Counterexample {
   replayPath: string;
   violations: ReportedViolation[];
   unfinished: string[];
-  /** The step (depth) at which the violation shows. */
+  /** The step at which the violation shows, in messages (the world step `run` and `replay` show it at). */
   step: number;
+  /** The same in steps of the search: `step` at message granularity, macro steps at thread granularity. */
+  macroSteps: number;
 }
 
 export interface ExploreResult {
@@ -173,7 +189,9 @@ const AHEAD = 4;
 export function explore(topology: Topology, options: ExploreOptions = {}): ExploreResult {
   const workers = options.workers ?? 1;
   if (!Number.isInteger(workers) || workers < 1) throw new InternalError(`explore: workers must be a whole number of at least 1, not ${workers}`);
-  const expander = new Expander(topology, options.relativeTime !== false, options.symmetry !== false);
+  const granularity = options.granularity ?? 'message';
+  if (granularity !== 'message' && granularity !== 'thread') throw new InternalError(`explore: granularity must be message or thread, not ${String(granularity)}`);
+  const expander = new Expander(topology, options.relativeTime !== false, options.symmetry !== false, granularity, options.pinnedThreads, options.endWhereOthersMayAct !== false);
   if (workers === 1) {
     // Expanded when collected, so one round's successors at a time are held.
     const expanding: Expanding<World, Batch<World>> = {
@@ -187,7 +205,8 @@ export function explore(topology: Topology, options: ExploreOptions = {}): Explo
     };
     return search<World, Batch<World>>(topology, expander, options, expanding, expander.engine.initial);
   }
-  const pool = new WorkerPool(workers, topology, options.relativeTime !== false, options.symmetry !== false);
+  if (options.pinnedThreads || options.endWhereOthersMayAct === false) throw new InternalError('explore: pinnedThreads and endWhereOthersMayAct are for one thread only (specs)');
+  const pool = new WorkerPool(workers, topology, options.relativeTime !== false, options.symmetry !== false, granularity);
   try {
     const initial = pool.seed(new WireCodec(expander.engine).encode(expander.engine.initial));
     return search<HeldRef, Round>(
@@ -239,7 +258,8 @@ function search<W, R>(topology: Topology, expander: Expander, options: ExploreOp
   const timeLimit = (options.timeLimitSeconds ?? Infinity) * 1000;
   const expectedViolations = new Set(options.expectedViolations ?? []);
   const reduce = options.reduce ?? false;
-  const sleepSets = options.sleepSets ?? true;
+  // Off at thread granularity: see `ExploreOptions.granularity`.
+  const sleepSets = (options.sleepSets ?? true) && expander.granularity === 'message';
   const mustHold = options.mustHold ? new Set(options.mustHold) : null;
   const breaks = (invariant: string) => (mustHold ? mustHold.has(invariant) : !expectedViolations.has(invariant));
   const started = performance.now(); // @allow-wallclock: the --time-limit bound, never the model's time
@@ -297,11 +317,14 @@ function search<W, R>(topology: Topology, expander: Expander, options: ExploreOp
     const path = pathTo(id, last);
     const checker = new InvariantChecker(model);
     for (const e of expander.initialEvents) checker.observe(e);
-    const { choices } = expander.replay(path, (e) => InvariantChecker.judges(e) && checker.observe(e));
+    const { world, choices, lastStepFrom } = expander.replay(path, (e) => InvariantChecker.judges(e) && checker.observe(e));
     if (unfinished.length > 0) checker.finish();
     const wanted = new Set(found.map((v) => v.invariant));
-    const again = checker.violations.filter((v) => wanted.has(v.invariant) && v.step === path.length);
-    return { path, replayPath: encodeReplayPath(choices), violations: again.length > 0 ? again : found, unfinished, step: path.length };
+    // A macro step delivers several messages: the violation shows at one of the last one's.
+    const lastStep = (v: ReportedViolation) => (last === undefined ? v.step === world.step : v.step > lastStepFrom && v.step <= world.step);
+    const again = checker.violations.filter((v) => wanted.has(v.invariant) && lastStep(v));
+    const step = again.length > 0 && last !== undefined ? Math.min(...again.map((v) => v.step)) : world.step;
+    return { path, replayPath: encodeReplayPath(choices), violations: again.length > 0 ? again : found, unfinished, step, macroSteps: path.length };
   };
   const result = (verdict: ExploreResult['verdict'], extra: Partial<ExploreResult> = {}): ExploreResult => ({
     verdict,

@@ -9,6 +9,7 @@ import { parentPort, workerData, type MessagePort } from 'node:worker_threads';
 import type { Topology } from '../../actors/topology.ts';
 import type { World } from '../engine/World.ts';
 import { Expander, type Expansion } from './Expander.ts';
+import type { Granularity } from './threadSteps.ts';
 import { WireCodec, type WireWorld } from './wireWorld.ts';
 
 export interface WorkerSetup {
@@ -16,6 +17,8 @@ export interface WorkerSetup {
   relativeTime: boolean;
   /** Symmetry reduction (the explorer's option). */
   symmetry: boolean;
+  /** The explorer's granularity (see `ExploreOptions.granularity`). */
+  granularity: Granularity;
   /** Int32 slot 0: the answers sent so far (the explorer's thread waits on it). */
   signal: SharedArrayBuffer;
   /** Where answers go. */
@@ -44,7 +47,7 @@ export type WorkerRequest =
 export type WorkerAnswer = { expansions: Expansion<number>[] } | { worlds: WireWorld[] } | { error: string };
 
 const setup = workerData as WorkerSetup;
-const expander = new Expander(setup.topology, setup.relativeTime, setup.symmetry);
+const expander = new Expander(setup.topology, setup.relativeTime, setup.symmetry, setup.granularity);
 const codec = new WireCodec(expander.engine);
 const signal = new Int32Array(setup.signal);
 const held = new Map<number, World>();
