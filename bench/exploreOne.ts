@@ -1,12 +1,21 @@
 /**
  * One measurement of the exploration benchmark, in its own process so that its peak memory is
- * its own: `tsx bench/exploreOne.ts <drainlab|baseline> N D [off=PROTECTION] [judge=I6]
- * [seconds=S] [states=K] [workers=W] [dispatch=readiness] [symmetry=off]`. Prints one line of JSON.
+ * its own: `tsx bench/exploreOne.ts <drainlab|baseline|spin> N D [off=PROTECTION] [judge=I6]
+ * [seconds=S] [states=K] [workers=W] [dispatch=readiness] [symmetry=off] [search=dfs|bfs]`.
+ * Prints one line of JSON.
+ *
+ * `spin` runs Spin on bench/reference.pml (bench/spinReference.ts): `seconds` is the wall time
+ * of spin -a, gcc and pan together, `panSeconds` pan's own search time, and `peakRssMB` pan's
+ * own "total actual memory usage" (hash table, states, stack; close to pan's RSS), not this
+ * node process's. `states=K` does not apply to Spin (bounded by time and -DMEMLIM only);
+ * `search` chooses pan's depth-first or breadth-first search (default: breadth first when a
+ * violation is expected). Without spin or gcc on PATH it prints a note and exits with 3.
  */
 import { resolveScenario } from '../runtime/cli/scenarioCommands.ts';
 import { explore } from '../runtime/explore/explore.ts';
 import { REFERENCE_HOLDS, referenceName } from '../scenarios/reference/referenceFamily.ts';
 import { exploreBaseline, type BaselineProtections } from './referenceBaseline.ts';
+import { exploreSpin } from './spinReference.ts';
 
 export interface Measurement {
   verdict: 'proved' | 'violated' | 'bounded';
@@ -18,6 +27,10 @@ export interface Measurement {
   seconds: number;
   bytesPerState: number;
   peakRssMB: number;
+  /** Spin only: pan's own search time (`seconds` also counts spin -a and gcc). */
+  panSeconds?: number;
+  /** Spin only: pan's search order. */
+  search?: 'dfs' | 'bfs';
 }
 
 const [kind, nText, dText, ...rest] = process.argv.slice(2);
@@ -29,7 +42,30 @@ const judgeI6 = settings.judge === 'I6';
 const seconds = Number(settings.seconds ?? 60);
 const maxStates = Number(settings.states ?? 20_000_000);
 
-function measure(): Omit<Measurement, 'peakRssMB'> {
+function measure(): Omit<Measurement, 'peakRssMB'> & { peakRssMB?: number } {
+  if (kind === 'spin') {
+    const protections: BaselineProtections = { externalGating: true, nbdExternal: true, transactionDrains: true, qedDrainHook: true };
+    if (off) protections[off] = false;
+    const search = settings.search === 'dfs' || settings.search === 'bfs' ? settings.search : undefined;
+    const r = exploreSpin(n, d, protections, { judgeI6, timeLimitSeconds: seconds, search });
+    if (!r) {
+      console.error('exploreOne: Spin not found (spin and gcc must be on PATH; apt-get install spin)');
+      process.exit(3);
+    }
+    return {
+      verdict: r.verdict,
+      invariant: r.invariant ?? null,
+      counterexampleSteps: r.counterexampleSteps ?? null,
+      states: r.states,
+      transitions: r.transitions,
+      depth: r.depth,
+      seconds: r.seconds,
+      bytesPerState: r.bytesPerState,
+      peakRssMB: Math.round(r.memoryMB),
+      panSeconds: r.panSeconds,
+      search: r.search,
+    };
+  }
   if (kind === 'baseline') {
     const protections: BaselineProtections = { externalGating: true, nbdExternal: true, transactionDrains: true, qedDrainHook: true };
     if (off) protections[off] = false;
@@ -56,6 +92,7 @@ function measure(): Omit<Measurement, 'peakRssMB'> {
     timeLimitSeconds: seconds,
     workers: Number(settings.workers ?? 1),
     symmetry: settings.symmetry !== 'off',
+    granularity: settings.granularity === 'message' ? 'message' : 'thread',
   });
   const ce = r.counterexample;
   return {
@@ -70,5 +107,9 @@ function measure(): Omit<Measurement, 'peakRssMB'> {
   };
 }
 
+if (kind !== 'drainlab' && kind !== 'baseline' && kind !== 'spin') {
+  console.error(`exploreOne: unknown explorer '${kind}'; expected drainlab, baseline or spin`);
+  process.exit(2);
+}
 const result = measure();
-console.log(JSON.stringify({ ...result, peakRssMB: Math.round(process.resourceUsage().maxRSS / 1024) } satisfies Measurement));
+console.log(JSON.stringify({ ...result, peakRssMB: result.peakRssMB ?? Math.round(process.resourceUsage().maxRSS / 1024) } satisfies Measurement));

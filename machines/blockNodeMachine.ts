@@ -15,7 +15,7 @@
  * while requests are pending or a poll made progress.
  */
 import { setup } from 'xstate';
-import { applyStep, Emitter, type ActorName, type AnyEvent, type RequestOrigin, type ThreadName } from './effects.ts';
+import { applyStep, Emitter, SORTED_CONTEXT_LISTS, type ActorName, type AnyEvent, type RequestOrigin, type ThreadName } from './effects.ts';
 
 export type DriverName = 'file' | 'raw' | 'qcow2' | 'qed' | 'iscsi' | 'curl' | 'nbd';
 
@@ -54,6 +54,7 @@ export interface BlockNodeContext {
   parents: readonly ActorName[];
   host: ActorName;
   tracked: Readonly<Record<string, TrackedRequest>>;
+  /** The ids of `tracked`, sorted (see `track`). */
   trackedOrder: readonly string[];
   /** Completions reaped from the host, waiting for the linux-aio handler to be dispatched. */
   reaped: readonly string[];
@@ -149,7 +150,9 @@ function reportBusyChange(before: boolean, ctx: Ctx, out: Emitter): void {
 }
 
 function track(ctx: Ctx, id: string, req: TrackedRequest): Ctx {
-  return { ...ctx, tracked: { ...ctx.tracked, [id]: req }, trackedOrder: [...ctx.trackedOrder, id] };
+  // Kept sorted: only the count is read (bdrv_requests_pending), so two states that differ only
+  // in the order requests were submitted are one state.
+  return { ...ctx, tracked: { ...ctx.tracked, [id]: req }, trackedOrder: [...ctx.trackedOrder, id].sort(SORTED_CONTEXT_LISTS.trackedOrder) };
 }
 
 function untrack(ctx: Ctx, id: string): Ctx {
@@ -308,7 +311,10 @@ export function blockNodeStep(ctx: Ctx, event: AnyEvent): { context: Ctx; emitte
       ctx = completeRequest(ctx, out, e.id);
       break;
     case 'host.completion':
-      ctx = { ...ctx, reaped: [...ctx.reaped, e.id] };
+      // The completions one run of the handler reaps are handled in request-id order, not in the
+      // order they finished (qemu_laio_completion_cb takes io_getevents' order): no invariant
+      // reads the order within one batch, and keeping it told apart states that behave alike.
+      ctx = { ...ctx, reaped: [...ctx.reaped, e.id].sort(SORTED_CONTEXT_LISTS.reaped) };
       break;
     case 'aio.dispatch': {
       if (e.kind === 'handler' && e.id === laioHandlerId(ctx.name)) {

@@ -133,3 +133,22 @@ export class Emitter {
     this.emitted.push(observation);
   }
 }
+
+/**
+ * Context fields kept sorted because their order is not behaviour (see the machines that keep
+ * them): a renaming of interchangeable actors (symmetry reduction) sorts them again, as the
+ * machine would have kept the renamed state.
+ */
+export const SORTED_CONTEXT_LISTS: Readonly<Record<string, (a: unknown, b: unknown) => number>> = {
+  trackedOrder: (a, b) => compareText(a as string, b as string),
+  reaped: (a, b) => compareText(a as string, b as string),
+  pending: (a, b) => {
+    const x = a as { node: string; id: string };
+    const y = b as { node: string; id: string };
+    return compareText(x.node, y.node) || compareText(x.id, y.id);
+  },
+};
+
+function compareText(a: string, b: string): number {
+  return a < b ? -1 : a > b ? 1 : 0;
+}

@@ -9,7 +9,7 @@
  * completion itself waits for the next poll of the node's context.
  */
 import { setup } from 'xstate';
-import { applyStep, Emitter, type ActorName, type AnyEvent, type RequestOrigin } from './effects.ts';
+import { applyStep, Emitter, SORTED_CONTEXT_LISTS, type ActorName, type AnyEvent, type RequestOrigin } from './effects.ts';
 
 export interface HostRequest {
   id: string;
@@ -32,8 +32,16 @@ export interface HostLatency {
 export interface HostStorageContext {
   name: ActorName;
   latency: HostLatency;
+  /**
+   * Submitted and not completed, sorted by node and id: the environment may complete any of
+   * them next (see `hostStorageOffers`), so the order they came in is not behaviour, and two
+   * states that differ only in it are one state.
+   */
   pending: readonly HostRequest[];
-  completed: number;
+}
+
+function sortedPending(pending: HostRequest[]): HostRequest[] {
+  return pending.sort(SORTED_CONTEXT_LISTS.pending);
 }
 
 export type HostStorageEvent =
@@ -46,7 +54,7 @@ export function hostStorageStep(ctx: HostStorageContext, event: AnyEvent) {
   const e = event as HostStorageEvent;
   if (e.type === 'host.submit') {
     const latency = ctx.latency[e.op];
-    ctx = { ...ctx, pending: [...ctx.pending, { id: e.id, node: e.node, op: e.op, origin: e.origin, ctx: e.ctx, handler: e.handler, ready: latency === 0 }] };
+    ctx = { ...ctx, pending: sortedPending([...ctx.pending, { id: e.id, node: e.node, op: e.op, origin: e.origin, ctx: e.ctx, handler: e.handler, ready: latency === 0 }]) };
     if (latency > 0) out.alarmIn(`${ctx.name}/${e.node}/${e.id}`, 'realtime', latency, { type: 'host.ready', id: e.id, node: e.node });
   } else if (e.type === 'host.ready') {
     ctx = { ...ctx, pending: ctx.pending.map((r) => (r.id === e.id && r.node === e.node ? { ...r, ready: true } : r)) };
@@ -55,7 +63,7 @@ export function hostStorageStep(ctx: HostStorageContext, event: AnyEvent) {
     if (!req) {
       out.observe({ type: 'obs.error', message: `${ctx.name}: host.complete for request '${e.id}' on ${e.node}, which is not pending` });
     } else {
-      ctx = { ...ctx, pending: ctx.pending.filter((r) => r !== req), completed: ctx.completed + 1 };
+      ctx = { ...ctx, pending: ctx.pending.filter((r) => r !== req) };
       out.send(req.node, { type: 'host.completion', id: req.id, origin: req.origin });
       // event_notifier_set on the linux-aio eventfd: an internal handler of the node's context.
       out.send(req.ctx, { type: 'aio.handler.notify', id: req.handler });
@@ -74,7 +82,7 @@ export const hostStorageMachine = setup({
 }).createMachine({
   id: 'hostStorage',
   description: 'Host storage under protocol nodes: completes requests in an order the scheduler chooses',
-  context: ({ input }) => ({ name: input.name, latency: { read: 0, write: 0, flush: 0, ...input.latency }, pending: [], completed: 0 }),
+  context: ({ input }) => ({ name: input.name, latency: { read: 0, write: 0, flush: 0, ...input.latency }, pending: [] }),
   initial: 'serving',
   states: {
     serving: {

@@ -61,6 +61,7 @@ export function modelMapOf(topology: Topology): ModelMap {
     nodeChildren: Object.fromEntries(
       topology.nodes.map((n) => [nodeActor(n.name), [n.file, n.backing].filter((c): c is string => c !== undefined).map(nodeActor)]),
     ),
+    transactionRuns: (topology.script ?? []).filter((c) => c.do === 'transaction').length,
   };
 }
 

@@ -62,8 +62,8 @@ export function exploreCommand(options: ExploreCommandOptions, io: Output): numb
   // The file opened to check the path holds nothing when there is no counterexample to write.
   else if (options.trace) unlinkSync(options.trace);
   if (options.json) {
-    const granularity = options.granularity === 'thread' ? { granularity: 'thread' } : {};
-    io.out(JSON.stringify({ scenario: scenario.name, met, missingViolations: missing, ...granularity, reductions: reductionsOf(options, result), ...summarize(result, scenario, options.granularity === 'thread') }, null, 2));
+    const granularity = { granularity: options.granularity ?? 'thread' };
+    io.out(JSON.stringify({ scenario: scenario.name, met, missingViolations: missing, ...granularity, reductions: reductionsOf(options, result), ...summarize(result, scenario, options.granularity !== 'message') }, null, 2));
     return met ? 0 : 1;
   }
   io.out(`${scenario.name}: ${scenario.title}`);
@@ -75,8 +75,12 @@ export function exploreCommand(options: ExploreCommandOptions, io: Output): numb
     : options.symmetry === false
       ? 'off (--no-symmetry)'
       : `none (${result.symmetry.reason})`;
-  if (options.granularity === 'thread') io.out('granularity: thread (a step is a QEMU thread\'s call chain until it waits; sleep sets are off at this granularity; counterexample lengths are in messages)');
-  io.out(`reductions: sleep sets ${reductions.sleepSets ? 'on' : options.granularity === 'thread' ? 'off (thread granularity)' : 'off (--no-sleep-sets)'}, persistent singletons ${reductions.reduce ? 'on (--reduce)' : 'off'}, symmetry ${symmetry}`);
+  io.out(
+    options.granularity === 'message'
+      ? 'granularity: message (--granularity message: every message is a step)'
+      : "granularity: thread (a step is a QEMU thread's call chain until it waits; counterexample lengths are in messages)",
+  );
+  io.out(`reductions: sleep sets ${reductions.sleepSets ? 'on' : options.granularity !== 'message' ? 'off (thread granularity)' : 'off (--no-sleep-sets)'}, persistent singletons ${reductions.reduce ? 'on (--reduce)' : 'off'}, symmetry ${symmetry}`);
   io.out(
     `hashes only are stored (${Math.round(result.bytesPerState)} bytes per state with its parent link): the chance that two states shared one is ${result.collisionProbability.toExponential(1)}`,
   );
@@ -97,7 +101,7 @@ export function exploreCommand(options: ExploreCommandOptions, io: Output): numb
 
 /** Which reductions ran, so that two reports can be compared. */
 function reductionsOf(options: ExploreCommandOptions, result: ExploreResult): { sleepSets: boolean; reduce: boolean; symmetry: boolean; symmetryClasses: string[][] } {
-  return { sleepSets: options.sleepSets !== false && options.granularity !== 'thread', reduce: options.reduce === true, symmetry: result.symmetry.on, symmetryClasses: result.symmetry.on ? result.symmetry.classes : [] };
+  return { sleepSets: options.sleepSets !== false && options.granularity === 'message', reduce: options.reduce === true, symmetry: result.symmetry.on, symmetryClasses: result.symmetry.on ? result.symmetry.classes : [] };
 }
 
 function firstExpected(result: ExploreResult): Counterexample | undefined {

@@ -74,12 +74,14 @@ Options:
                     fewer states)
   --workers N       expand states on N worker threads (default 1: none); the verdict and
                     the counterexample are the same for every N (at most 64)
-  --granularity G   message (default): every message is a step; thread: a step is one
-                    QEMU thread's synchronous call chain until it waits (a blocking
-                    aio_poll with nothing ready, a lock held elsewhere, a reply from
-                    another thread), so only other threads and the environment
-                    interleave; fewer states, sleep sets off; counterexamples still
-                    replay with 'drainlab replay' (their length is given in messages)
+  --granularity G   thread (default): a step is one QEMU thread's synchronous call chain
+                    until it waits (a blocking aio_poll with nothing ready, a lock held
+                    elsewhere, a reply from another thread), or one event of the
+                    environment (a guest request, a host completion, a timer), so only
+                    threads and the environment interleave; message: every message is a
+                    step (the reference semantics, with sleep sets; many more states).
+                    Counterexamples replay with 'drainlab replay' either way (their
+                    length is given in messages)
   --json            a machine-readable report
   --trace FILE      write the counterexample's trace as NDJSON
   -h, --help        this help
@@ -273,7 +275,7 @@ export async function main(
           out(EXPLORE_HELP);
           return 0;
         }
-        const granularity = values.granularity ?? 'message';
+        const granularity = values.granularity ?? 'thread';
         if (granularity !== 'message' && granularity !== 'thread') throw new ScenarioError(`--granularity: '${granularity}' is not a granularity; expected message or thread`);
         return exploreCommand(
           {

@@ -101,6 +101,12 @@ export interface EngineOptions {
   onTrace?: (event: TraceEvent, source?: object) => void;
   /** Only trace events of the types this accepts are built and handed to `onTrace` (the explorer needs only what monitors judge). */
   traceOnly?: (type: string) => boolean;
+  /**
+   * The thread that stamps the messages the actors send as they start (`Envelope.thread`): the
+   * explorer at thread granularity gives the main thread, since QEMU sets up its block graph,
+   * exports and handlers there before any event loop runs (see `threadSteps.ts`). Absent: unstamped.
+   */
+  startingThread?: string;
 }
 
 export type EndReason = 'quiescent' | 'max-steps';
@@ -220,7 +226,12 @@ export class Engine {
     this.memoize = options.memoize ?? false;
     this.scope = this.createCollectingScope();
     this.wire.subscribe((routed) => this.enqueue(routed));
-    this.initialWorld = this.createInitialWorld(options.seed ?? 0);
+    this.sendingThread = options.startingThread ?? null;
+    try {
+      this.initialWorld = this.createInitialWorld(options.seed ?? 0);
+    } finally {
+      this.sendingThread = null;
+    }
   }
 
   get initial(): World {
@@ -735,11 +746,12 @@ export class Engine {
   private enqueue(routed: Routed): void {
     const draft = this.draft;
     if (!draft) throw new InternalError(`a message to ${routed.to} arrived outside a step`);
-    const envelope: Envelope =
-      this.sendingThread === null
-        ? { seq: draft.seq++, from: routed.from, event: routed.event }
-        : { seq: draft.seq++, from: routed.from, event: routed.event, thread: this.sendingThread };
-    this.appendToMailbox(draft, this.actorIndex.get(routed.to)!, envelope);
+    this.appendToMailbox(draft, this.actorIndex.get(routed.to)!, this.envelope(draft, routed.from, routed.event));
+  }
+
+  /** The next envelope of `draft`, stamped with the sending thread when there is one. */
+  private envelope(draft: Draft, from: ActorName, event: AnyEvent): Envelope {
+    return this.sendingThread === null ? { seq: draft.seq++, from, event } : { seq: draft.seq++, from, event, thread: this.sendingThread };
   }
 
   private appendToMailbox(draft: Draft, to: number, envelope: Envelope): void {
@@ -798,7 +810,7 @@ export class Engine {
       // Already due: the alarm goes off at once.
       draft.alarms = alarms;
       if (tracesAlarms) this.trace(draft, actor, '@trace.alarm', { phase: 'fire', id, clock, deadline });
-      this.appendToMailbox(draft, this.actorIndex.get(actor)!, { seq: draft.seq++, from: 'clock', event });
+      this.appendToMailbox(draft, this.actorIndex.get(actor)!, this.envelope(draft, 'clock', event));
       return;
     }
     const alarm: Alarm = { id, clock, deadline, target: actor, event, seq: draft.seq++ };
@@ -826,7 +838,7 @@ export class Engine {
       const target = this.actorIndex.get(alarm.target)!;
       this.sent(target);
       if (this.traced('@trace.alarm')) this.trace(draft, alarm.target, '@trace.alarm', { phase: 'fire', id: alarm.id, clock: alarm.clock, deadline: alarm.deadline });
-      this.appendToMailbox(draft, target, { seq: draft.seq++, from: 'clock', event: alarm.event });
+      this.appendToMailbox(draft, target, this.envelope(draft, 'clock', alarm.event));
     }
   }
 

@@ -15,7 +15,7 @@ import type { TraceEvent } from '../trace/TraceEvent.ts';
 import type { Step, World } from '../engine/World.ts';
 import { NOTHING_ASLEEP, type Footprint } from './sleepSets.ts';
 import { Symmetry, symmetryClasses, type SymmetryClasses } from './symmetry.ts';
-import { type Granularity, pinnedThreadsOf, type PinnedThreads, ThreadStepper } from './threadSteps.ts';
+import { type Granularity, pinnedThreadsOf, STARTUP, type PinnedThreads, ThreadStepper } from './threadSteps.ts';
 
 export interface ExpandedStep<W> {
   /** The step's index among the state's enabled steps. */
@@ -98,9 +98,6 @@ export class Expander {
 
   /** At thread granularity, what runs a macro step (see `threadSteps.ts`); null at message granularity. */
   readonly threads: ThreadStepper | null;
-  /** While a step is applied only to learn its footprint (a probe), its judged trace events are counted, not kept. */
-  private probing = false;
-  private probed = 0;
 
   constructor(
     private readonly topology: Topology,
@@ -109,22 +106,21 @@ export class Expander {
     readonly granularity: Granularity = 'message',
     /** Each actor's own thread; by default `pinnedThreadsOf` the actors (a spec may give a wrong one, to see it caught). */
     pinnedThreads?: PinnedThreads,
-    /** For specs: rule 4 of `threadSteps.ts` off, so that the thread map alone draws the macro steps. */
-    endWhereOthersMayAct = true,
+    /** For specs only (a mutation): message types taken as local to their sender's chain (see `ThreadStepper`). */
+    takenAsLocal?: ReadonlySet<string>,
   ) {
     const specs = createActorSpecs(topology);
+    const pinned = granularity === 'thread' ? (pinnedThreads ?? pinnedThreadsOf(specs)) : null;
     // Only the events a monitor judges are built: the explorer reads no others.
     this.engine = new Engine(specs, {
       onTrace: (e, source) => {
-        if (this.probing) {
-          this.probed++;
-          return;
-        }
         this.buffer[this.buffered++] = e;
         this.contents.add(source ? contentOfObservation(e, source) : hash53(judgedText(e)));
       },
       traceOnly: InvariantChecker.judgesType,
       memoize: true,
+      // Rule 3 of threadSteps.ts: QEMU's start-up is one macro step before anything else.
+      startingThread: pinned ? STARTUP : undefined,
     });
     this.initialEvents = this.takeBuffered();
     this.shared = new Set(specs.flatMap((s) => (s.offers ? [s.name, ...(s.offerReads ?? [])] : [])));
@@ -136,21 +132,7 @@ export class Expander {
       symmetry && this.symmetryClasses.classes.length > 0
         ? new Symmetry(this.symmetryClasses.members, this.engine.actorNames, (world) => world.time.realtime >= this.horizon)
         : null;
-    this.threads =
-      granularity === 'thread'
-        ? new ThreadStepper(this.engine, pinnedThreads ?? pinnedThreadsOf(specs), this.offerReads, {
-            muted: (body) => {
-              this.probing = true;
-              this.probed = 0;
-              try {
-                body();
-              } finally {
-                this.probing = false;
-              }
-              return this.probed > 0;
-            },
-          }, endWhereOthersMayAct)
-        : null;
+    this.threads = granularity === 'thread' ? new ThreadStepper(this.engine, pinned!, takenAsLocal) : null;
   }
 
   worldHash(world: World, parent?: World, changed?: readonly number[]): number {
@@ -226,7 +208,8 @@ export class Expander {
   private expandMacroSteps(world: World, enabled: readonly Step[], asleep: readonly Asleep[]): Expansion<World> {
     const threads = this.threads!;
     const steps: ExpandedStep<World>[] = [];
-    for (let index = 0; index < enabled.length; index++) {
+    const startup = threads.startupStep(enabled, enabled.length);
+    for (let index = startup < 0 ? 0 : startup; index < (startup < 0 ? enabled.length : startup + 1); index++) {
       const step = enabled[index];
       const identity = this.identityOf(step);
       if (asleep.length > 0 && isAsleep(asleep, identity)) continue;

@@ -86,8 +86,8 @@ export interface ExploreOptions {
   granularity?: Granularity;
   /** For specs only: each actor's own thread at `thread` granularity, instead of the one its kind gives (`pinnedThreadsOf`). */
   pinnedThreads?: PinnedThreads;
-  /** For specs only: at `thread` granularity, let the thread map alone end macro steps (rule 4 of `threadSteps.ts` off). */
-  endWhereOthersMayAct?: boolean;
+  /** For specs only (a mutation): at `thread` granularity, messages of these types continue their sender's chain even when they are for another thread. */
+  takenAsLocal?: ReadonlySet<string>;
   /** Called about every 2,000 states. */
   onProgress?: (progress: ExploreProgress) => void;
 }
@@ -189,9 +189,9 @@ const AHEAD = 4;
 export function explore(topology: Topology, options: ExploreOptions = {}): ExploreResult {
   const workers = options.workers ?? 1;
   if (!Number.isInteger(workers) || workers < 1) throw new InternalError(`explore: workers must be a whole number of at least 1, not ${workers}`);
-  const granularity = options.granularity ?? 'message';
+  const granularity = options.granularity ?? 'thread';
   if (granularity !== 'message' && granularity !== 'thread') throw new InternalError(`explore: granularity must be message or thread, not ${String(granularity)}`);
-  const expander = new Expander(topology, options.relativeTime !== false, options.symmetry !== false, granularity, options.pinnedThreads, options.endWhereOthersMayAct !== false);
+  const expander = new Expander(topology, options.relativeTime !== false, options.symmetry !== false, granularity, options.pinnedThreads, options.takenAsLocal);
   if (workers === 1) {
     // Expanded when collected, so one round's successors at a time are held.
     const expanding: Expanding<World, Batch<World>> = {
@@ -205,7 +205,7 @@ export function explore(topology: Topology, options: ExploreOptions = {}): Explo
     };
     return search<World, Batch<World>>(topology, expander, options, expanding, expander.engine.initial);
   }
-  if (options.pinnedThreads || options.endWhereOthersMayAct === false) throw new InternalError('explore: pinnedThreads and endWhereOthersMayAct are for one thread only (specs)');
+  if (options.pinnedThreads || options.takenAsLocal) throw new InternalError('explore: pinnedThreads and takenAsLocal are for one thread only (specs)');
   const pool = new WorkerPool(workers, topology, options.relativeTime !== false, options.symmetry !== false, granularity);
   try {
     const initial = pool.seed(new WireCodec(expander.engine).encode(expander.engine.initial));

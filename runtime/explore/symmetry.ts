@@ -29,6 +29,7 @@
  * every image is a true renaming of the state. The renaming the canonical image took is handed
  * on (`key`), so the monitors' judgement is hashed under the same renaming.
  */
+import { SORTED_CONTEXT_LISTS } from '../../machines/effects.ts';
 import { clientActor, nodeActor, type ClientSpec, type NodeSpec, type Topology } from '../../actors/topology.ts';
 import { InternalError } from '../errors.ts';
 import { keepOn, keptOn } from '../engine/partCache.ts';
@@ -188,7 +189,12 @@ function renameJson(value: unknown, rename: (text: string) => string): unknown {
   if (value === null || typeof value !== 'object') return value;
   if (Array.isArray(value)) return value.map((v) => renameJson(v, rename));
   const out: Record<string, unknown> = {};
-  for (const key of Object.keys(value)) out[rename(key)] = renameJson((value as Record<string, unknown>)[key], rename);
+  for (const key of Object.keys(value)) {
+    const renamed = renameJson((value as Record<string, unknown>)[key], rename);
+    // A list a machine keeps sorted is sorted again, as the machine keeps the renamed state.
+    const order = Object.hasOwn(SORTED_CONTEXT_LISTS, key) ? SORTED_CONTEXT_LISTS[key] : undefined;
+    out[rename(key)] = order && Array.isArray(renamed) ? renamed.sort(order) : renamed;
+  }
   return out;
 }
 

@@ -15,41 +15,42 @@
  *    actions run on the main thread), else the event's `thread` field (aio.poll, aio.dispatch,
  *    aio.acquire, aio.release, drain.*: the caller says which thread calls; in particular the
  *    main thread polling an IOThread's context while it waits for synchronous I/O runs that
- *    context's callbacks on the main thread, and the dispatch says so), else the thread of the
- *    step that sent the message, when that step belongs to the macro step under way (a plain
- *    function call runs on its caller's thread: io.submit, io.complete, aio.bh.schedule,
- *    aio.callback.done, host.submit, ...). Otherwise the thread is unknown.
- * 2. A macro step starts with any enabled step. It has a thread when its first step is a
- *    delivery whose thread (1) is known without the macro step: offers (the guest, the NBD
- *    client on the far side, the host completing I/O, a QMP command arriving), clock advances
- *    and timer expiries, and messages whose thread is unknown, are macro steps of one message.
- * 3. The chain continues with the oldest enabled delivery of a message sent within the macro
- *    step by a step of its thread, which also runs on that thread (1). A message a step of
- *    thread T sends for another thread (a context waking the IOThread's parked poll when the
- *    main thread releases its lock: an aio.dispatch with the IOThread's name; an aio.acquired
- *    granted to the main thread's monitor when the IOThread releases) is a cross-thread
- *    message: it stays in the mailbox and is a choice point. The chain ends where the thread
+ *    context's callbacks on the main thread, and the dispatch says so), else the thread whose
+ *    step sent the message (`Envelope.thread`: a plain function call runs on its caller's thread:
+ *    io.submit, io.complete, aio.bh.schedule, aio.callback.done, host.submit, ...).
+ * 2. The environment is one more party (`ENVIRONMENT`): the guest and the NBD client on the far
+ *    side (offers), the host completing I/O (an offer), the clock (an advance and the expiries it
+ *    delivers). Its macro step is the offer or the advance with the deliveries of what it sent to
+ *    actors of no thread of their own: a completion landing in a node's completion queue and the
+ *    context's event notifier turning readable (host.completion, aio.handler.notify), a timer
+ *    becoming expired (aio.timer.expired). That is the kernel's side of one event; a QEMU thread
+ *    reads none of it until its next aio_poll. What it sends to a thread's own actor (a QMP
+ *    command, a script's wake-up) is that thread's to take, at a choice point.
+ * 3. QEMU starts before anything else happens: the messages the actors send as they start
+ *    (the block graph, the exports' and devices' handlers, the loops' first aio_poll) and all
+ *    they send in turn are the first macro step (`STARTUP`), the only one enabled until it ends.
+ * 4. A macro step starts with any enabled step; its thread is the first step's (1, 2). The chain
+ *    continues with the oldest enabled delivery of a message its thread sent that also runs on
+ *    that thread (1), or of what the environment sent an actor of no thread (2) that the chain
+ *    reaches in that actor's mailbox. A message for another thread (a context waking the
+ *    IOThread's parked poll when the main thread releases its lock: an aio.dispatch with the
+ *    IOThread's name; an aio.acquired granted to the main thread's monitor when the IOThread
+ *    releases) stays in the mailbox: it is a choice point. The chain ends where the thread
  *    waits: a blocking aio_poll with nothing ready is parked, an aio.acquire of a lock another
  *    thread holds is parked, a call whose reply comes from another thread: no message of the
  *    chain is left to deliver.
- * 4. The chain also ends, leaving the rest of its messages for later choice points, where
- *    another party can act on what it published:
- *    - a step changed what the environment may do (the offers enabled or the next clock
- *      advance): a scripted trigger fired, I/O was submitted to the host, a timer was armed;
- *      the environment may act right there in QEMU, and what it does may not commute with the
- *      rest of the chain (a completion before a non-blocking aio_poll of the chain);
- *    - the next delivery of the chain does not commute (`independentInWorld`, or both are
- *      judged by monitors) with a step another thread or the environment may take now: the two
- *      threads race in QEMU, and both orders are explored.
  *
- * What (4) checks is the steps enabled at that instant, not every step other threads could take
- * before the chain's next delivery (the persistent-set condition): the soundness specs
- * (specs/runtime/explore/granularity.spec.ts) compare both granularities on the library.
+ * What this leaves out, on purpose: the environment acting in the middle of a chain. A thread
+ * reads what the environment did only in aio_poll, and a chain's blocking poll waits for it (a
+ * choice point); what is lost is a completion of I/O the chain itself submitted landing before a
+ * non-blocking poll later in the same chain, that is, the host finishing a request faster than
+ * QEMU runs the rest of a callback. docs/model.md says so; the soundness specs
+ * (specs/runtime/explore/granularity.spec.ts) compare both granularities on the library: the
+ * same verdicts, the same violated invariants, counterexamples that replay.
  */
 import type { ActorSpec, Engine } from '../engine/Engine.ts';
 import type { Step, World } from '../engine/World.ts';
 import type { ThreadName } from '../../machines/effects.ts';
-import { type Footprint, independentInWorld } from './sleepSets.ts';
 
 export type Granularity = 'message' | 'thread';
 
@@ -91,44 +92,56 @@ export interface MacroStep {
   sends: number[];
 }
 
+/** The party that runs the environment's macro steps (rule 2): no QEMU thread. */
+export const ENVIRONMENT = 'environment';
+
 /**
- * How a probe of a step runs (applied only to learn its footprint): the trace events it makes
- * must not reach the explorer's buffer; the caller counts the judged ones instead.
+ * The party that runs QEMU's start-up (rule 3): the messages the actors send as they start, and
+ * everything those deliveries send in turn, until none is left.
  */
-export interface ProbeHooks {
-  /** Runs `body` with tracing muted; returns whether the step made any judged trace event. */
-  muted(body: () => void): boolean;
-}
+export const STARTUP = 'startup';
+
+const NONE: ReadonlySet<string> = new Set();
 
 export class ThreadStepper {
-  /** Scratch lists of enabled steps, one per depth of use (the macro step's state, and probes). */
-  private readonly enabled: Step[] = [];
-  private readonly before: Step[] = [];
+  /** Scratch list of enabled steps within a macro step. */
+  private readonly list: Step[] = [];
 
   constructor(
     private readonly engine: Engine,
     readonly pinned: PinnedThreads,
-    private readonly offerReads: readonly (ReadonlySet<number> | undefined)[],
-    private readonly hooks: ProbeHooks,
-    /** Rule 4 (specs only may switch it off, to see what the thread map alone decides). */
-    private readonly endWhereOthersMayAct = true,
+    /** For specs only (a mutation): messages of these types continue their sender's chain, whichever thread they are for. */
+    private readonly takenAsLocal: ReadonlySet<string> = NONE,
   ) {}
 
-  /** The thread a macro step's first step runs on, when known without the macro step (rule 2). */
-  firstThread(step: Step): ThreadName | null {
-    if (step.kind !== 'deliver') return null;
+  /** The party a macro step's first step runs on (rules 1 and 2). */
+  firstThread(step: Step): string {
+    if (step.kind !== 'deliver') return ENVIRONMENT;
+    if (step.envelope.thread === STARTUP) return STARTUP;
     return this.runsOn(step);
   }
 
-  /** Rule 1: the thread a delivery runs on, or null when it is unknown (sent by the environment or the clock). */
-  runsOn(step: Extract<Step, { kind: 'deliver' }>): ThreadName | null {
-    return this.pinned[step.at] ?? threadField(step) ?? step.envelope.thread ?? null;
+  /**
+   * Rule 3: while start-up messages are left, the only macro step: the one that starts with the
+   * first of them (-1 once start-up is over).
+   */
+  startupStep(enabled: readonly Step[], count: number): number {
+    for (let i = 0; i < count; i++) {
+      const step = enabled[i];
+      if (step.kind !== 'deliver') break;
+      if (step.envelope.thread === STARTUP) return i;
+    }
+    return -1;
+  }
+
+  /** Rule 1: the thread a delivery runs on (the environment's, for what the environment sent to actors of no thread). */
+  runsOn(step: Extract<Step, { kind: 'deliver' }>): string {
+    return this.pinned[step.at] ?? threadField(step) ?? step.envelope.thread ?? ENVIRONMENT;
   }
 
   /**
    * The macro step that starts with `enabled[index]` at `world` (`count` steps enabled there).
-   * `apply` applies a step of the chain for real (its trace events go to the explorer); the
-   * caller reads each one's effects from `engine.lastEffects` through `onApplied`.
+   * Its steps are applied for real: their trace events go to the explorer, in order.
    */
   run(world: World, enabled: readonly Step[], count: number, index: number): MacroStep {
     const engine = this.engine;
@@ -139,13 +152,11 @@ export class ThreadStepper {
     const sends = new Set<number>();
     let alarms = false;
     let time = false;
-    // The environment's steps enabled before the step being taken (rule 4).
-    let envBefore = envSteps(enabled, count);
     let current = world;
     let step = enabled[index];
     for (;;) {
-      // The messages a step of the thread sends are stamped with it (rule 1): a chain interrupted
-      // at a choice point goes on when its thread next runs, in a later macro step.
+      // The messages a step of the chain sends are stamped with its thread (rule 1): a chain
+      // interrupted at a choice point goes on when its thread next runs, in a later macro step.
       engine.sendingThread = thread;
       try {
         current = engine.apply(current, step);
@@ -160,86 +171,41 @@ export class ThreadStepper {
       }
       alarms ||= effects.alarms;
       time ||= effects.time;
-      if (thread === null) break;
-      const list = this.before;
+      const list = this.list;
       const listed = engine.listEnabled(current, list);
-      const envNow = envSteps(list, listed);
-      if (this.endWhereOthersMayAct && !sameEnvSteps(envBefore, envNow)) break;
       const next = this.chainDelivery(list, listed, thread);
       if (next < 0) break;
-      if (this.endWhereOthersMayAct && !this.commutesWithTheRest(current, list, listed, next)) break;
       indexes.push(next);
       enabledCounts.push(listed);
-      envBefore = envNow;
       step = list[next];
     }
     return { world: current, indexes, enabledCounts, changed: [...changed].sort((a, b) => a - b), alarms, time, sends: [...sends].sort((a, b) => a - b) };
   }
 
-  /** Rule 3: the oldest enabled delivery of a message the chain sent, run on its thread; -1 if none. */
-  private chainDelivery(list: readonly Step[], count: number, thread: ThreadName): number {
+  /**
+   * Rule 4: the oldest enabled delivery of a message the chain's thread sent, run on that
+   * thread, or of what the environment sent an actor of no thread (rule 2: the kernel's side of
+   * an event that has already happened, left behind older messages in that actor's mailbox; the
+   * chain takes it as it reaches it, as the actor would see it in QEMU); -1 if none.
+   */
+  private chainDelivery(list: readonly Step[], count: number, thread: string): number {
     // Deliveries come first in canonical order, oldest message first.
     for (let i = 0; i < count; i++) {
       const step = list[i];
       if (step.kind !== 'deliver') break;
-      if (step.envelope.thread === thread && this.runsOn(step) === thread) return i;
+      if (thread === STARTUP) {
+        if (step.envelope.thread === STARTUP) return i;
+        continue;
+      }
+      const runsOn = this.runsOn(step);
+      if (runsOn === thread ? step.envelope.thread === thread : runsOn === ENVIRONMENT) return i;
+      if (step.envelope.thread === thread && this.takenAsLocal.has(step.envelope.event.type)) return i;
     }
     return -1;
   }
-
-  /** Rule 4, second part: the chain's next delivery commutes with every other step enabled now. */
-  private commutesWithTheRest(world: World, list: readonly Step[], count: number, chosen: number): boolean {
-    // The list is the engine's scratch for `world`; probes list nothing, so it stays valid.
-    const mine = this.footprint(world, list[chosen]);
-    for (let i = 0; i < count; i++) {
-      if (i === chosen) continue;
-      const other = this.footprint(world, list[i]);
-      if (mine.judged && other.judged) return false;
-      if (!independentInWorld(mine, other, this.offerReads)) return false;
-    }
-    return true;
-  }
-
-  /** What a step touches from `world`, found by applying it with tracing muted (transitions are memoized). */
-  private footprint(world: World, step: Step): Footprint {
-    let sends: number[] = [];
-    let alarms = false;
-    let time = false;
-    const judged = this.hooks.muted(() => {
-      this.engine.apply(world, step);
-      const effects = this.engine.lastEffects;
-      sends = [...new Set(effects.sends)].sort((a, b) => a - b);
-      alarms = effects.alarms;
-      time = effects.time;
-    });
-    return { actor: step.kind === 'advance' ? -1 : step.at, offer: step.kind === 'offer', sends, alarms, time, judged };
-  }
 }
 
-function threadField(step: Extract<Step, { kind: 'deliver' }>): ThreadName | null {
+function threadField(step: Extract<Step, { kind: 'deliver' }>): string | null {
   const thread = step.envelope.event.thread;
   return typeof thread === 'string' ? thread : null;
-}
-
-/** The environment's enabled steps (offers, then the clock advance): they follow the deliveries in canonical order. */
-function envSteps(list: readonly Step[], count: number): Step[] {
-  const steps: Step[] = [];
-  for (let i = 0; i < count; i++) if (list[i].kind !== 'deliver') steps.push(list[i]);
-  return steps;
-}
-
-/** The same environment steps: offers of the same actors with the same (interned) events, the same advance. */
-function sameEnvSteps(a: readonly Step[], b: readonly Step[]): boolean {
-  if (a.length !== b.length) return false;
-  for (let i = 0; i < a.length; i++) {
-    const x = a[i];
-    const y = b[i];
-    if (x === y) continue;
-    if (x.kind === 'offer' && y.kind === 'offer') {
-      if (x.at !== y.at || (x.event !== y.event && JSON.stringify(x.event) !== JSON.stringify(y.event))) return false;
-    } else if (x.kind === 'advance' && y.kind === 'advance') {
-      if (x.realtime !== y.realtime || x.virtual !== y.virtual) return false;
-    } else return false;
-  }
-  return true;
 }

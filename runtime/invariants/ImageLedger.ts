@@ -63,7 +63,11 @@ export class ImageLedger {
 
   /** The ledger without step numbers: two histories with equal keys hold the same images. */
   key(): unknown {
-    return [[...this.writes.values()].map((w) => `${w.id}@${w.node}<${w.via}`), this.points.map((p) => [p.action, p.kind, p.node, entries(p.held)])];
+    // The writes as a set (canonical JSON sorts an object's keys, also after a renaming): which
+    // one reached its node first is not judged.
+    const writes: Record<string, 1> = {};
+    for (const w of this.writes.values()) writes[`${w.id}@${w.node}<${w.via}`] = 1;
+    return [writes, this.points.map((p) => [p.action, p.kind, p.node, entries(p.held)])];
   }
 
   images(): ImageReport[] {

@@ -36,6 +36,8 @@ export interface ModelMap {
   nodeClients?: Readonly<Record<ActorName, readonly ActorName[]>>;
   /** Whether qed's drain hook (patches 11-12) is on: I4 then also asks that no need-check timer is left pending. */
   qedDrainHook?: boolean;
+  /** How many transactions the script runs at most (its transaction commands); absent: not known. */
+  transactionRuns?: number;
 }
 
 /** Counters as the trace reports them, shared by the monitors. */
@@ -483,7 +485,7 @@ export class ConservationMonitor implements InvariantMonitor {
 }
 
 export function defaultMonitors(model: ModelMap = { nodeContext: {} }): InvariantMonitor[] {
-  return [...coreMonitors(), ...transactionMonitors(model.era, model.nodeClients)];
+  return [...coreMonitors(), ...transactionMonitors(model.era, model.nodeClients, model.transactionRuns)];
 }
 
 function coreMonitors(): InvariantMonitor[] {

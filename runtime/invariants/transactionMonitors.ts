@@ -210,9 +210,17 @@ export class ConsistentCutMonitor implements InvariantMonitor {
   /** For messages only: the steps of issues and completions. */
   private readonly stepOf = new Map<string, number>();
 
-  constructor(private readonly nodeClients: Readonly<Record<ActorName, readonly ActorName[]>> = {}) {}
+  /** Transactions ended so far: once every one the script can run has ended, no cut is left to judge. */
+  private ended = 0;
+
+  constructor(
+    private readonly nodeClients: Readonly<Record<ActorName, readonly ActorName[]>> = {},
+    /** How many transactions the script runs at most (unknown: the history is kept to the end). */
+    private readonly transactionRuns = Infinity,
+  ) {}
 
   observe(e: TraceEvent, _state: TraceState, report: Report): void {
+    if (e.type === '@trace.txn' && e.phase === 'transaction' && (e.result === 'ok' || e.result === 'failed')) this.ended++;
     this.ledger.observe(e);
     if (e.type === '@trace.guest') {
       this.stepOf.set(`${e.phase}:${e.id}`, e.step);
@@ -223,9 +231,27 @@ export class ConsistentCutMonitor implements InvariantMonitor {
     }
   }
 
+  /**
+   * What the cut is judged by from here on, in no order the interleaving chose: the images, the
+   * writes completed so far (each one issued later comes after all of them), and for each
+   * issued write the writes the guest had seen complete before it (`checkCut` asks only
+   * whether wx completed before wy was issued). Two histories that differ only in the order of
+   * independent completions judge every future cut alike, so they are one explorer state.
+   */
   key(): unknown {
-    return [this.ledger.key(), [...this.completionIndex.keys()], [...this.seenAtIssue]];
+    if (this.ended >= this.transactionRuns) return 'judged';
+    // Sets as objects: canonical JSON sorts their keys, also after a renaming (symmetry).
+    const completed: Record<string, 1> = {};
+    for (const id of this.completionIndex.keys()) completed[id] = 1;
+    const seenBefore: Record<string, Record<string, 1>> = {};
+    for (const [wy, seen] of this.seenAtIssue) {
+      const before: Record<string, 1> = {};
+      for (const [wx, order] of this.completionIndex) if (order < seen) before[wx] = 1;
+      seenBefore[wy] = before;
+    }
+    return [this.ledger.key(), completed, seenBefore];
   }
+
 
   private checkCut(e: TxnEvent, report: Report): void {
     const pits = this.ledger.points.filter((p) => p.action.startsWith(`${e.txn}/`));
@@ -357,6 +383,10 @@ export class DriverTimerMonitor implements InvariantMonitor {
   }
 }
 
-export function transactionMonitors(era: '2015' | 'now' = '2015', nodeClients: Readonly<Record<ActorName, readonly ActorName[]>> = {}): InvariantMonitor[] {
-  return [new TxnLogFeeder(), new EraOrderMonitor(era), new PairingMonitor(), new ConsistentCutMonitor(nodeClients), new AbortEffectsMonitor(), new ProgressMonitor(), new DriverTimerMonitor()];
+export function transactionMonitors(
+  era: '2015' | 'now' = '2015',
+  nodeClients: Readonly<Record<ActorName, readonly ActorName[]>> = {},
+  transactionRuns?: number,
+): InvariantMonitor[] {
+  return [new TxnLogFeeder(), new EraOrderMonitor(era), new PairingMonitor(), new ConsistentCutMonitor(nodeClients, transactionRuns), new AbortEffectsMonitor(), new ProgressMonitor(), new DriverTimerMonitor()];
 }

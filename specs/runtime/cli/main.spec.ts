@@ -129,7 +129,7 @@ describe('drainlab as a process', () => {
 
 describe('drainlab explore', () => {
   it('should exit 0 when a protection-off scenario shows every violation it expects, and explain each in words', async () => {
-    const { code, out } = await cli('explore', 'drained-section-without-gating');
+    const { code, out } = await cli('explore', 'drained-section-without-gating', '--granularity', 'message');
     expect(code).toBe(0);
     expect(out).toContain('verdict: proved');
     expect(out).toMatch(/expected violation I1: shortest interleaving 22 steps, replay drainlab replay drained-section-without-gating@\S+/);
@@ -140,15 +140,25 @@ describe('drainlab explore', () => {
     expect(out.trim().split('\n').at(-1)).toBe('expectations met');
   });
 
+  it('should explore a thread call chain per step by default, and say so', async () => {
+    const { code, out } = await cli('explore', 'drained-section-without-gating');
+    expect(code).toBe(0);
+    expect(out).toContain("granularity: thread (a step is a QEMU thread's call chain until it waits");
+    expect(out).toContain('reductions: sleep sets off (thread granularity)');
+    const steps = Number(/expected violation I1: shortest interleaving (\d+) steps, replay drainlab replay drained-section-without-gating@\S+/.exec(out)![1]);
+    expect(steps).toBeGreaterThanOrEqual(22);
+    expect(out.trim().split('\n').at(-1)).toBe('expectations met');
+  });
+
   it('should exit 1 with the verdict bounded when the state budget runs out', async () => {
-    const { code, out } = await cli('explore', 'two-external-snapshots', '--max-states', '1000');
+    const { code, out } = await cli('explore', 'two-external-snapshots', '--max-states', '50');
     expect(code).toBe(1);
-    expect(out).toContain('verdict: bounded (1000 states stored (--max-states))');
+    expect(out).toContain('verdict: bounded (50 states stored (--max-states))');
   });
 
   it('should visit the same states with --no-sleep-sets, taking more transitions', async () => {
-    const asleep = JSON.parse((await cli('explore', 'drained-section-dataplane', '--json')).out);
-    const awake = JSON.parse((await cli('explore', 'drained-section-dataplane', '--json', '--no-sleep-sets')).out);
+    const asleep = JSON.parse((await cli('explore', 'drained-section-dataplane', '--json', '--granularity', 'message')).out);
+    const awake = JSON.parse((await cli('explore', 'drained-section-dataplane', '--json', '--granularity', 'message', '--no-sleep-sets')).out);
     expect(awake.verdict).toBe('proved');
     const none = { reduce: false, symmetry: false, symmetryClasses: [] };
     expect([asleep.reductions, awake.reductions]).toEqual([{ sleepSets: true, ...none }, { sleepSets: false, ...none }]);
@@ -157,8 +167,8 @@ describe('drainlab explore', () => {
   });
 
   it('should merge mirror-image states of identical clients unless --no-symmetry, and say so', async () => {
-    const merged = await cli('explore', 'identical-clients-ready-list');
-    const whole = await cli('explore', 'identical-clients-ready-list', '--no-symmetry');
+    const merged = await cli('explore', 'identical-clients-ready-list', '--granularity', 'message');
+    const whole = await cli('explore', 'identical-clients-ready-list', '--granularity', 'message', '--no-symmetry');
     expect(merged.out).toContain('symmetry on over {nbd0, nbd1}');
     expect(whole.out).toContain('symmetry off (--no-symmetry)');
     const states = (out: string) => Number(/^(\d+) states/m.exec(out)![1]);
@@ -168,8 +178,8 @@ describe('drainlab explore', () => {
 
   it('should write the counterexample as NDJSON and report as JSON, the same with two workers', async () => {
     const dir = mkdtempSync(join(tmpdir(), 'drainlab-'));
-    const one = await cli('explore', 'drained-section-without-gating', '--json', '--trace', join(dir, 'one.ndjson'));
-    const two = await cli('explore', 'drained-section-without-gating', '--json', '--workers', '2', '--trace', join(dir, 'two.ndjson'));
+    const one = await cli('explore', 'drained-section-without-gating', '--json', '--granularity', 'message', '--trace', join(dir, 'one.ndjson'));
+    const two = await cli('explore', 'drained-section-without-gating', '--json', '--granularity', 'message', '--workers', '2', '--trace', join(dir, 'two.ndjson'));
     const strip = (text: string) => ({ ...JSON.parse(text), seconds: 0 });
     expect(strip(two.out)).toEqual(strip(one.out));
     expect(JSON.parse(one.out).expected.I1.steps).toBe(22);

@@ -1,5 +1,9 @@
 import { describe, expect, it } from 'vitest';
-import { explore } from '../../../runtime/explore/explore.ts';
+import { explore as exploreAtAnyGranularity, type ExploreOptions } from '../../../runtime/explore/explore.ts';
+import type { Topology } from '../../../actors/topology.ts';
+
+/** These specs are about the message-level search (sleep sets, --reduce, exact shortest lengths in messages): granularity.spec.ts compares it with the default, thread granularity. */
+const explore = (topology: Topology, options: ExploreOptions = {}) => exploreAtAnyGranularity(topology, { granularity: 'message', ...options });
 import { runScenario } from '../../../runtime/scenario/runScenario.ts';
 import { simulate } from '../../../runtime/simulate.ts';
 import { resolveScenario } from '../../../runtime/cli/scenarioCommands.ts';

@@ -78,12 +78,15 @@ describe('thread granularity', () => {
     expect(thread.states).toBeLessThanOrEqual(message.states);
   });
 
-  it('should keep message granularity as it was: the default, with sleep sets', () => {
+  it('should explore at thread granularity by default, and keep message granularity as the reference with sleep sets', () => {
     const topology = smallConfiguration('drained-section-without-gating');
     const byDefault = explore(topology, { expectedViolations: ['I1', 'I5', 'I7'] });
+    const thread = explore(topology, { expectedViolations: ['I1', 'I5', 'I7'], granularity: 'thread' });
     const message = explore(topology, { expectedViolations: ['I1', 'I5', 'I7'], granularity: 'message' });
-    expect({ ...byDefault, seconds: 0 }).toEqual({ ...message, seconds: 0 });
+    expect({ ...byDefault, seconds: 0 }).toEqual({ ...thread, seconds: 0 });
+    expect(message.states).toBeGreaterThan(thread.states);
     for (const ce of Object.values(message.expected)) expect(ce!.macroSteps).toBe(ce!.step);
+    for (const ce of Object.values(thread.expected)) expect(ce!.macroSteps).toBeLessThan(ce!.step);
   });
 
   it('should print its figures', () => {

@@ -4,7 +4,11 @@ import { resolveScenario } from '../../../runtime/cli/scenarioCommands.ts';
 import { canonicalJson } from '../../../runtime/engine/worldHash.ts';
 import type { World } from '../../../runtime/engine/World.ts';
 import { Expander } from '../../../runtime/explore/Expander.ts';
-import { explore } from '../../../runtime/explore/explore.ts';
+import { SORTED_CONTEXT_LISTS } from '../../../machines/effects.ts';
+import { explore as exploreAtAnyGranularity, type ExploreOptions } from '../../../runtime/explore/explore.ts';
+
+/** These specs are about the message-level search (sleep sets, --reduce, exact shortest lengths in messages): granularity.spec.ts compares it with the default, thread granularity. */
+const explore = (topology: Topology, options: ExploreOptions = {}) => exploreAtAnyGranularity(topology, { granularity: 'message', ...options });
 import { Symmetry, symmetryClasses } from '../../../runtime/explore/symmetry.ts';
 import { InvariantChecker } from '../../../runtime/invariants/InvariantChecker.ts';
 import { runScenario } from '../../../runtime/scenario/runScenario.ts';
@@ -40,7 +44,19 @@ function allStates(topology: Topology): { world: World; checker: InvariantChecke
 function mirrored(expander: Expander, world: World, swaps: Record<string, string>): World {
   const pattern = new RegExp(`(?<![\\w-])(${Object.keys(swaps).join('|')})(?![\\w-])`, 'g');
   const text = JSON.stringify(expander.engine.serialize(world)).replace(pattern, (m) => swaps[m]);
-  return expander.engine.restore(JSON.parse(text));
+  return expander.engine.restore(sortedAsMachinesKeep(JSON.parse(text)) as Parameters<Expander['engine']['restore']>[0]);
+}
+
+/** The lists machines keep sorted (`SORTED_CONTEXT_LISTS`), sorted again after the swap, as the machines would hold them. */
+function sortedAsMachinesKeep(value: unknown): unknown {
+  if (value === null || typeof value !== 'object') return value;
+  if (Array.isArray(value)) return value.map(sortedAsMachinesKeep);
+  const out: Record<string, unknown> = {};
+  for (const [key, v] of Object.entries(value)) {
+    const inner = sortedAsMachinesKeep(v);
+    out[key] = Object.hasOwn(SORTED_CONTEXT_LISTS, key) && Array.isArray(inner) ? inner.sort(SORTED_CONTEXT_LISTS[key]) : inner;
+  }
+  return out;
 }
 
 /** Each sampled world and its mirror image get one canonical hash, though most differ as they are. */
