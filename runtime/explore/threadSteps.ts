@@ -110,14 +110,17 @@ export class ThreadStepper {
   constructor(
     private readonly engine: Engine,
     readonly pinned: PinnedThreads,
-    /** For specs only (a mutation): messages of these types continue their sender's chain, whichever thread they are for. */
+    /**
+     * For specs only (a mutation): messages of these types continue their sender's chain, whichever
+     * thread they are for; with aio.release, a released lock does not end the chain (rule 5).
+     */
     private readonly takenAsLocal: ReadonlySet<string> = NONE,
   ) {}
 
   /** The party a macro step's first step runs on (rules 1 and 2). */
   firstThread(step: Step): string {
     if (step.kind !== 'deliver') return ENVIRONMENT;
-    if (step.envelope.thread === STARTUP) return STARTUP;
+    if (isStartup(step)) return STARTUP;
     return this.runsOn(step);
   }
 
@@ -129,14 +132,14 @@ export class ThreadStepper {
     for (let i = 0; i < count; i++) {
       const step = enabled[i];
       if (step.kind !== 'deliver') break;
-      if (step.envelope.thread === STARTUP) return i;
+      if (isStartup(step)) return i;
     }
     return -1;
   }
 
   /** Rule 1: the thread a delivery runs on (the environment's, for what the environment sent to actors of no thread). */
   runsOn(step: Extract<Step, { kind: 'deliver' }>): string {
-    return this.pinned[step.at] ?? threadField(step) ?? step.envelope.thread ?? ENVIRONMENT;
+    return this.pinned[step.at] ?? threadField(step) ?? (step.envelope.from === 'clock' ? ENVIRONMENT : step.envelope.thread) ?? ENVIRONMENT;
   }
 
   /**
@@ -175,6 +178,8 @@ export class ThreadStepper {
       const listed = engine.listEnabled(current, list);
       const next = this.chainDelivery(list, listed, thread);
       if (next < 0) break;
+      // Rule 5: the thread released a context's lock: another thread waiting for it runs now.
+      if (step.kind === 'deliver' && step.envelope.event.type === 'aio.release' && thread !== STARTUP && !this.takenAsLocal.has('aio.release')) break;
       indexes.push(next);
       enabledCounts.push(listed);
       step = list[next];
@@ -194,7 +199,7 @@ export class ThreadStepper {
       const step = list[i];
       if (step.kind !== 'deliver') break;
       if (thread === STARTUP) {
-        if (step.envelope.thread === STARTUP) return i;
+        if (isStartup(step)) return i;
         continue;
       }
       const runsOn = this.runsOn(step);
@@ -203,6 +208,15 @@ export class ThreadStepper {
     }
     return -1;
   }
+}
+
+/**
+ * A start-up message: sent while the actors started, or by a delivery of start-up. An alarm's
+ * expiry is the clock's, even one armed for time zero as the actors start (a scripted command at
+ * `at: 0` comes from outside QEMU, after start-up).
+ */
+function isStartup(step: Extract<Step, { kind: 'deliver' }>): boolean {
+  return step.envelope.thread === STARTUP && step.envelope.from !== 'clock';
 }
 
 function threadField(step: Extract<Step, { kind: 'deliver' }>): string | null {

@@ -1,6 +1,10 @@
 import { afterEach, describe, expect, it, vi } from 'vitest';
 import { resolveScenario } from '../../../runtime/cli/scenarioCommands.ts';
-import { explore } from '../../../runtime/explore/explore.ts';
+import { explore as exploreAtAnyGranularity, type ExploreOptions } from '../../../runtime/explore/explore.ts';
+import type { Topology } from '../../../actors/topology.ts';
+
+/** At message granularity, where the twins' mirror images are many (symmetry.spec.ts gives the reasons). */
+const explore = (topology: Topology, options: ExploreOptions = {}) => exploreAtAnyGranularity(topology, { granularity: 'message', ...options });
 import { Symmetry } from '../../../runtime/explore/symmetry.ts';
 
 /**
