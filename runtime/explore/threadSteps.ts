@@ -29,6 +29,8 @@
  * 3. QEMU starts before anything else happens: the messages the actors send as they start
  *    (the block graph, the exports' and devices' handlers, the loops' first aio_poll) and all
  *    they send in turn are the first macro step (`STARTUP`), the only one enabled until it ends.
+ *    An alarm's expiry is not start-up, even one due at time zero: a scripted QMP command comes
+ *    from outside.
  * 4. A macro step starts with any enabled step; its thread is the first step's (1, 2). The chain
  *    continues with the oldest enabled delivery of a message its thread sent that also runs on
  *    that thread (1), or of what the environment sent an actor of no thread (2) that the chain
@@ -39,6 +41,11 @@
  *    waits: a blocking aio_poll with nothing ready is parked, an aio.acquire of a lock another
  *    thread holds is parked, a call whose reply comes from another thread: no message of the
  *    chain is left to deliver.
+ * 5. A thread that releases a context's lock ends its macro step there: in QEMU 2015 the
+ *    IOThread waits for the lock (RFifoLock, first come first served) and runs as soon as it is
+ *    released, before the releasing thread can take it again, and the environment may have acted
+ *    meanwhile (an NBD request arriving between the transaction's bdrv_drain_all and a
+ *    drained_begin is admitted by the IOThread: qed's residual gap needs it).
  *
  * What this leaves out, on purpose: the environment acting in the middle of a chain. A thread
  * reads what the environment did only in aio_poll, and a chain's blocking poll waits for it (a
