@@ -162,6 +162,11 @@ if (runs('drainlab')) {
   const single = run('drainlab', '3', '1');
   console.log(`Worker threads, N = 3, D = 1: 1 thread ${int(perSecond(single))} states/s, 2 workers ${int(perSecond(two))} states/s (${two.verdict}, ${int(two.states)} states).`);
   const message = run('drainlab', '1', '1', 'granularity=message');
+  const thread = run('drainlab', '1', '1');
+  console.log(
+    `N = 1, D = 1 one message per step (--granularity message): ${verdictOf(message)}, ${int(message.states)} states in ${message.seconds.toFixed(1)} s; ` +
+      `one thread's call chain per step (the default): ${verdictOf(thread)}, ${int(thread.states)} states in ${thread.seconds.toFixed(1)} s.`,
+  );
   console.log(
     `Message granularity (--granularity message), N = 1, D = 1: ${verdictOf(message)}, ${int(message.states)} states in ${message.seconds.toFixed(1)} s, against ${int(single.states)} states at N = 3 by default.`,
   );

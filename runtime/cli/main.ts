@@ -65,9 +65,9 @@ Options:
   --time-limit S    stop after S seconds
   --reduce          partial-order reduction: local, invisible steps are taken alone; same
                     verdict, fewer states, a counterexample may be a few steps longer
-  --no-sleep-sets   take every enabled step at every state; by default a step that
-                    commutes with a sibling taken before it is not taken again after it
-                    (the same states and verdict, fewer transitions)
+  --no-sleep-sets   take every enabled step at every state; with --granularity message,
+                    a step that commutes with a sibling taken before it is otherwise not
+                    taken again after it (the same states and verdict, fewer transitions)
   --no-symmetry     store every state; by default states that differ only by which of
                     two identical clients (or node trees) is which are one (only with
                     dispatchOrder: readiness; the same verdict, shortest counterexamples,
