@@ -80,7 +80,7 @@ export function exploreCommand(options: ExploreCommandOptions, io: Output): numb
       ? 'granularity: message (--granularity message: every message is a step)'
       : "granularity: thread (a step is a QEMU thread's call chain until it waits; counterexample lengths are in messages)",
   );
-  io.out(`reductions: sleep sets ${reductions.sleepSets ? 'on' : options.granularity !== 'message' ? 'off (thread granularity)' : 'off (--no-sleep-sets)'}, persistent singletons ${reductions.reduce ? 'on (--reduce)' : 'off'}, symmetry ${symmetry}`);
+  io.out(`reductions: sleep sets ${reductions.sleepSets ? 'on' : 'off (--no-sleep-sets)'}, persistent singletons ${reductions.reduce ? 'on (--reduce)' : 'off'}, symmetry ${symmetry}`);
   io.out(
     `hashes only are stored (${Math.round(result.bytesPerState)} bytes per state with its parent link): the chance that two states shared one is ${result.collisionProbability.toExponential(1)}`,
   );
@@ -101,7 +101,7 @@ export function exploreCommand(options: ExploreCommandOptions, io: Output): numb
 
 /** Which reductions ran, so that two reports can be compared. */
 function reductionsOf(options: ExploreCommandOptions, result: ExploreResult): { sleepSets: boolean; reduce: boolean; symmetry: boolean; symmetryClasses: string[][] } {
-  return { sleepSets: options.sleepSets !== false && options.granularity === 'message', reduce: options.reduce === true, symmetry: result.symmetry.on, symmetryClasses: result.symmetry.on ? result.symmetry.classes : [] };
+  return { sleepSets: options.sleepSets !== false, reduce: options.reduce === true, symmetry: result.symmetry.on, symmetryClasses: result.symmetry.on ? result.symmetry.classes : [] };
 }
 
 function firstExpected(result: ExploreResult): Counterexample | undefined {

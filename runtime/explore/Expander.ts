@@ -202,8 +202,8 @@ export class Expander {
   /**
    * `expand` at thread granularity: each enabled step begins a macro step (`ThreadStepper.run`),
    * whose trace events all go to the monitors in order. A macro step's footprint is its first
-   * step's actor with every mailbox it appended to; sleep sets are off at this granularity (see
-   * `explore`), so it serves only the worker protocol and `identity`.
+   * step's actor, the mailboxes it appended to and every actor it touched (`Footprint.touched`):
+   * sleep sets compare those.
    */
   private expandMacroSteps(world: World, enabled: readonly Step[], asleep: readonly Asleep[]): Expansion<World> {
     const threads = this.threads!;
@@ -224,7 +224,7 @@ export class Expander {
       }
       const quiet = macro.sends.length === 0 && !macro.alarms && !macro.time;
       const local = macro.indexes.length === 1 && step.kind === 'deliver' && !this.shared.has(step.actor) && quiet && judged.length === 0;
-      const footprint: Footprint = { actor: step.kind === 'advance' ? -1 : step.at, offer: step.kind === 'offer', sends: macro.sends, alarms: macro.alarms, time: macro.time, judged: judged.length > 0 };
+      const footprint: Footprint = { actor: step.kind === 'advance' ? -1 : step.at, offer: step.kind === 'offer', sends: macro.sends, alarms: macro.alarms, time: macro.time, judged: judged.length > 0, touched: macro.changed };
       const next = macro.world;
       let worldHash: number;
       let symmetryKey = '';

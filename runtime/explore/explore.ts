@@ -79,9 +79,9 @@ export interface ExploreOptions {
    * What a step of the search is (default `message`): one message, or at `thread` a macro step,
    * one step followed at once by the deliveries that continue the same QEMU thread's synchronous
    * call chain until it waits (see `threadSteps.ts`). Choice points are then only where another
-   * thread or the environment can act. Sleep sets are off at `thread` (a macro step's extent
-   * depends on what else is enabled, so two macro steps' footprints do not say they commute);
-   * symmetry stays on. Paths and replay paths stay message-level: `replay` needs no option.
+   * thread or the environment can act. Sleep sets work on macro steps (two commute when they
+   * touch no actor in common, see `independentInWorld`); symmetry stays on. Paths and replay
+   * paths stay message-level: `replay` needs no option.
    */
   granularity?: Granularity;
   /** For specs only: each actor's own thread at `thread` granularity, instead of the one its kind gives (`pinnedThreadsOf`). */
@@ -258,8 +258,7 @@ function search<W, R>(topology: Topology, expander: Expander, options: ExploreOp
   const timeLimit = (options.timeLimitSeconds ?? Infinity) * 1000;
   const expectedViolations = new Set(options.expectedViolations ?? []);
   const reduce = options.reduce ?? false;
-  // Off at thread granularity: see `ExploreOptions.granularity`.
-  const sleepSets = (options.sleepSets ?? true) && expander.granularity === 'message';
+  const sleepSets = options.sleepSets ?? true;
   const mustHold = options.mustHold ? new Set(options.mustHold) : null;
   const breaks = (invariant: string) => (mustHold ? mustHold.has(invariant) : !expectedViolations.has(invariant));
   const started = performance.now(); // @allow-wallclock: the --time-limit bound, never the model's time

@@ -40,6 +40,12 @@ export interface Footprint {
   readonly time: boolean;
   /** Some monitor reads its trace events (the monitors' state is part of the explored state). */
   readonly judged: boolean;
+  /**
+   * A macro step's (thread granularity): every actor it delivered to or appended to, ascending.
+   * Two macro steps commute when they touch no actor in common (and the rest holds): a macro
+   * step's extent depends only on the actors it touches (see `threadSteps.ts`).
+   */
+  readonly touched?: readonly number[];
 }
 
 /**
@@ -124,6 +130,7 @@ const MAX_INTERNED = 100_000;
 function footprintKey(f: Footprint): number {
   let key = ((f.actor + 2) << 5) | (f.offer ? 16 : 0) | (f.alarms ? 8 : 0) | (f.time ? 4 : 0) | (f.judged ? 2 : 0);
   for (let i = 0; i < f.sends.length; i++) key = Math.imul(key ^ (f.sends[i] + 1), 0x9e3779b1);
+  if (f.touched) for (let i = 0; i < f.touched.length; i++) key = Math.imul(key ^ (f.touched[i] + 7), 0x85ebca6b);
   return key >>> 0;
 }
 
@@ -131,6 +138,11 @@ function sameFootprint(a: Footprint, b: Footprint): boolean {
   if (a === b) return true;
   if (a.actor !== b.actor || a.offer !== b.offer || a.alarms !== b.alarms || a.time !== b.time || a.judged !== b.judged || a.sends.length !== b.sends.length) return false;
   for (let i = 0; i < a.sends.length; i++) if (a.sends[i] !== b.sends[i]) return false;
+  if ((a.touched === undefined) !== (b.touched === undefined)) return false;
+  if (a.touched && b.touched) {
+    if (a.touched.length !== b.touched.length) return false;
+    for (let i = 0; i < a.touched.length; i++) if (a.touched[i] !== b.touched[i]) return false;
+  }
   return true;
 }
 
@@ -154,11 +166,32 @@ export type JudgementsCommute = (a: SleepEntry, b: SleepEntry) => boolean;
  * takes the same message either way and the mailbox ends the same.
  */
 export function independentInWorld(a: Footprint, b: Footprint, offerReads: readonly (ReadonlySet<number> | undefined)[]): boolean {
+  if (a.touched !== undefined && b.touched !== undefined) return macroStepsIndependent(a, b, a.touched, b.touched, offerReads);
   if (a.actor === b.actor) return false;
   if ((a.alarms || a.time) && (b.alarms || b.time)) return false;
   if (a.offer && offerReads[a.actor]?.has(b.actor)) return false;
   if (b.offer && offerReads[b.actor]?.has(a.actor)) return false;
   return !intersects(a.sends, b.sends);
+}
+
+/**
+ * Two macro steps: no actor touched by both (an append and a delivery at one mailbox are taken
+ * not to commute here, since a chain may go on to the appended message), not both at the timers
+ * or clocks, and neither touches a snapshot the other's offer reads.
+ */
+function macroStepsIndependent(a: Footprint, b: Footprint, ta: readonly number[], tb: readonly number[], offerReads: readonly (ReadonlySet<number> | undefined)[]): boolean {
+  if (a.actor === b.actor) return false;
+  if ((a.alarms || a.time) && (b.alarms || b.time)) return false;
+  if (intersects(ta, tb)) return false;
+  if (a.offer && readsAny(offerReads[a.actor], tb)) return false;
+  if (b.offer && readsAny(offerReads[b.actor], ta)) return false;
+  return true;
+}
+
+function readsAny(reads: ReadonlySet<number> | undefined, actors: readonly number[]): boolean {
+  if (!reads) return false;
+  for (const actor of actors) if (reads.has(actor)) return true;
+  return false;
 }
 
 /**

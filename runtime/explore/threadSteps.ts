@@ -183,7 +183,7 @@ export class ThreadStepper {
       time ||= effects.time;
       const list = this.list;
       const listed = engine.listEnabled(current, list);
-      const next = this.chainDelivery(list, listed, thread);
+      const next = this.chainDelivery(list, listed, thread, changed);
       if (next < 0) break;
       // Rule 5: the thread released a context's lock: another thread waiting for it runs now.
       if (step.kind === 'deliver' && step.envelope.event.type === 'aio.release' && thread !== STARTUP && !this.takenAsLocal.has('aio.release')) break;
@@ -196,11 +196,13 @@ export class ThreadStepper {
 
   /**
    * Rule 4: the oldest enabled delivery of a message the chain's thread sent, run on that
-   * thread, or of what the environment sent an actor of no thread (rule 2: the kernel's side of
-   * an event that has already happened, left behind older messages in that actor's mailbox; the
-   * chain takes it as it reaches it, as the actor would see it in QEMU); -1 if none.
+   * thread, or of what the environment sent an actor of no thread that the chain has touched
+   * (rule 2: the kernel's side of an event that has already happened, left behind older messages
+   * in that actor's mailbox; the chain takes it as it reaches it, as the actor would see it in
+   * QEMU; only where the chain has been, so that what a macro step does depends on the actors it
+   * touches alone, which sleep sets need); -1 if none.
    */
-  private chainDelivery(list: readonly Step[], count: number, thread: string): number {
+  private chainDelivery(list: readonly Step[], count: number, thread: string, touched: ReadonlySet<number>): number {
     // Deliveries come first in canonical order, oldest message first.
     for (let i = 0; i < count; i++) {
       const step = list[i];
@@ -210,7 +212,7 @@ export class ThreadStepper {
         continue;
       }
       const runsOn = this.runsOn(step);
-      if (runsOn === thread ? step.envelope.thread === thread : runsOn === ENVIRONMENT) return i;
+      if (runsOn === thread ? step.envelope.thread === thread : runsOn === ENVIRONMENT && touched.has(step.at)) return i;
       if (step.envelope.thread === thread && this.takenAsLocal.has(step.envelope.event.type)) return i;
     }
     return -1;

@@ -144,7 +144,7 @@ describe('drainlab explore', () => {
     const { code, out } = await cli('explore', 'drained-section-without-gating');
     expect(code).toBe(0);
     expect(out).toContain("granularity: thread (a step is a QEMU thread's call chain until it waits");
-    expect(out).toContain('reductions: sleep sets off (thread granularity)');
+    expect(out).toContain('reductions: sleep sets on, persistent singletons off');
     const steps = Number(/expected violation I1: shortest interleaving (\d+) steps, replay drainlab replay drained-section-without-gating@\S+/.exec(out)![1]);
     expect(steps).toBeGreaterThanOrEqual(22);
     expect(out.trim().split('\n').at(-1)).toBe('expectations met');

@@ -105,6 +105,20 @@ describe('thread granularity', () => {
   });
 });
 
+describe('thread granularity: sleep sets on macro steps', () => {
+  it.each([...holding.filter((n) => n !== 'backup-and-snapshot-over-nbd' && n !== 'blockdev-backup-and-snapshot-over-nbd'), ...breaking])('should visit the same states with and without them in %s, and find the same violations', (name) => {
+    const topology = smallConfiguration(name);
+    const expected = [...(resolveScenario(name).expect.violate ?? [])];
+    const base: ExploreOptions = { mustHold: mustHoldOf(name), expectedViolations: expected, maxStates: 2_000_000, granularity: 'thread' };
+    const asleep = explore(topology, { ...base, sleepSets: true });
+    const awake = explore(topology, { ...base, sleepSets: false });
+    expect(asleep.states).toBe(awake.states);
+    expect(asleep.verdict).toBe(awake.verdict);
+    expect(violated(asleep)).toEqual(violated(awake));
+    expect(asleep.transitions).toBeLessThanOrEqual(awake.transitions);
+  });
+});
+
 describe('thread granularity: a mutation the specs catch', () => {
   it("should lose qed's residual gap when a lock the main thread releases is taken as local to it (no choice point for the IOThread waiting for it)", () => {
     // The comparison above catches it: message granularity finds I6 in the reference
