@@ -119,6 +119,16 @@ describe('thread granularity: sleep sets on macro steps', () => {
   });
 });
 
+describe('thread granularity: worker threads', () => {
+  it('should give the same verdict, states, transitions and counterexamples with 1 and 2 workers', () => {
+    const topology = smallConfiguration('drained-section-without-gating');
+    const options: ExploreOptions = { expectedViolations: ['I1', 'I5', 'I7'], granularity: 'thread' };
+    const one = explore(topology, { ...options, workers: 1 });
+    const two = explore(topology, { ...options, workers: 2 });
+    expect({ ...two, seconds: 0 }).toEqual({ ...one, seconds: 0 });
+  });
+});
+
 describe('thread granularity: a mutation the specs catch', () => {
   it("should lose qed's residual gap when a lock the main thread releases is taken as local to it (no choice point for the IOThread waiting for it)", () => {
     // The comparison above catches it: message granularity finds I6 in the reference
