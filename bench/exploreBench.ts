@@ -167,9 +167,6 @@ if (runs('drainlab')) {
     `N = 1, D = 1 one message per step (--granularity message): ${verdictOf(message)}, ${int(message.states)} states in ${message.seconds.toFixed(1)} s; ` +
       `one thread's call chain per step (the default): ${verdictOf(thread)}, ${int(thread.states)} states in ${thread.seconds.toFixed(1)} s.`,
   );
-  console.log(
-    `Message granularity (--granularity message), N = 1, D = 1: ${verdictOf(message)}, ${int(message.states)} states in ${message.seconds.toFixed(1)} s, against ${int(single.states)} states at N = 3 by default.`,
-  );
 }
 
 /** Spin and the baseline explore the same protocol: a verdict, violated invariant or shortest counterexample that differs is a bug in one of them. */
