@@ -41,17 +41,10 @@ import { accessSync, closeSync, constants, copyFileSync, mkdtempSync, openSync, 
 import { tmpdir } from 'node:os';
 import { delimiter, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import type { BaselineProtections } from './referenceBaseline.ts';
+import type { BaselineProtections, BaselineResult } from './referenceBaseline.ts';
 
-export interface SpinResult {
-  verdict: 'proved' | 'violated' | 'bounded';
-  /** I1, I5, I6, I10 (the assertion's name), or 'conservation' for an invalid end state. */
-  invariant?: string;
-  states: number;
-  transitions: number;
-  depth: number;
-  /** Wall time of spin -a, gcc and pan together. */
-  seconds: number;
+/** The baseline's figures (`invariant`: the assertion's name, or 'conservation' for an invalid end state; `seconds`: spin -a, gcc and pan together), and pan's own. */
+export interface SpinResult extends BaselineResult {
   /** pan's own "elapsed time" (its search). */
   panSeconds: number;
   /** Wall time of the pan process(es), measured here. */
@@ -59,8 +52,6 @@ export interface SpinResult {
   counterexampleSteps?: number;
   /** pan's "total actual memory usage", MB. */
   memoryMB: number;
-  /** Bytes per stored state: pan's "state-vector as stored" plus its overhead (or the state vector plus overhead, for small runs). */
-  bytesPerState: number;
   search: 'dfs' | 'bfs';
   /** pan's report, for a reader who wants the rest. */
   panOutput: string;

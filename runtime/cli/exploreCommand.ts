@@ -11,7 +11,7 @@ import { openTraceFile } from '../trace/TraceFileWriter.ts';
 import { formatTimelineLine, timelineHeader, timelineLine, wrap } from '../trace/formatTimeline.ts';
 import { resolveScenario, type Output } from './scenarioCommands.ts';
 import type { Scenario } from '../scenario/loadScenario.ts';
-import type { Granularity } from '../explore/threadSteps.ts';
+import { DEFAULT_GRANULARITY, type Granularity } from '../explore/threadSteps.ts';
 
 export interface ExploreCommandOptions {
   scenario: string;
@@ -62,7 +62,7 @@ export function exploreCommand(options: ExploreCommandOptions, io: Output): numb
   // The file opened to check the path holds nothing when there is no counterexample to write.
   else if (options.trace) unlinkSync(options.trace);
   if (options.json) {
-    const granularity = { granularity: options.granularity ?? 'thread' };
+    const granularity = { granularity: options.granularity ?? DEFAULT_GRANULARITY };
     io.out(JSON.stringify({ scenario: scenario.name, met, missingViolations: missing, ...granularity, reductions: reductionsOf(options, result), ...summarize(result, scenario, options.granularity !== 'message') }, null, 2));
     return met ? 0 : 1;
   }

@@ -9,6 +9,7 @@ import { runDemo } from './demo.ts';
 import { runHeadline } from './headline.ts';
 import { invariantsCommand, listCommand, replayCommand, runCommand, schemaCommand, type Output } from './scenarioCommands.ts';
 import { exploreCommand } from './exploreCommand.ts';
+import { DEFAULT_GRANULARITY } from '../explore/threadSteps.ts';
 
 const HELP = `drainlab: an executable model of QEMU's drained sections (bdrv_drained_begin/end)
 
@@ -275,7 +276,7 @@ export async function main(
           out(EXPLORE_HELP);
           return 0;
         }
-        const granularity = values.granularity ?? 'thread';
+        const granularity = values.granularity ?? DEFAULT_GRANULARITY;
         if (granularity !== 'message' && granularity !== 'thread') throw new ScenarioError(`--granularity: '${granularity}' is not a granularity; expected message or thread`);
         return exploreCommand(
           {

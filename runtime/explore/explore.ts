@@ -27,7 +27,7 @@ import type { HeldRef } from './exploreWorker.ts';
 import { WireCodec } from './wireWorld.ts';
 import { WorkerPool, type Round } from './WorkerPool.ts';
 import { intersectSleep, NOTHING_ASLEEP, SleepEntries, sleepAfter, type SleepEntry } from './sleepSets.ts';
-import type { Granularity, PinnedThreads } from './threadSteps.ts';
+import { DEFAULT_GRANULARITY, type Granularity, type PinnedThreads } from './threadSteps.ts';
 
 
 export interface ExploreOptions {
@@ -189,7 +189,7 @@ const AHEAD = 4;
 export function explore(topology: Topology, options: ExploreOptions = {}): ExploreResult {
   const workers = options.workers ?? 1;
   if (!Number.isInteger(workers) || workers < 1) throw new InternalError(`explore: workers must be a whole number of at least 1, not ${workers}`);
-  const granularity = options.granularity ?? 'thread';
+  const granularity = options.granularity ?? DEFAULT_GRANULARITY;
   if (granularity !== 'message' && granularity !== 'thread') throw new InternalError(`explore: granularity must be message or thread, not ${String(granularity)}`);
   const expander = new Expander(topology, options.relativeTime !== false, options.symmetry !== false, granularity, options.pinnedThreads, options.takenAsLocal);
   if (workers === 1) {

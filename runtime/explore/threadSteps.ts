@@ -63,6 +63,9 @@ export type Granularity = 'message' | 'thread';
 
 export const GRANULARITIES: readonly Granularity[] = ['message', 'thread'];
 
+/** What `explore` runs at unless told (`--granularity`). */
+export const DEFAULT_GRANULARITY: Granularity = 'thread';
+
 /** By actor index: the thread that runs every delivery to it, or null when it runs on its caller's. */
 export type PinnedThreads = readonly (ThreadName | null)[];
 
@@ -122,7 +125,12 @@ export class ThreadStepper {
      * thread they are for; with aio.release, a released lock does not end the chain (rule 5).
      */
     private readonly takenAsLocal: ReadonlySet<string> = NONE,
-  ) {}
+  ) {
+    this.releaseEndsChain = !takenAsLocal.has('aio.release');
+  }
+
+  /** Rule 5, unless a spec's mutation takes the release as local. */
+  private readonly releaseEndsChain: boolean;
 
   /** The party a macro step's first step runs on (rules 1 and 2). */
   firstThread(step: Step): string {
@@ -186,7 +194,7 @@ export class ThreadStepper {
       const next = this.chainDelivery(list, listed, thread, changed);
       if (next < 0) break;
       // Rule 5: the thread released a context's lock: another thread waiting for it runs now.
-      if (step.kind === 'deliver' && step.envelope.event.type === 'aio.release' && thread !== STARTUP && !this.takenAsLocal.has('aio.release')) break;
+      if (step.kind === 'deliver' && step.envelope.event.type === 'aio.release' && thread !== STARTUP && this.releaseEndsChain) break;
       indexes.push(next);
       enabledCounts.push(listed);
       step = list[next];
@@ -213,7 +221,7 @@ export class ThreadStepper {
       }
       const runsOn = this.runsOn(step);
       if (runsOn === thread ? step.envelope.thread === thread : runsOn === ENVIRONMENT && touched.has(step.at)) return i;
-      if (step.envelope.thread === thread && this.takenAsLocal.has(step.envelope.event.type)) return i;
+      if (this.takenAsLocal.size > 0 && step.envelope.thread === thread && this.takenAsLocal.has(step.envelope.event.type)) return i;
     }
     return -1;
   }

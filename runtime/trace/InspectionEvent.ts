@@ -63,7 +63,7 @@ export interface StatelyBaseInspectionEvent {
   /** The root actor's session; @statelyai/inspect may leave it undefined. */
   rootId: string | undefined;
   sessionId: string;
-  /** A time as a decimal string (@statelyai/inspect: `Date.now()`; drainlab: virtual ns). */
+  /** A time as a decimal string (@statelyai/inspect: wall-clock milliseconds; drainlab: virtual ns). */
   createdAt: string;
   /** @statelyai/inspect types it a string but sends `null` for actor and snapshot events; drainlab always sends a string. */
   id: string;

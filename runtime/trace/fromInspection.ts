@@ -258,7 +258,7 @@ function drainlabClock(): Clock {
   };
 }
 
-/** Another app's: each event its own step; `createdAt` is `Date.now()` there, so ns from the first. */
+/** Another app's: each event its own step; `createdAt` is that app's wall-clock milliseconds, so ns from the first. */
 function foreignClock(): Clock {
   let origin: number | undefined;
   let time = 0;
