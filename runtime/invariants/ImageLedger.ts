@@ -26,7 +26,7 @@ export interface ImageReport {
 }
 
 /** A point in time as the ledger keeps it: what the node held then, with no step numbers. */
-interface PointInTime {
+export interface PointInTime {
   action: ActorName;
   index: number;
   kind: TraceEventOf<'@trace.pit'>['kind'];
@@ -61,13 +61,18 @@ export class ImageLedger {
     return pit.kind === 'external-snapshot' && this.writes.get(id)?.node === pit.node;
   }
 
-  /** The ledger without step numbers: two histories with equal keys hold the same images. */
-  key(): unknown {
+  /**
+   * The ledger without step numbers, as far as a judge can still read it: the writes in
+   * `relevant` and the points in time `live` keeps (absent: all). Two histories with equal keys
+   * hold the same images for every write and point in time a later judgement can ask about.
+   */
+  key(relevant?: ReadonlySet<string>, live?: (pit: PointInTime) => boolean): unknown {
     // The writes as a set (canonical JSON sorts an object's keys, also after a renaming): which
     // one reached its node first is not judged.
     const writes: Record<string, 1> = {};
-    for (const w of this.writes.values()) writes[`${w.id}@${w.node}<${w.via}`] = 1;
-    return [writes, this.points.map((p) => [p.action, p.kind, p.node, entries(p.held)])];
+    for (const w of this.writes.values()) if (!relevant || relevant.has(w.id)) writes[`${w.id}@${w.node}<${w.via}`] = 1;
+    const points = live ? this.points.filter(live) : this.points;
+    return [writes, points.map((p) => [p.action, p.kind, p.node, entries(relevant ? new Set([...p.held].filter((id) => relevant.has(id))) : p.held)])];
   }
 
   images(): ImageReport[] {

@@ -6,7 +6,7 @@
  */
 import type { ActorName } from '../../machines/effects.ts';
 import type { TraceEvent } from '../trace/TraceEvent.ts';
-import { ImageLedger } from './ImageLedger.ts';
+import { ImageLedger, type GuestWrite, type PointInTime } from './ImageLedger.ts';
 import type { TxnEvent, TxnLog, TxnTracker } from './TxnTracker.ts';
 import { entries } from './entries.ts';
 import type { InvariantMonitor, Report, TraceState } from './monitors.ts';
@@ -189,6 +189,11 @@ export class PairingMonitor implements InvariantMonitor {
   }
 }
 
+/** The transaction an action belongs to: actions are named `<txn>/action:<i>` (actors/topology.ts). */
+function transactionOf(action: ActorName): ActorName {
+  return action.slice(0, action.lastIndexOf('/'));
+}
+
 const CONSISTENT_CUT_MONITOR_READS: ReadonlySet<TraceEvent['type']> = new Set(['@trace.io.submit', '@trace.pit', '@trace.guest', '@trace.txn']);
 
 /**
@@ -212,6 +217,8 @@ export class ConsistentCutMonitor implements InvariantMonitor {
 
   /** Transactions ended so far: once every one the script can run has ended, no cut is left to judge. */
   private ended = 0;
+  /** Their names: their points in time are never judged again. */
+  private readonly endedTxns = new Set<ActorName>();
 
   constructor(
     private readonly nodeClients: Readonly<Record<ActorName, readonly ActorName[]>> = {},
@@ -220,9 +227,13 @@ export class ConsistentCutMonitor implements InvariantMonitor {
   ) {}
 
   observe(e: TraceEvent, _state: TraceState, report: Report): void {
-    if (e.type === '@trace.txn' && e.phase === 'transaction' && (e.result === 'ok' || e.result === 'failed')) this.ended++;
+    if (e.type === '@trace.txn' && e.phase === 'transaction' && (e.result === 'ok' || e.result === 'failed')) {
+      this.ended++;
+      this.endedTxns.add(e.txn);
+    }
     this.ledger.observe(e);
-    if (e.type === '@trace.guest') {
+    // Only writes are judged (checkCut reads the ledger's writes), so only writes are ordered.
+    if (e.type === '@trace.guest' && e.op === 'write') {
       this.stepOf.set(`${e.phase}:${e.id}`, e.step);
       if (e.phase === 'issue') this.seenAtIssue.set(e.id, this.completionIndex.size);
       else if (!this.completionIndex.has(e.id)) this.completionIndex.set(e.id, this.completionIndex.size);
@@ -232,26 +243,62 @@ export class ConsistentCutMonitor implements InvariantMonitor {
   }
 
   /**
-   * What the cut is judged by from here on, in no order the interleaving chose: the images, the
-   * writes completed so far (each one issued later comes after all of them), and for each
-   * issued write the writes the guest had seen complete before it (`checkCut` asks only
-   * whether wx completed before wy was issued). Two histories that differ only in the order of
-   * independent completions judge every future cut alike, so they are one explorer state.
+   * What the cut is judged by from here on, in no order the interleaving chose, and only as far
+   * as a later judgement can read it. `checkCut` reports wx missing from one image while wy is
+   * in another, wx completed before wy was issued, and judges only the points in time of the
+   * transaction that just ended (a transaction runs once). So a completed write matters as wx
+   * only while it can still be missing from an image of a device it came through: a live point
+   * in time (of a transaction not yet ended) lacks it, or a later one could (`mayBeMissedLater`).
+   * Once neither holds it never matters again, so it leaves the key, and with it every "wx
+   * before wy" that named it. Two histories that differ only in the order of independent
+   * completions, or in the order of writes no judgement can reach, are one explorer state.
    */
   key(): unknown {
     if (this.ended >= this.transactionRuns) return 'judged';
+    const live = (pit: PointInTime): boolean => !this.endedTxns.has(transactionOf(pit.action));
+    const livePits = this.ledger.points.filter(live);
+    const stillJudged = (wx: string): boolean => {
+      const write = this.ledger.writes.get(wx);
+      if (!write) return false;
+      if (this.mayBeMissedLater(write)) return true;
+      return livePits.some((pit) => (this.nodeClients[pit.node] ?? []).includes(write.via) && !this.ledger.holds(pit, wx));
+    };
     // Sets as objects: canonical JSON sorts their keys, also after a renaming (symmetry).
     const completed: Record<string, 1> = {};
-    for (const id of this.completionIndex.keys()) completed[id] = 1;
+    const relevant = new Set<string>();
+    for (const wx of this.completionIndex.keys()) {
+      if (!stillJudged(wx)) continue;
+      completed[wx] = 1;
+      relevant.add(wx);
+    }
     const seenBefore: Record<string, Record<string, 1>> = {};
     for (const [wy, seen] of this.seenAtIssue) {
       const before: Record<string, 1> = {};
-      for (const [wx, order] of this.completionIndex) if (order < seen) before[wx] = 1;
+      let any = false;
+      for (const [wx, order] of this.completionIndex) {
+        if (order < seen && completed[wx]) {
+          before[wx] = 1;
+          any = true;
+        }
+      }
+      // A write still in flight may yet be judged as wx, by what the ledger says of it.
+      if (!any && this.completionIndex.has(wy)) continue;
       seenBefore[wy] = before;
+      relevant.add(wy);
     }
-    return [this.ledger.key(), completed, seenBefore];
+    return [this.ledger.key(relevant, live), completed, seenBefore];
   }
 
+  /**
+   * Whether a point in time taken later could lack this completed write: a later image of a
+   * node holds every write its node absorbed before (ImageLedger.holds), so only a node the
+   * device is attached to other than the one the write reached (an overlay after an append)
+   * can miss it.
+   */
+  private mayBeMissedLater(write: GuestWrite): boolean {
+    for (const [node, devices] of Object.entries(this.nodeClients)) if (node !== write.node && devices.includes(write.via)) return true;
+    return false;
+  }
 
   private checkCut(e: TxnEvent, report: Report): void {
     const pits = this.ledger.points.filter((p) => p.action.startsWith(`${e.txn}/`));

@@ -1,6 +1,9 @@
 import { describe, expect, it } from 'vitest';
 import { InvariantChecker } from '../../../runtime/invariants/InvariantChecker.ts';
 import type { TraceEvent } from '../../../runtime/trace/TraceEvent.ts';
+import { ConsistentCutMonitor } from '../../../runtime/invariants/transactionMonitors.ts';
+import { TraceState } from '../../../runtime/invariants/monitors.ts';
+import { canonicalJson } from '../../../runtime/engine/worldHash.ts';
 
 const T = 'txn:1';
 const model = {
@@ -66,6 +69,28 @@ describe('I10 atomic cut', () => {
   });
   it('should break when the later write is in and the earlier one is not', () => {
     expect(cut([start, pit(0, 'node:d0'), guest('issue', 'Wx'), write('Wx', 'node:d0', 'client:c0'), guest('complete', 'Wx'), guest('issue', 'Wy'), write('Wy', 'node:d1', 'client:c1'), pit(1, 'node:d1'), ok])).toEqual(['I10@9']);
+  });
+
+  // Wx completes before Wy is issued (ordered) or both are issued first (unordered).
+  const ordered = (nodeX = 'node:d0'): Row[] => [guest('issue', 'Wx'), write('Wx', nodeX, 'client:c0'), guest('complete', 'Wx'), guest('issue', 'Wy'), write('Wy', 'node:d1', 'client:c1'), guest('complete', 'Wy')];
+  const unordered = (nodeX = 'node:d0'): Row[] => [guest('issue', 'Wx'), guest('issue', 'Wy'), write('Wx', nodeX, 'client:c0'), write('Wy', 'node:d1', 'client:c1'), guest('complete', 'Wx'), guest('complete', 'Wy')];
+  const cutKey = (rows: Row[]): string => {
+    const monitor = new ConsistentCutMonitor(model.nodeClients);
+    const state = new TraceState(model);
+    rows.forEach(([actor, type, fields], i) => monitor.observe({ step: i + 1, time: 0, vtime: 0, actor, type, ...fields } as TraceEvent, state, () => {}));
+    return canonicalJson(monitor.key());
+  };
+  it('should forget the order of writes that reached their nodes before any point in time, which no later image can lack', () => {
+    expect(cutKey(ordered())).toBe(cutKey(unordered()));
+  });
+  it('should keep the order of writes a live point in time lacks, since it decides the cut', () => {
+    expect(cutKey([start, pit(0, 'node:d0'), ...ordered()])).not.toBe(cutKey([start, pit(0, 'node:d0'), ...unordered()]));
+    expect(cut([start, pit(0, 'node:d0'), ...ordered(), pit(1, 'node:d1'), ok])).toEqual(['I10@10']);
+    expect(cut([start, pit(0, 'node:d0'), ...unordered(), pit(1, 'node:d1'), ok])).toEqual([]);
+  });
+  it('should keep the order of a write that reached a node other than its device’s, which a later image of that device’s node lacks', () => {
+    expect(cutKey(ordered('node:o0'))).not.toBe(cutKey(unordered('node:o0')));
+    expect(cut([...ordered('node:o0'), start, pit(0, 'node:d0'), pit(1, 'node:d1'), ok])).toEqual(['I10@10']);
   });
 });
 
