@@ -86,8 +86,6 @@ export interface QedState {
   timerArmed: boolean;
   /** qed_need_check_timer_cb's sequence: flush, write the header with the bit clear, flush. */
   step: null | 'flush' | 'header' | 'flush-again';
-  /** How many times the sequence ran (request ids stay unique). */
-  runs: number;
 }
 
 /** A driver timer that does no block-layer I/O (iscsi, curl, qcow2 cache clean: docs/patches/11-bdrv-drain-callback.md). */
@@ -238,13 +236,16 @@ function qedAllocatingWriteDone(ctx: Ctx, out: Emitter): Ctx {
 
 /** qed_need_check_timer_cb: flush, clear the bit in the header, flush; the driver's own I/O. */
 function qedStartCheckClear(ctx: Ctx, out: Emitter): Ctx {
-  return qedIssue({ ...ctx, qed: { ...ctx.qed!, step: 'flush', runs: ctx.qed!.runs + 1 } }, out);
+  return qedIssue({ ...ctx, qed: { ...ctx.qed!, step: 'flush' } }, out);
 }
 
 function qedIssue(ctx: Ctx, out: Emitter): Ctx {
   const qed = ctx.qed!;
   const op = qed.step === 'header' ? 'write' : 'flush';
-  const id = `${ctx.name}/need-check${qed.runs}/${qed.step}`;
+  // The id names the request's role, not its run: one sequence runs at a time (the timer is
+  // armed only while none runs), and a run counter would tell apart states that differ only in
+  // how often the timer ran. QEMU's tracked requests have no ids at all.
+  const id = `${ctx.name}/need-check/${qed.step}`;
   // The driver's own request: tracked on this node (so a drain waits for it), served by the file child.
   ctx = track(ctx, id, { origin: 'driver-timer', op, replyTo: ctx.name, aio: false });
   out.observe({ type: 'obs.io.submit', node: ctx.name, id, origin: 'driver-timer', op, via: ctx.name });
@@ -472,7 +473,7 @@ export const blockNodeMachine = setup({
     endReplyTo: null,
     beforeWrite: null,
     held: [],
-    qed: input.driver === 'qed' ? { needCheck: false, allocating: 0, timerArmed: false, step: null, runs: 0 } : null,
+    qed: input.driver === 'qed' ? { needCheck: false, allocating: 0, timerArmed: false, step: null } : null,
     drainHook: input.drainHook ?? true,
     housekeeping: Object.fromEntries((input.timers ?? []).map((t) => [housekeepingTimerId(input.name, t.kind), { firings: t.firings, interval: t.interval }])),
   }),

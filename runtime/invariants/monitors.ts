@@ -439,7 +439,18 @@ export class DeferralMonitor implements InvariantMonitor {
 
 const CONSERVATION_MONITOR_READS: ReadonlySet<TraceEvent['type']> = new Set(['@trace.io.submit', '@trace.io.complete']);
 
-/** No request is lost or duplicated: per node, each id is submitted once and completed once, after its submit. */
+/**
+ * A driver's own background request is named by its role (qed's need-check flush), so the same
+ * id comes back each time the work runs again; it still may not be submitted while it is open.
+ */
+function reusesIds(origin: string): boolean {
+  return origin === 'driver-timer';
+}
+
+/**
+ * No request is lost or duplicated: per node, each id is submitted once and completed once,
+ * after its submit (a driver's background request once per run).
+ */
 export class ConservationMonitor implements InvariantMonitor {
   get reads(): ReadonlySet<TraceEvent['type']> {
     return CONSERVATION_MONITOR_READS;
@@ -457,7 +468,7 @@ export class ConservationMonitor implements InvariantMonitor {
     if (e.type !== '@trace.io.submit' && e.type !== '@trace.io.complete') return;
     const key = `${e.node}\u0000${e.id}`;
     if (e.type === '@trace.io.submit') {
-      if (this.open.has(key) || this.closed.has(key)) {
+      if (this.open.has(key) || (this.closed.has(key) && !reusesIds(e.origin))) {
         report({ step: e.step, time: e.time, actors: [e.node], message: `${e.node}: request ${e.id} submitted twice`, explanation: 'A request id names one request; a second submit duplicates it.' });
       }
       this.open.set(key, { step: e.step, node: e.node, id: e.id });
@@ -474,6 +485,7 @@ export class ConservationMonitor implements InvariantMonitor {
       return;
     }
     this.open.delete(key);
+    if (reusesIds(e.origin)) return;
     this.closed.add(key);
   }
 

@@ -109,6 +109,14 @@ describe('conservation', () => {
   it('should break on a duplicate submit, a double completion and a lost request', () => {
     expect(check([submit('W1'), submit('W1'), complete('W1'), complete('W1'), submit('W3')])).toEqual(['conservation@2', 'conservation@4', 'conservation@5']);
   });
+  it("should break when a guest request's id is submitted again after it completed", () => {
+    expect(check([submit('W1'), complete('W1'), submit('W1'), complete('W1')])).toEqual(['conservation@3']);
+  });
+  it("should take a driver's background request again once it completed, and break on it while it is open", () => {
+    const timerIo = (type: '@trace.io.submit' | '@trace.io.complete'): Row => ['node:d0', type, { node: 'node:d0', id: 'node:d0/need-check/flush', origin: 'driver-timer', op: 'flush', via: 'node:d0' }];
+    expect(check([timerIo('@trace.io.submit'), timerIo('@trace.io.complete'), timerIo('@trace.io.submit'), timerIo('@trace.io.complete')])).toEqual([]);
+    expect(check([timerIo('@trace.io.submit'), timerIo('@trace.io.submit'), timerIo('@trace.io.complete')])).toEqual(['conservation@2']);
+  });
 });
 
 describe('checkInvariants: the monitors as an RxJS operator', () => {
