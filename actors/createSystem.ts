@@ -173,6 +173,7 @@ function transactionSpecs(txn: TransactionSpec, topology: Topology, protections:
       clients: Object.fromEntries(topology.clients.filter((c) => c.node === device).map((c) => [clientActor(c.name), true])),
       allNodes,
       drains: protections.transactionDrains,
+      era: topology.era ?? '2015',
     };
     switch (action.type) {
       case 'blockdev-snapshot-sync': {

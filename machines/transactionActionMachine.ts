@@ -14,6 +14,7 @@
  * 2015 code keys clean on `state->aio_context` or `state->bs`).
  */
 import { setup } from 'xstate';
+import type { Era } from './transactionMachine.ts';
 import { applyStep, Emitter, type ActorName, type AnyEvent, type ThreadName } from './effects.ts';
 import { currentLabel, drainAllOps, emptyProgram, feedProgram, runProgram, type Program, type ProgramHost, type SyncOp } from './syncProgram.ts';
 
@@ -51,6 +52,13 @@ export interface TransactionActionInput {
   allNodes: readonly { node: ActorName; ctx: ActorName }[];
   /** Protection switch (patches 7-10): drained_begin in prepare, drained_end in clean. */
   drains: boolean;
+  /**
+   * 2015: the external snapshot appends its overlay in commit. now (blockdev.c
+   * external_snapshot_action, Transaction API): it appends in prepare, so the point in time is
+   * in prepare, and abort undoes the append (external_snapshot_abort, bdrv_replace_node back to
+   * the old node). Default 2015.
+   */
+  era?: Era;
   thread?: ThreadName;
 }
 
@@ -63,6 +71,8 @@ export interface TransactionActionContext extends TransactionActionInput {
   acquired: boolean;
   /** bdrv_drained_begin happened in prepare (clean ends the section iff set). */
   drained: boolean;
+  /** now: the overlay was quiesced with the drained node it is appended to (clean ends it iff set). */
+  overlayDrained: boolean;
   created: boolean;
   jobStarted: boolean;
   jobCompleted: boolean;
@@ -124,10 +134,21 @@ export function phaseProgram(ctx: Ctx, phase: TxnPhase): SyncOp[] {
       return prepareOps(ctx, device);
     case 'commit':
       if (ctx.kind !== 'blockdev-snapshot-sync') return [];
+      if (ctx.era === 'now') {
+        // external_snapshot_commit: bdrv_reopen_set_read_only(old_bs); bdrv_reopen_multiple
+        // drains the node it reopens (no longer every node), then writes the image's flags.
+        return [
+          { kind: 'call', label: 'reopenReadOnly', to: ctx.node!, event: { type: 'drain.begin', thread: ctx.thread, replyTo: ctx.name }, awaits: 'drain.begin.done' },
+          io(ctx, 'reopenReadOnly', ctx.node!, ctx.ctx!, 'flush'),
+          { kind: 'call', label: 'reopenReadOnly', to: ctx.node!, event: { type: 'drain.end', thread: ctx.thread, replyTo: ctx.name }, awaits: 'drain.end.done' },
+        ];
+      }
       // external_snapshot_commit: bdrv_append (the point in time), then reopen the old image read-only,
       // which begins with bdrv_drain_all (bdrv_reopen_multiple).
       return [local('append', 'append'), ...drainAllOps(ctx.allNodes, { self: ctx.name, thread: ctx.thread }, 'reopenReadOnly'), io(ctx, 'reopenReadOnly', ctx.node!, ctx.ctx!, 'flush')];
     case 'abort':
+      // external_snapshot_abort (now): the overlay is replaced by the old node again.
+      if (ctx.kind === 'blockdev-snapshot-sync' && ctx.appended) return [local('undoAppend', 'undoAppend')];
       if (ctx.kind === 'blockdev-snapshot-internal-sync' && ctx.created) {
         // qcow2_snapshot_delete: free the snapshot's clusters, then rewrite the snapshot table.
         return [io(ctx, 'deleteSnapshot', ctx.node!, ctx.ctx!, 'write', '/refcounts'), io(ctx, 'deleteSnapshot', ctx.node!, ctx.ctx!, 'write', '/table'), local('deleteSnapshot', 'deleted')];
@@ -143,6 +164,10 @@ export function phaseProgram(ctx: Ctx, phase: TxnPhase): SyncOp[] {
     case 'clean': {
       const ops: SyncOp[] = [];
       if (ctx.drained) ops.push({ kind: 'call', label: 'drainedEnd', to: ctx.node!, event: { type: 'drain.end', thread: ctx.thread, replyTo: ctx.name }, awaits: 'drain.end.done' });
+      // (U) The model ends the overlay's quiesce here, also after an abort undid the append; QEMU
+      // ends it with the old node's drained_end (it is the old node's parent), or when
+      // bdrv_replace_node detaches it.
+      if (ctx.overlayDrained) ops.push({ kind: 'call', label: 'drainedEnd', to: ctx.overlay!.node, event: { type: 'drain.end', thread: ctx.thread, replyTo: ctx.name }, awaits: 'drain.end.done' });
       if (ctx.acquired) ops.push({ kind: 'send', label: 'release', to: ctx.ctx!, event: { type: 'aio.release', thread: ctx.thread } });
       return ops;
     }
@@ -161,6 +186,18 @@ function prepareOps(ctx: Ctx, device: string): SyncOp[] {
       ops.push(io(ctx, 'flush', ctx.node, ctx.ctx!, 'flush'));
       if (!overlay.creatable) return [...ops, fail('createOverlay', actionErrors.cannotCreate(overlay.path))];
       ops.push(io(ctx, 'createOverlay', overlay.file, overlay.fileCtx, 'write'), io(ctx, 'openOverlay', overlay.node, overlay.fileCtx, 'read'));
+      if (ctx.era === 'now') {
+        // bdrv_append in prepare. A node appended above a drained node is quiesced with it
+        // (bdrv_replace_child_noperm passes the child's quiesce counter to the new parent): the
+        // model drains the overlay just before the append, so nothing reaches it in between.
+        if (ctx.drains) {
+          ops.push(
+            { kind: 'call', label: 'append', to: overlay.node, event: { type: 'drain.begin', thread: ctx.thread, replyTo: ctx.name }, awaits: 'drain.begin.done' },
+            local('append', 'overlayDrained'),
+          );
+        }
+        ops.push(local('append', 'append'));
+      }
       return ops;
     }
     case 'blockdev-snapshot-internal-sync': {
@@ -227,6 +264,14 @@ function applyLocal(ctx: Ctx, op: Extract<SyncOp, { kind: 'local' }>, out: Emitt
       return { ctx: { ...ctx, acquired: true }, failed: false };
     case 'drained':
       return { ctx: { ...ctx, drained: true }, failed: false };
+    case 'overlayDrained':
+      return { ctx: { ...ctx, overlayDrained: true }, failed: false };
+    case 'undoAppend': {
+      const overlay = ctx.overlay!;
+      out.observe({ type: 'obs.artifact', action: ctx.name, kind: 'overlay', op: 'removed' });
+      for (const client in ctx.clients) out.send(client, { type: 'blk.retarget', from: overlay.node, to: ctx.node! });
+      return { ctx: { ...ctx, appended: false }, failed: false };
+    }
     case 'created':
       out.observe({ type: 'obs.artifact', action: ctx.name, kind: 'internal-snapshot', op: 'created' });
       return { ctx: { ...ctx, created: true }, failed: false };
@@ -317,6 +362,7 @@ export const OPERATIONS = [
   'createOverlay',
   'openOverlay',
   'append',
+  'undoAppend',
   'reopenReadOnly',
   'createSnapshot',
   'deleteSnapshot',
@@ -380,6 +426,7 @@ export const transactionActionMachine = setup({
     program: emptyProgram,
     acquired: false,
     drained: false,
+    overlayDrained: false,
     created: false,
     jobStarted: false,
     jobCompleted: false,

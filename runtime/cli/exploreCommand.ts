@@ -9,9 +9,10 @@ import { closeSync, unlinkSync } from 'node:fs';
 import { openForWriting } from '../trace/NdjsonWriter.ts';
 import { openTraceFile } from '../trace/TraceFileWriter.ts';
 import { formatTimelineLine, timelineHeader, timelineLine, wrap } from '../trace/formatTimeline.ts';
-import { resolveScenario, type Output } from './scenarioCommands.ts';
-import type { Scenario } from '../scenario/loadScenario.ts';
+import { eraLine, resolveScenario, type Output } from './scenarioCommands.ts';
+import { replayCommandLine, type Scenario } from '../scenario/loadScenario.ts';
 import { DEFAULT_GRANULARITY, type Granularity } from '../explore/threadSteps.ts';
+import type { Era } from '../../machines/transactionMachine.ts';
 
 export interface ExploreCommandOptions {
   scenario: string;
@@ -27,10 +28,12 @@ export interface ExploreCommandOptions {
   json?: boolean;
   /** Where to write the counterexample's trace (NDJSON). */
   trace?: string;
+  /** Explore this era instead of the file's. */
+  era?: Era;
 }
 
 export function exploreCommand(options: ExploreCommandOptions, io: Output): number {
-  const scenario = resolveScenario(options.scenario);
+  const scenario = resolveScenario(options.scenario, options.era);
   // A trace path that cannot be written is said before the exploration, not after minutes of it.
   if (options.trace) closeSync(openForWriting(options.trace, 'trace'));
   const expectedViolations = [...(scenario.expect.violate ?? [])];
@@ -63,10 +66,11 @@ export function exploreCommand(options: ExploreCommandOptions, io: Output): numb
   else if (options.trace) unlinkSync(options.trace);
   if (options.json) {
     const granularity = { granularity: options.granularity ?? DEFAULT_GRANULARITY };
-    io.out(JSON.stringify({ scenario: scenario.name, met, missingViolations: missing, ...granularity, reductions: reductionsOf(options, result), ...summarize(result, scenario, options.granularity !== 'message') }, null, 2));
+    io.out(JSON.stringify({ scenario: scenario.name, era: scenario.topology.era ?? '2015', met, missingViolations: missing, ...granularity, reductions: reductionsOf(options, result), ...summarize(result, scenario, options.granularity !== 'message') }, null, 2));
     return met ? 0 : 1;
   }
   io.out(`${scenario.name}: ${scenario.title}`);
+  if (scenario.eraOverride) io.out(eraLine(scenario));
   io.out(`verdict: ${result.verdict}${result.bound ? ` (${result.bound})` : ''}`);
   io.out(`${result.states} states, ${result.transitions} transitions, depth ${result.depth}, ${result.seconds.toFixed(1)} s (${Math.round(result.states / Math.max(result.seconds, 0.001))} states/s)`);
   const reductions = reductionsOf(options, result);
@@ -109,7 +113,7 @@ function firstExpected(result: ExploreResult): Counterexample | undefined {
 }
 
 function replayLine(scenario: Scenario, ce: Counterexample): string {
-  return `drainlab replay ${scenario.ref ?? scenario.file}@${ce.replayPath || '0'}`;
+  return replayCommandLine(scenario, ce.replayPath);
 }
 
 function summarize(result: ExploreResult, scenario: Scenario, macroSteps = false) {

@@ -10,6 +10,7 @@ import { runHeadline } from './headline.ts';
 import { invariantsCommand, listCommand, replayCommand, runCommand, schemaCommand, type Output } from './scenarioCommands.ts';
 import { exploreCommand } from './exploreCommand.ts';
 import { DEFAULT_GRANULARITY } from '../explore/threadSteps.ts';
+import type { Era } from '../../machines/transactionMachine.ts';
 
 const HELP = `drainlab: an executable model of QEMU's drained sections (bdrv_drained_begin/end)
 
@@ -31,7 +32,7 @@ Commands:
 Run 'drainlab <command> --help' for a command's options.`;
 
 const RUN_HELP = `Usage: drainlab run <file|name> [--seed N | --seeds A..B] [--strategy fifo|random]
-                    [--json] [--trace FILE] [--inspect FILE]
+                    [--era 2015|now] [--json] [--trace FILE] [--inspect FILE]
 
 Runs a scenario and checks its expectations. Prints the timeline, the images, and each
 expectation; a failure also prints what led to it and the replay line.
@@ -40,6 +41,9 @@ Options:
   --seed N          the seed (default: the scenario's, else 0)
   --seeds A..B      run every seed from A to B (random strategy), with progress and a summary
   --strategy S      fifo or random (default: the scenario's)
+  --era E           2015 or now: run in this era instead of the file's (now: commit, abort
+                    and clean in reverse order, the external snapshot appended in prepare;
+                    drain itself is still 2015's, see docs/model.md#eras)
   --json            a machine-readable report instead of the timeline
   --trace FILE      write the full trace as NDJSON ('drainlab view FILE' shows it)
   --inspect FILE    write the run as XState inspection events (@xstate.actor, @xstate.event,
@@ -53,7 +57,7 @@ Example:
 
 const EXPLORE_HELP = `Usage: drainlab explore <file|name> [--max-depth N] [--max-states N] [--time-limit S]
                         [--reduce] [--no-sleep-sets] [--no-symmetry] [--workers N] [--json]
-                        [--trace FILE] [--granularity message|thread]
+                        [--trace FILE] [--granularity message|thread] [--era 2015|now]
 
 Explores every interleaving breadth first and checks every invariant on every transition.
 Verdict: proved (the whole space was explored), violated (with a shortest counterexample and
@@ -83,6 +87,8 @@ Options:
                     step (the reference semantics, with sleep sets; many more states).
                     Counterexamples replay with 'drainlab replay' either way (their
                     length is given in messages)
+  --era E           2015 or now: explore this era instead of the file's (replay lines
+                    then carry --era)
   --json            a machine-readable report
   --trace FILE      write the counterexample's trace as NDJSON
   -h, --help        this help
@@ -167,11 +173,13 @@ Exit codes: 0 stopped with Ctrl-C, 2 bad input, 3 internal error.
 Example:
   drainlab view two-external-snapshots --compare two-external-snapshots-without-drains`;
 
-const REPLAY_HELP = `Usage: drainlab replay <scenario@path> [--json] [--trace FILE] [--inspect FILE]
+const REPLAY_HELP = `Usage: drainlab replay <scenario@path> [--era 2015|now] [--json] [--trace FILE] [--inspect FILE]
 
 Reruns the exact interleaving that a run printed as 'replay: drainlab replay ...'.
 
 Options:
+  --era E           2015 or now, as the replay line says (a path found in one era means
+                    nothing in the other)
   --json            a machine-readable report instead of the timeline
   --trace FILE      write the full trace as NDJSON ('drainlab view FILE' shows it)
   --inspect FILE    write the run as XState inspection events, a JSON array
@@ -245,7 +253,7 @@ export async function main(
         );
       }
       case 'run': {
-        const { values, positionals } = parseWithPositionals(rest, { seed: { type: 'string' }, seeds: { type: 'string' }, strategy: { type: 'string' }, json: { type: 'boolean' }, trace: { type: 'string' }, inspect: { type: 'string' }, help: { type: 'boolean', short: 'h' } }, 'run');
+        const { values, positionals } = parseWithPositionals(rest, { seed: { type: 'string' }, seeds: { type: 'string' }, strategy: { type: 'string' }, era: { type: 'string' }, json: { type: 'boolean' }, trace: { type: 'string' }, inspect: { type: 'string' }, help: { type: 'boolean', short: 'h' } }, 'run');
         if (values.help) {
           out(RUN_HELP);
           return 0;
@@ -262,6 +270,7 @@ export async function main(
             json: values.json === true,
             trace: values.trace as string | undefined,
             inspect: values.inspect as string | undefined,
+            era: parseEra(values.era),
           },
           io(out),
         );
@@ -269,7 +278,7 @@ export async function main(
       case 'explore': {
         const { values, positionals } = parseWithPositionals(
           rest,
-          { 'max-depth': { type: 'string' }, 'max-states': { type: 'string' }, 'time-limit': { type: 'string' }, reduce: { type: 'boolean' }, 'no-sleep-sets': { type: 'boolean' }, 'no-symmetry': { type: 'boolean' }, workers: { type: 'string' }, granularity: { type: 'string' }, json: { type: 'boolean' }, trace: { type: 'string' }, help: { type: 'boolean', short: 'h' } },
+          { 'max-depth': { type: 'string' }, 'max-states': { type: 'string' }, 'time-limit': { type: 'string' }, reduce: { type: 'boolean' }, 'no-sleep-sets': { type: 'boolean' }, 'no-symmetry': { type: 'boolean' }, workers: { type: 'string' }, granularity: { type: 'string' }, era: { type: 'string' }, json: { type: 'boolean' }, trace: { type: 'string' }, help: { type: 'boolean', short: 'h' } },
           'explore',
         );
         if (values.help) {
@@ -289,6 +298,7 @@ export async function main(
             symmetry: values['no-symmetry'] !== true,
             workers: workerCount(values.workers),
             granularity,
+            era: parseEra(values.era),
             json: values.json === true,
             trace: values.trace as string | undefined,
           },
@@ -296,12 +306,12 @@ export async function main(
         );
       }
       case 'replay': {
-        const { values, positionals } = parseWithPositionals(rest, { json: { type: 'boolean' }, trace: { type: 'string' }, inspect: { type: 'string' }, help: { type: 'boolean', short: 'h' } }, 'replay');
+        const { values, positionals } = parseWithPositionals(rest, { era: { type: 'string' }, json: { type: 'boolean' }, trace: { type: 'string' }, inspect: { type: 'string' }, help: { type: 'boolean', short: 'h' } }, 'replay');
         if (values.help) {
           out(REPLAY_HELP);
           return 0;
         }
-        return replayCommand({ path: onePositional(positionals, 'replay', 'a replay line SCENARIO@PATH'), json: values.json === true, trace: values.trace as string | undefined, inspect: values.inspect as string | undefined }, io(out));
+        return replayCommand({ path: onePositional(positionals, 'replay', 'a replay line SCENARIO@PATH'), json: values.json === true, trace: values.trace as string | undefined, inspect: values.inspect as string | undefined, era: parseEra(values.era) }, io(out));
       }
       case 'list': {
         const { values, positionals } = parseWithPositionals(rest, { json: { type: 'boolean' }, help: { type: 'boolean', short: 'h' } }, 'list');
@@ -526,6 +536,12 @@ function parseSeed(raw: string | boolean | undefined): number {
     throw new ScenarioError(`--seed: '${String(raw)}' is not a seed; expected a whole number from 0 to 4294967295`);
   }
   return Number(raw);
+}
+
+function parseEra(raw: string | boolean | undefined): Era | undefined {
+  if (raw === undefined) return undefined;
+  if (raw === '2015' || raw === 'now') return raw;
+  throw new ScenarioError(`--era: '${String(raw)}' is not an era; expected 2015 or now`);
 }
 
 function parseStrategy(raw: string | boolean | undefined): 'fifo' | 'random' {

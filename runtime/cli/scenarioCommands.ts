@@ -5,7 +5,8 @@
 import { existsSync, readdirSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { ScenarioError } from '../errors.ts';
-import { loadScenarioFile, type Scenario } from '../scenario/loadScenario.ts';
+import { loadScenarioFile, withEra, type Scenario } from '../scenario/loadScenario.ts';
+import type { Era } from '../../machines/transactionMachine.ts';
 import { runScenario, type ScenarioRun } from '../scenario/runScenario.ts';
 import { scenarioJsonSchema } from '../scenario/scenarioSchema.ts';
 import { INVARIANT_MEANINGS } from '../invariants/meanings.ts';
@@ -23,11 +24,21 @@ export interface Output {
 }
 
 /** A scenario by file path, or by the name of a library scenario. */
-export function resolveScenario(ref: string): Scenario {
+export function resolveScenario(ref: string, era?: Era): Scenario {
+  const scenario = findScenario(ref);
+  return era === undefined ? scenario : withEra(scenario, era);
+}
+
+function findScenario(ref: string): Scenario {
   if (existsSync(ref)) return { ...loadScenarioFile(ref), ref };
   const inLibrary = join(LIBRARY, `${ref}.yaml`);
   if (existsSync(inLibrary)) return { ...loadScenarioFile(inLibrary), ref, file: join('scenarios/library', `${ref}.yaml`) };
   throw new ScenarioError(`no scenario file or library scenario named '${ref}'; 'drainlab list' shows the library`);
+}
+
+/** Says which era a run or an exploration used when `--era` chose it over the file. */
+export function eraLine(scenario: Scenario): string {
+  return `era: ${scenario.topology.era} (--era${scenario.eraOverride === scenario.fileEra ? ', as the file says' : `; the file says ${scenario.fileEra}`})`;
 }
 
 export interface RunOptions {
@@ -39,6 +50,8 @@ export interface RunOptions {
   trace?: string;
   /** Write the run as XState inspection events (a JSON array). */
   inspect?: string;
+  /** Run in this era instead of the file's. */
+  era?: Era;
 }
 
 function both<T>(a?: (v: T) => void, b?: (v: T) => void): ((v: T) => void) | undefined {
@@ -50,7 +63,7 @@ function both<T>(a?: (v: T) => void, b?: (v: T) => void): ((v: T) => void) | und
 }
 
 export function runCommand(options: RunOptions, io: Output): number {
-  const scenario = resolveScenario(options.scenario);
+  const scenario = resolveScenario(options.scenario, options.era);
   if (options.seeds) return runSeeds(scenario, options, io);
   const seed = options.seed ?? scenario.seed;
   const strategy = options.strategy ?? scenario.strategy;
@@ -68,10 +81,10 @@ export function runCommand(options: RunOptions, io: Output): number {
   return run.met ? 0 : 1;
 }
 
-export function replayCommand(options: { path: string; json?: boolean; trace?: string; inspect?: string }, io: Output): number {
+export function replayCommand(options: { path: string; json?: boolean; trace?: string; inspect?: string; era?: Era }, io: Output): number {
   const at = options.path.lastIndexOf('@');
   if (at <= 0) throw new ScenarioError(`replay: '${options.path}' is not a replay line; expected SCENARIO@PATH as a failed run prints it, e.g. two-external-snapshots@0*12.3.1`);
-  const scenario = resolveScenario(options.path.slice(0, at));
+  const scenario = resolveScenario(options.path.slice(0, at), options.era);
   const writer = options.trace ? openTraceFile(options.trace, scenario, { seed: scenario.seed, strategy: 'replay', source: 'replay' }) : null;
   const inspection = options.inspect ? openInspectionFile(options.inspect, scenario, { seed: scenario.seed, strategy: 'replay', source: 'replay' }) : null;
   let run: ScenarioRun | null = null;
@@ -169,6 +182,7 @@ function report(run: ScenarioRun) {
     scenario: scenario.name,
     file: scenario.file,
     title: scenario.title,
+    era: scenario.topology.era ?? '2015',
     seed: result.seed,
     strategy: result.strategy,
     steps: result.steps,
@@ -185,6 +199,7 @@ function report(run: ScenarioRun) {
 function printRun(run: ScenarioRun, io: Output, tracePath?: string, inspectPath?: string): void {
   const { result, scenario } = run;
   io.out(`${scenario.name}: ${scenario.title}`);
+  if (scenario.eraOverride) io.out(eraLine(scenario));
   io.out(`seed ${result.seed}, strategy ${result.strategy}, ${result.steps} steps`);
   if (tracePath) io.out(`trace: ${tracePath}`);
   if (inspectPath) io.out(`inspection events: ${inspectPath}`);

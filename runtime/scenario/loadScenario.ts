@@ -6,6 +6,7 @@ import { readFileSync } from 'node:fs';
 import { basename } from 'node:path';
 import { LineCounter, parseDocument, type YAMLError } from 'yaml';
 import type { DispatchOrder, Topology, TriggerSpec } from '../../actors/topology.ts';
+import type { Era } from '../../machines/transactionMachine.ts';
 import { ScenarioError } from '../errors.ts';
 import { CheckContext, type Problem } from './schema.ts';
 import { scenarioSchema, type ScenarioFile } from './scenarioSchema.ts';
@@ -21,6 +22,20 @@ export interface Scenario {
   strategy: 'fifo' | 'random';
   topology: Topology;
   expect: NonNullable<ScenarioFile['expect']>;
+  /** The era `--era` chose over the file's (the topology already has it); replay lines repeat it. */
+  eraOverride?: Era;
+  /** With `eraOverride`: the era the file itself says. */
+  fileEra?: Era;
+}
+
+/** The scenario in another era: its topology's `era` replaced, and the choice remembered for replay lines. */
+export function withEra(scenario: Scenario, era: Era): Scenario {
+  return { ...scenario, topology: { ...scenario.topology, era }, eraOverride: era, fileEra: scenario.fileEra ?? scenario.topology.era ?? '2015' };
+}
+
+/** The command that reruns one interleaving of the scenario (with `--era` when it overrode the file). */
+export function replayCommandLine(scenario: Scenario, path: string): string {
+  return `drainlab replay ${scenario.ref ?? scenario.file}@${path || '0'}${scenario.eraOverride ? ` --era ${scenario.eraOverride}` : ''}`;
 }
 
 /** A scenario file's problems, each `file:line:col: message`, sorted by position. */

@@ -10,7 +10,7 @@ import type { MonitorContext } from '../../machines/monitorMachine.ts';
 import { startSimulation, type SimulateOptions, type SimulationResult } from '../simulate.ts';
 import type { TraceEvent } from '../trace/TraceEvent.ts';
 import { INVARIANTS } from './scenarioSchema.ts';
-import type { Scenario } from './loadScenario.ts';
+import { replayCommandLine, type Scenario } from './loadScenario.ts';
 import { snapshotOf } from '../engine/World.ts';
 
 export interface ExpectationResult {
@@ -57,7 +57,7 @@ export interface ScenarioRunInProgress {
 export function startScenario(scenario: Scenario, options: RunScenarioOptions = {}): ScenarioRunInProgress {
   const seed = options.seed ?? scenario.seed;
   const strategy = options.replayPath !== undefined ? { replay: options.replayPath } : (options.strategy ?? scenario.strategy);
-  const replayOf = (path: string) => `drainlab replay ${scenario.ref ?? scenario.file}@${path || '0'}`;
+  const replayOf = (path: string) => replayCommandLine(scenario, path);
   const simulation = startSimulation(scenario.topology, { seed, strategy, collectTrace: true, sinks: options.sinks, maxSteps: options.maxSteps, onViolation: options.onViolation });
   return {
     advance(steps) {

@@ -55,6 +55,8 @@ const BAD_VALUES: [string[], string, string][] = [
   [['run', 'event-loop-basics'], '--seed', "drainlab: --seed: '-1' is negative; expected a whole number from 0"],
   [['run', 'event-loop-basics'], '--strategy', "drainlab: --strategy: '-1' is not a strategy; expected fifo or random"],
   [['run', 'event-loop-basics'], '--seeds', "drainlab: --seeds: '-1' is not a seed range; expected A..B with whole numbers A <= B, e.g. 0..99"],
+  [['run', 'event-loop-basics'], '--era', "drainlab: --era: '-1' is not an era; expected 2015 or now"],
+  [['explore', 'event-loop-basics'], '--era', "drainlab: --era: '-1' is not an era; expected 2015 or now"],
   [['explore', 'event-loop-basics'], '--max-depth', "drainlab: --max-depth: '-1' is negative; expected a whole number from 1"],
   [['explore', 'event-loop-basics'], '--max-states', "drainlab: --max-states: '-1' is negative; expected a whole number from 1"],
   [['explore', 'event-loop-basics'], '--time-limit', "drainlab: --time-limit: '-1' is negative; expected a whole number from 1"],
@@ -72,7 +74,7 @@ describe('a bad flag value, before and after the scenario name', () => {
     const [command, ...rest] = argv;
     const sub = command === 'diagram' ? [command, rest[0]] : [command];
     const positional = command === 'diagram' ? rest.slice(1) : rest;
-    const value = ['--strategy', '--seeds', '--only', '--format'].includes(flag) ? `${flag}=-1` : `${flag} -1`;
+    const value = ['--strategy', '--seeds', '--only', '--format', '--era'].includes(flag) ? `${flag}=-1` : `${flag} -1`;
     return [
       [`${argv.join(' ')} ${value}`, [...sub, ...positional, ...value.split(' ')], message],
       [`${sub.join(' ')} ${value} ${positional.join(' ')}`, [...sub, ...value.split(' '), ...positional], message],

@@ -188,3 +188,34 @@ describe('drainlab explore', () => {
     expect(readFileSync(join(dir, 'two.ndjson'), 'utf8')).toBe(readFileSync(join(dir, 'one.ndjson'), 'utf8'));
   });
 });
+
+describe('drainlab run, explore and replay --era', () => {
+  it('should run a 2015 scenario in the now era, say so, and still meet its expectations', async () => {
+    const { code, out } = await cli('run', 'two-external-snapshots', '--era', 'now');
+    expect(code).toBe(0);
+    expect(out).toContain('era: now (--era; the file says 2015)');
+    expect(out.trim().split('\n').at(-1)).toBe('expectations met');
+  });
+
+  it('should say nothing about the era when the flag is not given', async () => {
+    const { out } = await cli('run', 'two-external-snapshots');
+    expect(out).not.toContain('era:');
+  });
+
+  it('should report the era it ran in, in the JSON report', async () => {
+    const now = JSON.parse((await cli('run', 'two-external-snapshots', '--era', 'now', '--json')).out);
+    const file = JSON.parse((await cli('run', 'two-external-snapshots', '--json')).out);
+    expect([now.era, file.era]).toEqual(['now', '2015']);
+  });
+
+  it('should give replay lines that carry --era, which replay to the same violation', async () => {
+    const explored = JSON.parse((await cli('explore', 'drained-section-without-gating', '--era', 'now', '--json')).out);
+    expect(explored.era).toBe('now');
+    const line: string = explored.expected.I1.replay;
+    expect(line).toMatch(/^drainlab replay drained-section-without-gating@\S+ --era now$/);
+    const path = line.split(' ')[2];
+    const replayed = JSON.parse((await cli('replay', path, '--era', 'now', '--json')).out);
+    expect(replayed.violations.map((v: { invariant: string }) => v.invariant)).toContain('I1');
+    expect(replayed.era).toBe('now');
+  });
+});

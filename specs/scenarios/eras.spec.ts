@@ -1,0 +1,38 @@
+import { describe, expect, it } from 'vitest';
+import { resolveScenario } from '../../runtime/cli/scenarioCommands.ts';
+import { runScenario } from '../../runtime/scenario/runScenario.ts';
+import type { TraceEvent } from '../../runtime/trace/TraceEvent.ts';
+
+/** The transaction's phases and points in time, in trace order: `prepare 0`, `pit 0`, ... */
+function phasesAndPoints(name: string, era: '2015' | 'now'): string[] {
+  const run = runScenario(resolveScenario(name, era));
+  const trace = (run.result.trace ?? []) as TraceEvent[];
+  return trace.flatMap((e) => {
+    if (e.type === '@trace.txn' && e.phase !== 'transaction' && e.result === 'start') return [`${e.phase} ${e.index}`];
+    if (e.type === '@trace.pit') return [`pit ${e.index}`];
+    if (e.type === '@trace.artifact' && e.kind === 'overlay') return [`overlay ${e.op}`];
+    return [];
+  });
+}
+
+describe('the external snapshot in each era', () => {
+  it('should append (the point in time) in commit in 2015, first in, first out', () => {
+    expect(phasesAndPoints('two-external-snapshots', '2015')).toEqual([
+      'prepare 0', 'prepare 1', 'commit 0', 'pit 0', 'overlay created', 'commit 1', 'pit 1', 'overlay created', 'clean 0', 'clean 1',
+    ]);
+  });
+  it('should append in prepare in the now era, and commit and clean last in, first out', () => {
+    expect(phasesAndPoints('two-external-snapshots', 'now')).toEqual([
+      'prepare 0', 'pit 0', 'overlay created', 'prepare 1', 'pit 1', 'overlay created', 'commit 1', 'commit 0', 'clean 1', 'clean 0',
+    ]);
+  });
+  it('should undo the append in abort in the now era, so the failed transaction leaves no overlay', () => {
+    expect(phasesAndPoints('now-era-snapshot-abort', 'now')).toEqual(['prepare 0', 'pit 0', 'overlay created', 'prepare 1', 'abort 1', 'abort 0', 'overlay removed', 'clean 1', 'clean 0']);
+  });
+  it('should quiesce the overlay with the node it is appended to in the now era, and end both sections in clean', () => {
+    const run = runScenario(resolveScenario('now-era-snapshot-abort', 'now'));
+    const drains = ((run.result.trace ?? []) as TraceEvent[]).flatMap((e) => (e.type === '@trace.drain' && (e.phase === 'begin' || e.phase === 'end') ? [`${e.phase} ${e.node} ${e.quiesce}`] : []));
+    expect(drains).toEqual(['begin node:drive0 1', 'begin node:overlay0 1', 'end node:drive0 0', 'end node:overlay0 0']);
+    expect(run.met).toBe(true);
+  });
+});
