@@ -90,7 +90,8 @@ function holds(image: ScenarioRun['result']['images'][number] | undefined): stri
   return image ? `holds [${image.holds.join(', ')}]` : 'not taken';
 }
 
-function reply(run: ScenarioRun): string {
+/** The QMP replies the monitor got, `; `-separated. */
+export function reply(run: ScenarioRun): string {
   const monitor = snapshotOf(run.result.world, 'monitor:qmp').context as { replies: string[] };
   return monitor.replies.join('; ') || 'none';
 }

@@ -9,6 +9,7 @@ import { runDemo } from './demo.ts';
 import { runHeadline } from './headline.ts';
 import { invariantsCommand, listCommand, replayCommand, runCommand, schemaCommand, type Output } from './scenarioCommands.ts';
 import { exploreCommand } from './exploreCommand.ts';
+import { compareCommand } from './compareCommand.ts';
 import { DEFAULT_GRANULARITY } from '../explore/threadSteps.ts';
 import type { Era } from '../../machines/transactionMachine.ts';
 
@@ -20,6 +21,7 @@ Commands:
   run       run a scenario (a file or a library name) and check its expectations
   explore   every interleaving of a scenario: proved, violated (shortest counterexample) or bounded
   replay    rerun the exact interleaving a failed run printed
+  compare   one scenario in two eras (2015 and now) side by side: what differs
   list      the scenario library
   invariants what I1-I12 (and conservation) mean
   schema    the JSON Schema of scenario files (for editors)
@@ -173,6 +175,28 @@ Exit codes: 0 stopped with Ctrl-C, 2 bad input, 3 internal error.
 Example:
   drainlab view two-external-snapshots --compare two-external-snapshots-without-drains`;
 
+const COMPARE_HELP = `Usage: drainlab compare <file|name> [--era A --era B] [--seed N] [--strategy fifo|random]
+                        [--json]
+
+Runs the scenario in two eras with the same seed and strategy, and shows them side by side:
+the transaction's phases in order, where each point in time was taken, when each device or
+export request was admitted and how long after the guest issued it, what each image holds,
+the QMP replies and every invariant's verdict; then what differs and which verdicts are the
+same. The now era is partial (docs/model.md#eras): drain itself is 2015's in both.
+
+Options:
+  --era E           an era for a column, 2015 or now, given twice (default: 2015, then now)
+  --seed N          the seed (default: the scenario's)
+  --strategy S      fifo or random (default: the scenario's)
+  --json            both runs and the differences, machine-readable
+  -h, --help        this help
+
+Exit codes: 0 both runs met the scenario's expectations, 1 one did not, 2 bad input,
+3 internal error.
+
+Example:
+  drainlab compare two-external-snapshots --era 2015 --era now`;
+
 const REPLAY_HELP = `Usage: drainlab replay <scenario@path> [--era 2015|now] [--json] [--trace FILE] [--inspect FILE]
 
 Reruns the exact interleaving that a run printed as 'replay: drainlab replay ...'.
@@ -301,6 +325,27 @@ export async function main(
             era: parseEra(values.era),
             json: values.json === true,
             trace: values.trace as string | undefined,
+          },
+          io(out),
+        );
+      }
+      case 'compare': {
+        const { values, positionals } = parseWithPositionals(rest, { era: { type: 'string', multiple: true }, seed: { type: 'string' }, strategy: { type: 'string' }, json: { type: 'boolean' }, help: { type: 'boolean', short: 'h' } }, 'compare');
+        if (values.help) {
+          out(COMPARE_HELP);
+          return 0;
+        }
+        const scenario = onePositional(positionals, 'compare', 'a scenario file or library name');
+        const given = ((values.era ?? []) as string[]).map((e) => parseEra(e)!);
+        if (given.length !== 0 && given.length !== 2) throw new ScenarioError(`compare: --era given ${given.length} time(s); expected twice (--era 2015 --era now) or not at all`);
+        const eras = (given.length === 2 ? given : ['2015', 'now']) as [Era, Era];
+        return compareCommand(
+          {
+            scenario,
+            eras,
+            seed: values.seed === undefined ? undefined : parseSeed(values.seed),
+            strategy: values.strategy === undefined ? undefined : parseStrategy(values.strategy),
+            json: values.json === true,
           },
           io(out),
         );
