@@ -102,7 +102,13 @@ export async function openPage(browser: Browser, url: string, options: OpenOptio
   page.on('response', (response) => {
     if (response.status() >= 400) log.failed.push(`${response.status()} ${response.url()}`);
   });
-  page.on('requestfailed', (request) => log.failed.push(`failed (${request.failure()?.errorText}) ${request.url()}`));
+  page.on('requestfailed', (request) => {
+    // The page closes a live trace's EventSource itself at the stream's 'end' event (else it
+    // would reconnect); when that close beats the server's own end of the response, Chromium
+    // reports the request as aborted. Nothing failed to load.
+    if (request.failure()?.errorText === 'net::ERR_ABORTED' && new URL(request.url()).pathname.startsWith('/api/live/')) return;
+    log.failed.push(`failed (${request.failure()?.errorText}) ${request.url()}`);
+  });
   if (options.initScript) await page.addInitScript(options.initScript);
   await page.goto(url, { waitUntil: 'domcontentloaded', timeout: options.timeout ?? 30_000 });
   if (options.waitReady !== false) await waitReady(page, options.timeout);
