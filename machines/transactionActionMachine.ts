@@ -111,6 +111,11 @@ function io(ctx: Ctx, label: string, node: ActorName, nodeCtx: ActorName, op: 'r
   return { kind: 'io', label, node, ctx: nodeCtx, id: `${ctx.name}/${label}${part}`, op, origin: 'txn' };
 }
 
+/** bdrv_drained_begin or bdrv_drained_end on `node`, called by the action and awaited. */
+function drainCall(ctx: Ctx, label: string, node: ActorName, which: 'begin' | 'end'): SyncOp {
+  return { kind: 'call', label, to: node, event: { type: `drain.${which}`, thread: ctx.thread, replyTo: ctx.name }, awaits: `drain.${which}.done` };
+}
+
 /** aio_context_acquire + bdrv_drained_begin, as the four drained actions open their prepare. */
 function acquireAndDrain(ctx: Ctx): SyncOp[] {
   const ops: SyncOp[] = [
@@ -120,7 +125,7 @@ function acquireAndDrain(ctx: Ctx): SyncOp[] {
   ];
   if (ctx.drains) {
     ops.push(
-      { kind: 'call', label: 'drainedBegin', to: ctx.node!, event: { type: 'drain.begin', thread: ctx.thread, replyTo: ctx.name }, awaits: 'drain.begin.done' },
+      drainCall(ctx, 'drainedBegin', ctx.node!, 'begin'),
       local('drainedBegin', 'drained'),
     );
   }
@@ -138,9 +143,9 @@ export function phaseProgram(ctx: Ctx, phase: TxnPhase): SyncOp[] {
         // external_snapshot_commit: bdrv_reopen_set_read_only(old_bs); bdrv_reopen_multiple
         // drains the node it reopens (no longer every node), then writes the image's flags.
         return [
-          { kind: 'call', label: 'reopenReadOnly', to: ctx.node!, event: { type: 'drain.begin', thread: ctx.thread, replyTo: ctx.name }, awaits: 'drain.begin.done' },
+          drainCall(ctx, 'reopenReadOnly', ctx.node!, 'begin'),
           io(ctx, 'reopenReadOnly', ctx.node!, ctx.ctx!, 'flush'),
-          { kind: 'call', label: 'reopenReadOnly', to: ctx.node!, event: { type: 'drain.end', thread: ctx.thread, replyTo: ctx.name }, awaits: 'drain.end.done' },
+          drainCall(ctx, 'reopenReadOnly', ctx.node!, 'end'),
         ];
       }
       // external_snapshot_commit: bdrv_append (the point in time), then reopen the old image read-only,
@@ -163,11 +168,11 @@ export function phaseProgram(ctx: Ctx, phase: TxnPhase): SyncOp[] {
       return [];
     case 'clean': {
       const ops: SyncOp[] = [];
-      if (ctx.drained) ops.push({ kind: 'call', label: 'drainedEnd', to: ctx.node!, event: { type: 'drain.end', thread: ctx.thread, replyTo: ctx.name }, awaits: 'drain.end.done' });
+      if (ctx.drained) ops.push(drainCall(ctx, 'drainedEnd', ctx.node!, 'end'));
       // (U) The model ends the overlay's quiesce here, also after an abort undid the append; QEMU
       // ends it with the old node's drained_end (it is the old node's parent), or when
       // bdrv_replace_node detaches it.
-      if (ctx.overlayDrained) ops.push({ kind: 'call', label: 'drainedEnd', to: ctx.overlay!.node, event: { type: 'drain.end', thread: ctx.thread, replyTo: ctx.name }, awaits: 'drain.end.done' });
+      if (ctx.overlayDrained) ops.push(drainCall(ctx, 'drainedEnd', ctx.overlay!.node, 'end'));
       if (ctx.acquired) ops.push({ kind: 'send', label: 'release', to: ctx.ctx!, event: { type: 'aio.release', thread: ctx.thread } });
       return ops;
     }
@@ -191,10 +196,7 @@ function prepareOps(ctx: Ctx, device: string): SyncOp[] {
         // (bdrv_replace_child_noperm passes the child's quiesce counter to the new parent): the
         // model drains the overlay just before the append, so nothing reaches it in between.
         if (ctx.drains) {
-          ops.push(
-            { kind: 'call', label: 'append', to: overlay.node, event: { type: 'drain.begin', thread: ctx.thread, replyTo: ctx.name }, awaits: 'drain.begin.done' },
-            local('append', 'overlayDrained'),
-          );
+          ops.push(drainCall(ctx, 'append', overlay.node, 'begin'), local('append', 'overlayDrained'));
         }
         ops.push(local('append', 'append'));
       }

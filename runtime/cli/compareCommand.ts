@@ -10,7 +10,7 @@ import { INVARIANTS } from '../scenario/scenarioSchema.ts';
 import { runScenario, type ScenarioRun } from '../scenario/runScenario.ts';
 import type { TraceEvent } from '../trace/TraceEvent.ts';
 import { wrap } from '../trace/formatTimeline.ts';
-import { reply } from './headline.ts';
+import { COLUMN, phaseAt, reply, sideBySideRow } from './sideBySide.ts';
 import { resolveScenario, type Output } from './scenarioCommands.ts';
 
 export interface CompareOptions {
@@ -21,9 +21,6 @@ export interface CompareOptions {
   strategy?: 'fifo' | 'random';
   json?: boolean;
 }
-
-const LABEL = 24;
-const COLUMN = 27;
 
 /** One era's run, reduced to what the comparison shows (every field is text, compared as is). */
 interface EraView {
@@ -52,7 +49,7 @@ export function compareCommand(options: CompareOptions, io: Output): number {
     return ok ? 0 : 1;
   }
   const [a, b] = views;
-  const row = (label: string, left: string, right: string) => io.out(`${label.padEnd(LABEL)}${fit(left).padEnd(COLUMN)} ${fit(right)}`);
+  const row = (label: string, left: string, right: string) => io.out(sideBySideRow(label, left, right));
   for (const line of wrap(`${scenario.name}: ${scenario.title}`, 80, '  ')) io.out(line);
   io.out(`seed ${result.seed}, strategy ${result.strategy}; the file says era ${scenario.fileEra ?? scenario.topology.era ?? '2015'}`);
   io.out('');
@@ -139,17 +136,6 @@ function phaseOrder(trace: readonly TraceEvent[]): string {
   return groups.map((g) => `${g.phase} ${g.indexes.join(' ')}`).join(' · ') || 'no transaction';
 }
 
-/** The phase callback running at each step (`prepare(0)`), or where the transaction stands. */
-function phaseAt(trace: readonly TraceEvent[], step: number): string {
-  let phase = 'before the transaction';
-  for (const e of trace) {
-    if (e.step > step) break;
-    if (e.type === '@trace.txn' && e.phase === 'transaction') phase = e.result === 'start' ? 'in drain_all' : 'after clean';
-    else if (e.type === '@trace.txn' && e.result === 'start') phase = `in ${e.phase}(${e.index})`;
-  }
-  return phase;
-}
-
 function pointsInTime(trace: readonly TraceEvent[]): EraView['points'] {
   return trace.flatMap((e) => (e.type === '@trace.pit' ? [{ label: `point in time ${e.index}`, value: `${phaseAt(trace, e.step)}, ${ms(e.time)}` }] : []));
 }
@@ -175,8 +161,4 @@ function externalRequests(trace: readonly TraceEvent[]): EraView['requests'] {
 
 function ms(ns: number): string {
   return `${(ns / 1e6).toFixed(2)} ms`;
-}
-
-function fit(text: string): string {
-  return text.length > COLUMN ? `${text.slice(0, COLUMN - 1)}…` : text;
 }

@@ -88,7 +88,7 @@ export function exploreCommand(options: ExploreCommandOptions, io: Output): numb
   io.out(
     `hashes only are stored (${Math.round(result.bytesPerState)} bytes per state with its parent link): the chance that two states shared one is ${result.collisionProbability.toExponential(1)}`,
   );
-  for (const [id, ce] of Object.entries(result.expected)) io.out(`expected violation ${id}: shortest interleaving ${ce!.step} steps, replay ${replayLine(scenario, ce!)}`);
+  for (const [id, ce] of Object.entries(result.expected)) io.out(`expected violation ${id}: shortest interleaving ${ce!.step} steps, replay ${replayCommandLine(scenario, ce!.replayPath)}`);
   // The first shortest interleaving of each expected violation, in words (several may share one).
   const explained = new Set<string>();
   for (const ce of Object.values(result.expected)) {
@@ -112,15 +112,11 @@ function firstExpected(result: ExploreResult): Counterexample | undefined {
   return Object.values(result.expected)[0];
 }
 
-function replayLine(scenario: Scenario, ce: Counterexample): string {
-  return replayCommandLine(scenario, ce.replayPath);
-}
-
 function summarize(result: ExploreResult, scenario: Scenario, macroSteps = false) {
   const describe = (ce: Counterexample) => ({
     steps: ce.step,
     ...(macroSteps ? { macroSteps: ce.macroSteps } : {}),
-    replay: replayLine(scenario, ce),
+    replay: replayCommandLine(scenario, ce.replayPath),
     violations: ce.violations.map((v) => ({ invariant: v.invariant, step: v.step, message: v.message })),
     unfinished: ce.unfinished,
   });
@@ -143,7 +139,7 @@ function explain(scenario: Scenario, ce: Counterexample, io: Output): void {
   io.out('');
   const what = ce.violations.length ? ce.violations.map((v) => `${v.invariant} at step ${v.step}`).join(', ') : ce.unfinished.join('; ');
   io.out(`counterexample (${ce.step} steps): ${what}`);
-  io.out(`replay: ${replayLine(scenario, ce)}`);
+  io.out(`replay: ${replayCommandLine(scenario, ce.replayPath)}`);
   const run = runScenario(scenario, { replayPath: ce.replayPath });
   io.out(timelineHeader);
   for (const e of run.result.trace ?? []) {

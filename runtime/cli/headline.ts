@@ -10,17 +10,15 @@ import { runScenario, type ScenarioRun } from '../scenario/runScenario.ts';
 import type { TraceEvent } from '../trace/TraceEvent.ts';
 import { wrap } from '../trace/formatTimeline.ts';
 import { resolveScenario, type Output } from './scenarioCommands.ts';
-import { snapshotOf } from '../engine/World.ts';
+import { COLUMN, phaseAt, reply, sideBySideRow } from './sideBySide.ts';
 
 const WITH = 'two-external-snapshots';
 const WITHOUT = 'two-external-snapshots-without-drains';
-const LABEL = 24;
-const COLUMN = 27;
 
 export function runHeadline(options: { seed?: number; strategy?: 'fifo' | 'random' }, io: Output): number {
   const runs = [WITH, WITHOUT].map((name) => runScenario(resolveScenario(name), { seed: options.seed, strategy: options.strategy }));
   const [series, without] = runs;
-  const row = (label: string, a: string, b: string) => io.out(`${label.padEnd(LABEL)}${fit(a).padEnd(COLUMN)} ${fit(b)}`);
+  const row = (label: string, a: string, b: string) => io.out(sideBySideRow(label, a, b));
   io.out('Two external snapshots of drive0 and drive1 (one IOThread, dataplane disks).');
   io.out('The guest writes Wx to drive0, waits for it, then writes Wy to drive1,');
   io.out('while one QMP transaction snapshots both disks.');
@@ -59,10 +57,6 @@ export function runHeadline(options: { seed?: number; strategy?: 'fifo' | 'rando
   return ok ? 0 : 1;
 }
 
-function fit(text: string): string {
-  return text.length > COLUMN ? `${text.slice(0, COLUMN - 1)}…` : text;
-}
-
 function trace(run: ScenarioRun): readonly TraceEvent[] {
   return run.result.trace ?? [];
 }
@@ -77,21 +71,9 @@ function admitted(run: ScenarioRun, id: string): string {
   const events = trace(run);
   const submit = events.find((x) => x.type === '@trace.io.submit' && x.id === id && x.via.startsWith('client:'));
   if (!submit || submit.type !== '@trace.io.submit') return 'never';
-  let phase = 'before the transaction';
-  for (const e of events) {
-    if (e.step > submit.step) break;
-    if (e.type === '@trace.txn' && e.phase === 'transaction') phase = e.result === 'start' ? 'during drain_all' : 'after clean';
-    else if (e.type === '@trace.txn' && e.result === 'start') phase = `in ${e.phase}(${e.index})`;
-  }
-  return `${phase} → ${submit.node.replace('node:', '')}`;
+  return `${phaseAt(events, submit.step)} → ${submit.node.replace('node:', '')}`;
 }
 
 function holds(image: ScenarioRun['result']['images'][number] | undefined): string {
   return image ? `holds [${image.holds.join(', ')}]` : 'not taken';
-}
-
-/** The QMP replies the monitor got, `; `-separated. */
-export function reply(run: ScenarioRun): string {
-  const monitor = snapshotOf(run.result.world, 'monitor:qmp').context as { replies: string[] };
-  return monitor.replies.join('; ') || 'none';
 }

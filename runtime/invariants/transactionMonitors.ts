@@ -301,7 +301,7 @@ export class ConsistentCutMonitor implements InvariantMonitor {
   }
 
   private checkCut(e: TxnEvent, report: Report): void {
-    const pits = this.ledger.points.filter((p) => p.action.startsWith(`${e.txn}/`));
+    const pits = this.ledger.points.filter((p) => transactionOf(p.action) === e.txn);
     for (const imageY of pits) {
       for (const [wy] of this.ledger.writes) {
         if (!this.ledger.holds(imageY, wy)) continue;
