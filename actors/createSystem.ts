@@ -60,8 +60,18 @@ export function createActorSpecs(topology: Topology): ActorSpec[] {
       input: { name: loopActor(ctx.name), ctx: ctxActor(ctx.name), thread: ctx.thread ?? ctx.name },
     });
   }
+  const era = topology.era ?? '2015';
+  // Overlays of external snapshots: their backing link is made by bdrv_append, not at start-up.
+  const appendedLater = new Set(
+    (topology.transactions ?? []).flatMap((t) => t.actions.flatMap((a) => (a.type === 'blockdev-snapshot-sync' ? [`${a.overlay}\u0000${a.device}`] : []))),
+  );
   for (const node of topology.nodes) {
     const parents = topology.nodes.filter((p) => p.file === node.name || p.backing === node.name).map((p) => nodeActor(p.name));
+    // now: the parents with drained callbacks when QEMU starts: the devices' BlockBackends and the nodes above.
+    const parentLinks = [
+      ...topology.clients.filter((c) => c.node === node.name).map((c) => clientActor(c.name)),
+      ...topology.nodes.filter((p) => p.file === node.name || (p.backing === node.name && !appendedLater.has(`${p.name}\u0000${node.name}`))).map((p) => nodeActor(p.name)),
+    ];
     const children: Record<string, string> = {};
     if (node.file) children.file = nodeActor(node.file);
     if (node.backing) children.backing = nodeActor(node.backing);
@@ -78,6 +88,7 @@ export function createActorSpecs(topology: Topology): ActorSpec[] {
         host: HOST_ACTOR,
         drainHook: protections.qedDrainHook,
         timers: node.timers ?? [],
+        ...(era === 'now' ? { era, parentLinks } : {}),
       },
     });
   }
@@ -121,6 +132,7 @@ export function createActorSpecs(topology: Topology): ActorSpec[] {
         node: nodeActor(client.node),
         ctx: ctxActor(ctx),
         external: client.kind === 'nbd' ? protections.nbdExternal : protections.dataplaneExternal,
+        ...(era === 'now' ? { era, drainedCallbacks: protections.deviceDrainedCallbacks, queuing: protections.blockBackendQueuing } : {}),
         workload: client.workload.map((r) => (r.when ? { ...r, when: toTrigger(r.when) } : r)),
       },
       offerReads: unique(client.workload.flatMap((r) => [...(r.after ?? []).flatMap(completedReads), ...(r.when ? triggerReads(toTrigger(r.when)) : [])])),
@@ -209,7 +221,7 @@ function transactionSpecs(txn: TransactionSpec, topology: Topology, protections:
             name: job,
             kind: 'block-job',
             logic: backupJobMachine,
-            input: { name: job, source: nodeActor(spec.name), target: nodeActor(target.name), ctx: ctxActor(spec.ctx), chunks: topology.backupChunks ?? 2 },
+            input: { name: job, source: nodeActor(spec.name), target: nodeActor(target.name), ctx: ctxActor(spec.ctx), chunks: topology.backupChunks ?? 2, era: topology.era ?? '2015' },
           });
         }
         return {
@@ -254,7 +266,7 @@ function toMonitorAction(cmd: ScriptCommand, topology: Topology): MonitorCommand
   };
   switch (cmd.do) {
     case 'drain_all':
-      return { do: 'drain_all', at: cmd.at, nodes: topology.nodes.map((n) => ({ node: nodeActor(n.name), ctx: ctxActor(n.ctx) })) };
+      return { do: 'drain_all', at: cmd.at, nodes: topology.nodes.map((n) => ({ node: nodeActor(n.name), ctx: ctxActor(n.ctx) })), ...(topology.era === 'now' ? { era: 'now' as const } : {}) };
     case 'poll':
       return { do: 'poll', ctx: ctxActor(cmd.ctx), blocking: cmd.blocking ?? false, at: cmd.at };
     case 'stop':

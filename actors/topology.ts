@@ -77,6 +77,10 @@ export interface Protections {
   transactionDrains: boolean;
   /** Patches 11-12: BlockDriver.bdrv_drain, implemented by qed (flush its need-check timer work now). */
   qedDrainHook: boolean;
+  /** now era: a drained BlockBackend queues the requests that reach it (blk_wait_while_drained); off: blk_set_disable_request_queuing. */
+  blockBackendQueuing: boolean;
+  /** now era: virtio-blk, virtio-scsi and the NBD export implement BlockDevOps drained_begin/end; off: a device that forgets them keeps its handler attached. */
+  deviceDrainedCallbacks: boolean;
 }
 
 export const allProtections: Protections = {
@@ -85,6 +89,8 @@ export const allProtections: Protections = {
   dataplaneExternal: true,
   transactionDrains: true,
   qedDrainHook: true,
+  blockBackendQueuing: true,
+  deviceDrainedCallbacks: true,
 };
 
 /**

@@ -13,9 +13,17 @@
  * source until the job has copied that chunk's old data to the target (backup_before_write_notify
  * -> backup_do_cow); chunks copied that way are skipped by the loop. A write's chunk is a hash
  * of its id (the model has no offsets).
+ *
+ * In the `now` era the job is a parent of its source node (block_job_add_bdrv, BdrvChildClass
+ * child_job): a drain of the source pauses it (child_job_drained_begin -> job_pause), it
+ * reports itself busy until its request in flight is done (child_job_drained_poll), and it
+ * resumes at the drain's end (job_resume). It pauses at its pause points, between requests
+ * (job_pause_point); a cancelled job does not pause. A job created inside a drained section
+ * starts paused.
  */
 import { setup } from 'xstate';
 import { applyStep, Emitter, type ActorName, type AnyEvent, type ThreadName } from './effects.ts';
+import type { Era } from './transactionMachine.ts';
 
 export interface BackupJobContext {
   name: ActorName;
@@ -34,6 +42,11 @@ export interface BackupJobContext {
   cancelled: boolean;
   completed: boolean;
   owner: ActorName | null;
+  era: Era;
+  /** now: drains of the source under way (job->pause_count from drained sections). */
+  pauseCount: number;
+  /** now: the loop stopped at a pause point; `r` the next chunk's read is where it resumes. */
+  pausedAt: 'r' | null;
 }
 
 export interface BackupJobInput {
@@ -42,6 +55,7 @@ export interface BackupJobInput {
   target: ActorName;
   ctx: ActorName;
   chunks?: number;
+  era?: Era;
 }
 
 export type BackupJobEvent =
@@ -49,7 +63,9 @@ export type BackupJobEvent =
   | { type: 'job.cancel' }
   | { type: 'job.before_write'; id: string; replyTo: ActorName }
   | { type: 'io.complete'; id: string; node: ActorName }
-  | { type: 'aio.dispatch'; ctx: ActorName; kind: 'bh' | 'handler' | 'timer'; id: string; thread: ThreadName };
+  | { type: 'aio.dispatch'; ctx: ActorName; kind: 'bh' | 'handler' | 'timer'; id: string; thread: ThreadName }
+  | { type: 'parent.drained_begin' | 'parent.drained_end'; node: ActorName; replyTo?: ActorName }
+  | { type: 'parent.attached'; node: ActorName };
 
 export const jobCompletionBhId = (job: ActorName) => `bh:job:${job}`;
 
@@ -87,6 +103,8 @@ function serveCow(ctx: BackupJobContext, out: Emitter): BackupJobContext {
 }
 
 function issue(ctx: BackupJobContext, out: Emitter, phase: 'r' | 'w'): BackupJobContext {
+  // job_pause_point between chunks (now era): a drained source holds the loop here.
+  if (phase === 'r' && ctx.pauseCount > 0 && !ctx.cancelled) return { ...ctx, inFlight: null, pausedAt: 'r' };
   if (phase === 'r') ctx = { ...ctx, chunk: nextUncopied(ctx, ctx.chunk) };
   if (ctx.chunk >= ctx.chunks) return finish(ctx, out);
   const node = phase === 'r' ? ctx.source : ctx.target;
@@ -100,19 +118,49 @@ function finish(ctx: BackupJobContext, out: Emitter): BackupJobContext {
   return { ...ctx, inFlight: null };
 }
 
+/** child_job_drained_poll: the job is busy until it reaches a pause point. */
+function jobBusy(ctx: BackupJobContext): boolean {
+  return ctx.inFlight !== null || ctx.cow.some((held) => held.phase !== 'wait');
+}
+
 export function backupJobStep(ctx: BackupJobContext, event: AnyEvent) {
   const out = new Emitter();
   const e = event as BackupJobEvent;
+  const busyBefore = jobBusy(ctx);
   switch (e.type) {
     case 'job.start':
       // backup_start + block_job_start: the notifier is in place, then the coroutine runs until its first yield.
       ctx = { ...ctx, owner: e.replyTo };
       out.send(ctx.source, { type: 'node.notifier.add', job: ctx.name });
+      if (ctx.era === 'now') {
+        // block_job_add_bdrv: the job becomes a parent of its source; a drained source pauses it first.
+        out.send(ctx.source, { type: 'parent.attach', parent: ctx.name, busy: false, ack: true });
+        out.send(e.replyTo, { type: 'job.started', job: ctx.name });
+        break;
+      }
       out.send(e.replyTo, { type: 'job.started', job: ctx.name });
       ctx = ctx.chunks > 0 ? issue(ctx, out, 'r') : finish(ctx, out);
       break;
+    case 'parent.attached':
+      // The coroutine's first run: straight to its first pause point if the source is drained.
+      ctx = ctx.chunks > 0 ? issue(ctx, out, 'r') : finish(ctx, out);
+      break;
+    case 'parent.drained_begin':
+      ctx = { ...ctx, pauseCount: ctx.pauseCount + 1 };
+      if (e.replyTo) out.send(e.replyTo, { type: 'parent.drained.done', parent: ctx.name });
+      break;
+    case 'parent.drained_end':
+      ctx = { ...ctx, pauseCount: Math.max(0, ctx.pauseCount - 1) };
+      if (ctx.pauseCount === 0 && ctx.pausedAt !== null && !ctx.completed) {
+        // job_resume: the loop goes on from its pause point.
+        ctx = issue({ ...ctx, pausedAt: null }, out, 'r');
+      }
+      if (e.replyTo) out.send(e.replyTo, { type: 'parent.drained.done', parent: ctx.name });
+      break;
     case 'job.cancel':
       ctx = { ...ctx, cancelled: true };
+      // A paused job is woken to see it is cancelled (job_cancel_async -> job_enter).
+      if (ctx.pausedAt !== null) ctx = finish({ ...ctx, pausedAt: null }, out);
       break;
     case 'job.before_write': {
       const waiting = { write: e.id, chunk: chunkOf(e.id, ctx.chunks), replyTo: e.replyTo, phase: 'wait' as const };
@@ -143,6 +191,8 @@ export function backupJobStep(ctx: BackupJobContext, event: AnyEvent) {
     case 'aio.dispatch':
       ctx = { ...ctx, completed: true };
       out.send(ctx.source, { type: 'node.notifier.remove', job: ctx.name });
+      // block_job_remove_all_bdrv: the job is no parent of its source any more.
+      if (ctx.era === 'now') out.send(ctx.source, { type: 'parent.detach', parent: ctx.name });
       // Writes still held are let through: there is nothing left to copy for.
       for (const held of ctx.cow) if (held.phase === 'wait') out.send(held.replyTo, { type: 'job.before_write.done', id: held.write });
       ctx = { ...ctx, cow: ctx.cow.filter((held) => held.phase !== 'wait') };
@@ -150,12 +200,19 @@ export function backupJobStep(ctx: BackupJobContext, event: AnyEvent) {
       out.send(e.ctx, { type: 'aio.callback.done' });
       break;
   }
+  if (ctx.era === 'now' && !ctx.completed) {
+    const busyAfter = jobBusy(ctx);
+    if (busyAfter !== busyBefore) out.send(ctx.source, { type: 'parent.busy', parent: ctx.name, busy: busyAfter });
+  }
   return { context: ctx, emitted: out.emitted };
 }
 
 /** What a running or cancelling job takes in: every event goes to `backupJobStep`, and the state's `always` decides what follows. */
 const copying = {
   'job.cancel': { actions: 'applyEvent' },
+  'parent.attached': { actions: 'applyEvent' },
+  'parent.drained_begin': { actions: 'applyEvent' },
+  'parent.drained_end': { actions: 'applyEvent' },
   'job.before_write': { actions: 'applyEvent' },
   'io.complete': { actions: 'applyEvent' },
   'aio.dispatch': { actions: 'applyEvent' },
@@ -178,6 +235,8 @@ export const backupJobMachine = setup({
   guards: {
     isCompleted: ({ context }) => context.completed,
     isCancelled: ({ context }) => context.cancelled,
+    isPaused: ({ context }) => context.pausedAt !== null,
+    isResumed: ({ context }) => context.pausedAt === null,
   },
 }).createMachine({
   id: 'backupJob',
@@ -195,16 +254,24 @@ export const backupJobMachine = setup({
     cancelled: false,
     completed: false,
     owner: null,
+    era: input.era ?? '2015',
+    pauseCount: 0,
+    pausedAt: null,
   }),
   entry: 'registerCompletionBh',
   initial: 'created',
   states: {
     created: {
-      on: { 'job.start': { target: 'running', actions: 'applyEvent' } },
+      on: { 'job.start': { target: 'running', actions: 'applyEvent' }, 'parent.drained_begin': { actions: 'applyEvent' }, 'parent.drained_end': { actions: 'applyEvent' } },
     },
     running: {
       description: 'Copying chunk by chunk',
-      always: [{ guard: 'isCancelled', target: 'cancelling' }, { guard: 'isCompleted', target: 'completed' }],
+      always: [{ guard: 'isCancelled', target: 'cancelling' }, { guard: 'isCompleted', target: 'completed' }, { guard: 'isPaused', target: 'paused' }],
+      on: copying,
+    },
+    paused: {
+      description: 'now: stopped at a pause point while its source is drained (job_pause_point)',
+      always: [{ guard: 'isCompleted', target: 'completed' }, { guard: 'isCancelled', target: 'cancelling' }, { guard: 'isResumed', target: 'running' }],
       on: copying,
     },
     cancelling: {
@@ -213,7 +280,13 @@ export const backupJobMachine = setup({
       on: copying,
     },
     completed: {
-      on: { 'job.cancel': {}, 'job.before_write': { actions: 'applyEvent' }, 'io.complete': { actions: 'applyEvent' } },
+      on: {
+        'job.cancel': {},
+        'job.before_write': { actions: 'applyEvent' },
+        'io.complete': { actions: 'applyEvent' },
+        'parent.drained_begin': { actions: 'applyEvent' },
+        'parent.drained_end': { actions: 'applyEvent' },
+      },
     },
   },
 });

@@ -13,9 +13,20 @@
  * bdrv_drain), `drain.end` is bdrv_drained_end (1->0 re-enables), `drain.run` is the one-shot
  * bdrv_drain: run the driver hook on the node and its children (bdrv_drain_recurse), then poll
  * while requests are pending or a poll made progress.
+ *
+ * In the `now` era (QEMU 8.1 on: block/io.c after the 2022 drain rework and the 2023 removal of
+ * aio_disable_external) the same states run another drain: `drain.begin` on 0->1 calls every
+ * parent's drained_begin (bdrv_parent_drained_begin: BlockBackends, block jobs, parent nodes,
+ * each answering when its callback returned), then the driver's bdrv_drain_begin, and polls
+ * (BDRV_POLL_WHILE with bdrv_drain_poll_top_level: non-blocking polls until none makes
+ * progress, then a blocking one while the node has requests in flight or a parent reports
+ * itself busy). `drain.end` on 1->0 calls the parents' drained_end. Children are not drained;
+ * no context is gated. A node drained as the parent of a drained node (`parent.drained_begin`,
+ * bdrv_drained_begin_no_poll) quiesces its own parents in turn and does not poll.
  */
 import { setup } from 'xstate';
 import { applyStep, Emitter, SORTED_CONTEXT_LISTS, type ActorName, type AnyEvent, type RequestOrigin, type ThreadName } from './effects.ts';
+import type { Era } from './transactionMachine.ts';
 
 export type DriverName = 'file' | 'raw' | 'qcow2' | 'qed' | 'iscsi' | 'curl' | 'nbd';
 
@@ -33,11 +44,26 @@ export interface DrainRun {
   kind: 'begin' | 'run';
   thread: ThreadName;
   replyTo: ActorName;
-  stage: 'hooks' | 'polling';
+  /** now: `parents` while the parents' drained_begin callbacks run. */
+  stage: 'hooks' | 'parents' | 'polling';
   /** Children whose drain hook has not answered yet. */
   hooksOutstanding: number;
-  /** bdrv_requests_pending(bs) read before the poll that is running now. */
+  /**
+   * 2015: bdrv_requests_pending(bs) read before the poll that is running now. now: the poll
+   * running is the blocking one (not one of bdrv_drain_poll_top_level's non-blocking polls).
+   */
   busyBeforePoll: boolean;
+}
+
+/**
+ * now: a round of calls to every parent's drained_begin or drained_end, waiting for each to
+ * return (`parent.drained.done`), and what the node does once they all have.
+ */
+export interface ParentRound {
+  outstanding: number;
+  /** `poll`: bdrv_drain_begin, then poll (drain.begin); `end`: answer drain.end; `run-end`: answer drain.run; `parent-begin`/`parent-end`: answer the child that quiesced this node. */
+  then: 'poll' | 'end' | 'run-end' | 'parent-begin' | 'parent-end';
+  replyTo: ActorName | null;
 }
 
 /** A child asked to run its drain hook (bdrv_drain_recurse), waiting for its own children. */
@@ -77,6 +103,16 @@ export interface BlockNodeContext {
   held: readonly string[];
   /** Driver timers that do no block I/O (qcow2 cache clean, iscsi NOP/event, curl multi), with firings left. */
   housekeeping: Readonly<Record<string, { firings: number; interval: number }>>;
+  /** `2015` (aio_disable_external on the context) or `now` (parents' drained callbacks). */
+  era: Era;
+  /**
+   * now: the parents attached to this node (bs->parents whose BdrvChildClass has drained
+   * callbacks: BlockBackends, block jobs, parent nodes), each with what its drained_poll would
+   * answer now (busy), kept current by the parent itself (`parent.busy`).
+   */
+  parentLinks: Readonly<Record<ActorName, boolean>>;
+  /** now: parent callback rounds under way, innermost last. */
+  rounds: readonly ParentRound[];
 }
 
 /** block/qed.c: the NEED_CHECK header bit, allocating writes in flight, the need-check timer and its flush sequence. */
@@ -104,6 +140,9 @@ export interface BlockNodeInput {
   host?: ActorName;
   drainHook?: boolean;
   timers?: readonly HousekeepingTimer[];
+  era?: Era;
+  /** now: the parents attached when QEMU starts (BlockBackends and parent nodes), by name. */
+  parentLinks?: readonly ActorName[];
 }
 
 /** qed arms its need-check timer this long after the last allocating write (QED_NEED_CHECK_TIMEOUT, VIRTUAL clock). */
@@ -125,7 +164,13 @@ export type BlockNodeEvent =
   | { type: 'drain.hook.done'; node: ActorName }
   | { type: 'aio.external.enabled'; ctx: ActorName }
   | { type: 'node.notifier.add' | 'node.notifier.remove'; job: ActorName }
-  | { type: 'job.before_write.done'; id: string };
+  | { type: 'job.before_write.done'; id: string }
+  | { type: 'parent.drained_begin' | 'parent.drained_end'; node: ActorName; replyTo?: ActorName }
+  | { type: 'parent.drained.done'; parent: ActorName }
+  /** ack: answer `parent.attached` (to replyTo, else the parent) once the parent is linked and, if this node is drained, quiesced. */
+  | { type: 'parent.attach'; parent: ActorName; busy: boolean; ack?: boolean; replyTo?: ActorName }
+  | { type: 'parent.detach'; parent: ActorName }
+  | { type: 'parent.busy'; parent: ActorName; busy: boolean };
 
 type Ctx = BlockNodeContext;
 
@@ -275,10 +320,197 @@ function finishDrain(ctx: Ctx, out: Emitter): Ctx {
   return { ...ctx, drain: null };
 }
 
+// ---------------------------------------------------------------------------------------------
+// The now era's drain (block/io.c, QEMU 8.1 on).
+
+/** What bdrv_drain_poll answers for the node: requests in flight on it (bs->in_flight) or a busy parent. */
+function nowBusy(ctx: Ctx): boolean {
+  if (ctx.trackedOrder.length > 0) return true;
+  for (const parent in ctx.parentLinks) if (ctx.parentLinks[parent]) return true;
+  return false;
+}
+
+/** bdrv_parent_drained_begin / bdrv_parent_drained_end: every parent's callback, each awaited; then `then`. */
+function callParents(ctx: Ctx, out: Emitter, which: 'begin' | 'end', then: ParentRound['then'], replyTo: ActorName | null): Ctx {
+  const parents = Object.keys(ctx.parentLinks).sort();
+  for (const parent of parents) out.send(parent, { type: `parent.drained_${which}`, node: ctx.name, replyTo: ctx.name });
+  const round: ParentRound = { outstanding: parents.length, then, replyTo };
+  return parents.length === 0 ? finishRound(ctx, out, round) : { ...ctx, rounds: [...ctx.rounds, round] };
+}
+
+function finishRound(ctx: Ctx, out: Emitter, round: ParentRound): Ctx {
+  switch (round.then) {
+    case 'poll':
+      return nowPoll(nowDriverBegin(ctx, out), out, false);
+    case 'end':
+      if (round.replyTo) out.send(round.replyTo, { type: 'drain.end.done', node: ctx.name });
+      return ctx;
+    case 'run-end':
+      out.observe({ type: 'obs.drain', phase: 'run.returned', node: ctx.name, quiesce: ctx.quiesceCounter });
+      if (round.replyTo) out.send(round.replyTo, { type: 'drain.done', node: ctx.name });
+      return ctx;
+    case 'parent-begin':
+      ctx = nowDriverBegin(ctx, out);
+      if (round.replyTo) out.send(round.replyTo, { type: 'parent.drained.done', parent: ctx.name });
+      return ctx;
+    case 'parent-end':
+      if (round.replyTo) out.send(round.replyTo, { type: 'parent.drained.done', parent: ctx.name });
+      return ctx;
+  }
+}
+
+/**
+ * The driver's bdrv_drain_begin, on the quiesce 0->1 only: qed's (bdrv_qed_drain_begin) runs
+ * a pending need-check timer's work now, so the drain's polling waits for it.
+ */
+function nowDriverBegin(ctx: Ctx, out: Emitter): Ctx {
+  if (!ctx.qed || !ctx.drainHook) return ctx;
+  out.observe({ type: 'obs.drain', phase: 'driver.begin', node: ctx.name, quiesce: ctx.quiesceCounter });
+  return runDriverHook(ctx, out);
+}
+
+/** BDRV_POLL_WHILE(bs, bdrv_drain_poll_top_level(bs)): a non-blocking poll, or (`blocking`) the blocking one. */
+function nowPoll(ctx: Ctx, out: Emitter, blocking: boolean): Ctx {
+  const drain = ctx.drain!;
+  out.send(ctx.ctx, { type: 'aio.poll', blocking, thread: drain.thread, replyTo: ctx.name });
+  return { ...ctx, drain: { ...drain, stage: 'polling', busyBeforePoll: blocking } };
+}
+
+/** drained_begin has polled the node quiet: it returns (drain.run goes on to its drained_end). */
+function nowFinishDrain(ctx: Ctx, out: Emitter): Ctx {
+  const drain = ctx.drain!;
+  out.observe({ type: 'obs.drain', phase: 'begin.returned', node: ctx.name, quiesce: ctx.quiesceCounter });
+  ctx = { ...ctx, drain: null };
+  if (drain.kind === 'begin') {
+    out.send(drain.replyTo, { type: 'drain.begin.done', node: ctx.name });
+    return ctx;
+  }
+  // bdrv_drain: bdrv_drained_begin, then bdrv_drained_end.
+  return nowEnd(ctx, out, 'run-end', drain.replyTo);
+}
+
+function nowEnd(ctx: Ctx, out: Emitter, then: 'end' | 'run-end', replyTo: ActorName): Ctx {
+  ctx = { ...ctx, quiesceCounter: ctx.quiesceCounter - 1 };
+  out.observe({ type: 'obs.drain', phase: 'end', node: ctx.name, quiesce: ctx.quiesceCounter });
+  out.observe({ type: 'obs.counter', counter: 'quiesceCounter', value: ctx.quiesceCounter });
+  if (ctx.quiesceCounter === 0) return callParents(ctx, out, 'end', then, replyTo);
+  return finishRound(ctx, out, { outstanding: 0, then, replyTo });
+}
+
+/** bdrv_do_drained_begin: quiesce_counter++, and on 0->1 the parents' drained_begin and the driver's. */
+function nowBegin(ctx: Ctx, out: Emitter, kind: DrainRun['kind'], thread: ThreadName, replyTo: ActorName): Ctx {
+  ctx = { ...ctx, quiesceCounter: ctx.quiesceCounter + 1 };
+  out.observe({ type: 'obs.drain', phase: 'begin', node: ctx.name, quiesce: ctx.quiesceCounter });
+  out.observe({ type: 'obs.counter', counter: 'quiesceCounter', value: ctx.quiesceCounter });
+  ctx = { ...ctx, drain: { kind, thread, replyTo, stage: 'parents', hooksOutstanding: 0, busyBeforePoll: false } };
+  if (ctx.quiesceCounter === 1) return callParents(ctx, out, 'begin', 'poll', null);
+  return nowPoll(ctx, out, false);
+}
+
+/** The now era's events; null for those both eras handle alike. */
+function nowStep(ctx: Ctx, e: BlockNodeEvent, out: Emitter): Ctx | null {
+  switch (e.type) {
+    case 'drain.begin':
+      return nowBegin(ctx, out, 'begin', e.thread, e.replyTo);
+    case 'drain.run':
+      return nowBegin(ctx, out, 'run', e.thread, e.replyTo);
+    case 'drain.end':
+      if (ctx.quiesceCounter === 0) {
+        out.observe({ type: 'obs.error', message: `Cannot end drain on ${ctx.name}: not drained (quiesceCounter=0)` });
+        out.send(e.replyTo, { type: 'drain.end.done', node: ctx.name, error: 'not drained' });
+        return ctx;
+      }
+      return nowEnd(ctx, out, 'end', e.replyTo);
+    case 'parent.drained_begin':
+      // bdrv_child_cb_drained_begin -> bdrv_drained_begin_no_poll: this node is a parent of a drained one.
+      ctx = { ...ctx, quiesceCounter: ctx.quiesceCounter + 1 };
+      out.observe({ type: 'obs.drain', phase: 'parent.begin', node: ctx.name, quiesce: ctx.quiesceCounter });
+      out.observe({ type: 'obs.counter', counter: 'quiesceCounter', value: ctx.quiesceCounter });
+      if (ctx.quiesceCounter === 1) return callParents(ctx, out, 'begin', 'parent-begin', e.replyTo ?? null);
+      return finishRound(ctx, out, { outstanding: 0, then: 'parent-end', replyTo: e.replyTo ?? null });
+    case 'parent.drained_end':
+      if (ctx.quiesceCounter === 0) {
+        out.observe({ type: 'obs.error', message: `Cannot end drain on ${ctx.name}: not drained (quiesceCounter=0)` });
+        return finishRound(ctx, out, { outstanding: 0, then: 'parent-end', replyTo: e.replyTo ?? null });
+      }
+      ctx = { ...ctx, quiesceCounter: ctx.quiesceCounter - 1 };
+      out.observe({ type: 'obs.drain', phase: 'parent.end', node: ctx.name, quiesce: ctx.quiesceCounter });
+      out.observe({ type: 'obs.counter', counter: 'quiesceCounter', value: ctx.quiesceCounter });
+      if (ctx.quiesceCounter === 0) return callParents(ctx, out, 'end', 'parent-end', e.replyTo ?? null);
+      return finishRound(ctx, out, { outstanding: 0, then: 'parent-end', replyTo: e.replyTo ?? null });
+    case 'parent.drained.done': {
+      const round = ctx.rounds[ctx.rounds.length - 1];
+      if (!round) {
+        out.observe({ type: 'obs.error', message: `${ctx.name}: ${e.parent} answered a drained callback nobody called` });
+        return ctx;
+      }
+      const outstanding = round.outstanding - 1;
+      const rounds = ctx.rounds.slice(0, -1);
+      if (outstanding > 0) return { ...ctx, rounds: [...rounds, { ...round, outstanding }] };
+      return finishRound({ ...ctx, rounds }, out, round);
+    }
+    case 'parent.attach':
+      // bdrv_replace_child_noperm: a parent attached to a drained node is quiesced at once.
+      ctx = { ...ctx, parentLinks: { ...ctx.parentLinks, [e.parent]: e.busy } };
+      if (ctx.quiesceCounter > 0) out.send(e.parent, { type: 'parent.drained_begin', node: ctx.name });
+      if (e.ack) out.send(e.replyTo ?? e.parent, { type: 'parent.attached', node: ctx.name });
+      return ctx;
+    case 'parent.detach': {
+      if (!(e.parent in ctx.parentLinks)) return ctx;
+      const { [e.parent]: _gone, ...parentLinks } = ctx.parentLinks;
+      ctx = { ...ctx, parentLinks };
+      // Detached from a drained node: the parent's quiesce from it ends (bdrv_parent_drained_end_single).
+      if (ctx.quiesceCounter > 0) out.send(e.parent, { type: 'parent.drained_end', node: ctx.name, detach: true });
+      return ctx;
+    }
+    case 'parent.busy':
+      if (!(e.parent in ctx.parentLinks) || ctx.parentLinks[e.parent] === e.busy) return ctx;
+      return { ...ctx, parentLinks: { ...ctx.parentLinks, [e.parent]: e.busy } };
+    case 'aio.poll.done': {
+      const drain = ctx.drain;
+      if (!drain || drain.stage !== 'polling') {
+        out.observe({ type: 'obs.error', message: `${ctx.name}: aio.poll.done while not draining` });
+        return ctx;
+      }
+      // bdrv_drain_poll_top_level: while (aio_poll(ctx, false)); then BDRV_POLL_WHILE's aio_poll(ctx, true) while busy.
+      if (drain.busyBeforePoll || e.progress) return nowPoll(ctx, out, false);
+      if (nowBusy(ctx)) return nowPoll(ctx, out, true);
+      return nowFinishDrain(ctx, out);
+    }
+    default:
+      return null;
+  }
+}
+
+/** now: a node is its children's parent; what its drained_poll answers goes to them when it changes. */
+function reportPollBusyChange(before: boolean, ctx: Ctx, out: Emitter): void {
+  const after = nowBusy(ctx);
+  if (before === after) return;
+  for (const child of Object.values(ctx.children) as ActorName[]) out.send(child, { type: 'parent.busy', parent: ctx.name, busy: after });
+}
+
 export function blockNodeStep(ctx: Ctx, event: AnyEvent): { context: Ctx; emitted: Emitter['emitted'] } {
   const out = new Emitter();
   const e = event as BlockNodeEvent;
+  if (ctx.era === 'now') {
+    const pollBusyBefore = nowBusy(ctx);
+    const handled = nowStep(ctx, e, out);
+    if (handled !== null) {
+      reportPollBusyChange(pollBusyBefore, handled, out);
+      return { context: handled, emitted: out.emitted };
+    }
+    ctx = sharedStep(ctx, e, out);
+    reportPollBusyChange(pollBusyBefore, ctx, out);
+    return { context: ctx, emitted: out.emitted };
+  }
   const busyBefore = isBusy(ctx);
+  ctx = sharedStep(ctx, e, out);
+  reportBusyChange(busyBefore, ctx, out);
+  return { context: ctx, emitted: out.emitted };
+}
+
+/** What both eras do alike (requests, completions, timers), and the 2015 drain. */
+function sharedStep(ctx: Ctx, e: BlockNodeEvent, out: Emitter): Ctx {
   switch (e.type) {
     case 'io.submit': {
       // tracked_request_begin, then the driver's request function.
@@ -416,8 +648,7 @@ export function blockNodeStep(ctx: Ctx, event: AnyEvent): { context: Ctx; emitte
       break;
     }
   }
-  reportBusyChange(busyBefore, ctx, out);
-  return { context: ctx, emitted: out.emitted };
+  return ctx;
 }
 
 const always = [
@@ -433,6 +664,12 @@ const always = [
   'node.notifier.add',
   'node.notifier.remove',
   'job.before_write.done',
+  'parent.drained_begin',
+  'parent.drained_end',
+  'parent.drained.done',
+  'parent.attach',
+  'parent.detach',
+  'parent.busy',
 ] as const;
 
 const applyEvent = { actions: 'applyEvent' } as const;
@@ -476,6 +713,9 @@ export const blockNodeMachine = setup({
     qed: input.driver === 'qed' ? { needCheck: false, allocating: 0, timerArmed: false, step: null } : null,
     drainHook: input.drainHook ?? true,
     housekeeping: Object.fromEntries((input.timers ?? []).map((t) => [housekeepingTimerId(input.name, t.kind), { firings: t.firings, interval: t.interval }])),
+    era: input.era ?? '2015',
+    parentLinks: Object.fromEntries((input.parentLinks ?? []).map((parent) => [parent, false])),
+    rounds: [],
   }),
   entry: 'registerCompletionPath',
   initial: 'running',
@@ -483,7 +723,8 @@ export const blockNodeMachine = setup({
   states: {
     running: {
       description: 'quiesce_counter == 0: requests flow; a one-shot bdrv_drain may run here',
-      always: [{ guard: 'isDraining', target: 'draining' }],
+      // now: a node quiesced as the parent of a drained node is drained without draining itself.
+      always: [{ guard: 'isDraining', target: 'draining' }, { guard: 'isQuiesced', target: 'drained' }],
       on: {
         'drain.begin': { target: 'draining', actions: 'applyEvent' },
         'drain.run': { target: 'draining', actions: 'applyEvent' },

@@ -76,6 +76,16 @@ export interface VmRunStateEffect {
 
 export type Effect = SendEffect | AlarmSetEffect | AlarmClearEffect | VmRunStateEffect;
 
+/**
+ * A drain's phases: bdrv_drained_begin's call, its return, bdrv_drained_end, the one-shot
+ * bdrv_drain; now era: the driver's bdrv_drain_begin/end callbacks (on 0->1 and 1->0 only) and a
+ * node quiesced as a parent of a drained node (bdrv_drained_begin_no_poll: `parent.begin`/`parent.end`).
+ */
+export type DrainPhase = 'begin' | 'begin.returned' | 'end' | 'run' | 'run.returned' | 'driver.begin' | 'driver.end' | 'parent.begin' | 'parent.end';
+
+/** now era: blk_root_drained_begin/end (the BlockBackend's counter), blk_wait_while_drained, the restart at drained_end. */
+export type BlkPhase = 'quiesce' | 'resume' | 'queued' | 'restarted';
+
 /** Observations: the semantic facts a machine reports; the runtime stamps them with step and time. */
 export type Observation =
   | { type: 'obs.counter'; counter: string; value: number; subject?: string }
@@ -85,7 +95,9 @@ export type Observation =
   | { type: 'obs.ready'; handler: string; external: boolean }
   | { type: 'obs.io.submit'; node: ActorName; id: string; origin: RequestOrigin; op: 'read' | 'write' | 'flush'; via: string }
   | { type: 'obs.io.complete'; node: ActorName; id: string; origin: RequestOrigin }
-  | { type: 'obs.drain'; phase: 'begin' | 'begin.returned' | 'end' | 'run' | 'run.returned'; node: ActorName; quiesce: number }
+  | { type: 'obs.drain'; phase: DrainPhase; node: ActorName; quiesce: number }
+  /** now era: a BlockBackend (the client actor) quiesced or resumed through `node`, a request queued in it or restarted. */
+  | { type: 'obs.blk'; phase: BlkPhase; node: ActorName; quiesce: number; id?: string; detached?: boolean }
   | { type: 'obs.command'; phase: 'start' | 'end'; command: string; index: number }
   | { type: 'obs.txn'; txn: ActorName; phase: 'prepare' | 'commit' | 'abort' | 'clean' | 'transaction'; index: number; result: 'start' | 'ok' | 'failed'; error?: string }
   | { type: 'obs.pit'; action: ActorName; index: number; node: ActorName; kind: 'external-snapshot' | 'internal-snapshot' | 'backup' }

@@ -12,9 +12,21 @@
  * The far side (the guest, or the NBD client across the network) is folded in: it issues the
  * workload in program order, each request only after the requests it depends on completed,
  * and *when* it issues is the scheduler's choice (`far.issue` is offered).
+ *
+ * In the `now` era (QEMU 8.1 on) the actor is also the device's BlockBackend, a parent of its
+ * node: nothing is external any more; the node's bdrv_drained_begin calls the BlockBackend's
+ * drained_begin (blk_root_drained_begin), which on its own 0->1 calls the device's BlockDevOps
+ * drained_begin: virtio-blk/virtio-scsi detach their ioeventfd handler
+ * (virtio_queue_aio_detach_host_notifier), the NBD export stops reading requests
+ * (nbd_drained_begin sets `quiescing`, and nbd_drained_poll wakes the receive coroutine so that no
+ * read is left pending). A request that reaches a quiesced BlockBackend waits in its queue
+ * (blk_wait_while_drained) unless queuing is off; blk_root_drained_end on 1->0 re-attaches the
+ * handler (drained_end) and restarts the queue. The BlockBackend reports itself busy while a
+ * request it submitted is not complete (blk_root_drained_poll reads blk->in_flight).
  */
 import { setup } from 'xstate';
 import { applyStep, Emitter, type ActorName, type AnyEvent, type RequestOrigin, type ThreadName, type Trigger } from './effects.ts';
+import type { Era } from './transactionMachine.ts';
 
 export type ClientKind = 'nbd' | 'virtio-blk' | 'virtio-scsi';
 
@@ -43,12 +55,26 @@ export interface ExternalClientContext {
   ring: readonly number[];
   /**
    * One character per workload request, in workload order: `.` not issued, `i` issued,
-   * `s` submitted to the node, `c` completed. A string so that a step copies a few bytes, not
+   * `s` submitted to the node, `q` queued in the BlockBackend (now era), `c` completed. A string so that a step copies a few bytes, not
    * an array, and the state of request i is `progress[i]`.
    */
   progress: string;
   /** The latest workload instant (`at`) the clock has reached. */
   reachedAt: number;
+  /** `2015`: the handler is gated by its context; `now`: the BlockBackend quiesces (see above). */
+  era: Era;
+  /** now: the BlockBackend's quiesce_counter (one per drained node it is attached through). */
+  blkQuiesce: number;
+  /** now: workload indexes waiting in blk_wait_while_drained, oldest first. */
+  queued: readonly number[];
+  /** now: the device's handler is detached from the context (BlockDevOps drained_begin ran). */
+  detached: boolean;
+  /** now, protection switch: the device implements BlockDevOps drained_begin/end. */
+  drainedCallbacks: boolean;
+  /** now, protection switch: blk_wait_while_drained queues (off: blk_set_disable_request_queuing). */
+  queuing: boolean;
+  /** now: the node the BlockBackend is moving away from, until the new one has taken it. */
+  leaving: ActorName | null;
 }
 
 export interface ExternalClientInput {
@@ -58,6 +84,9 @@ export interface ExternalClientInput {
   ctx: ActorName;
   external?: boolean;
   workload?: readonly WorkloadRequest[];
+  era?: Era;
+  drainedCallbacks?: boolean;
+  queuing?: boolean;
 }
 
 export type ExternalClientEvent =
@@ -65,13 +94,18 @@ export type ExternalClientEvent =
   | { type: 'far.tick'; at: number }
   | { type: 'blk.retarget'; from: ActorName; to: ActorName }
   | { type: 'aio.dispatch'; ctx: ActorName; kind: 'bh' | 'handler' | 'timer'; id: string; thread: ThreadName }
-  | { type: 'io.complete'; id: string; node: ActorName; origin: RequestOrigin };
+  | { type: 'io.complete'; id: string; node: ActorName; origin: RequestOrigin }
+  /** now: a node this BlockBackend is attached through quiesces or resumes it (replyTo: the caller waits; detach: it let go of the BlockBackend). */
+  | { type: 'parent.drained_begin' | 'parent.drained_end'; node: ActorName; replyTo?: ActorName; detach?: boolean }
+  /** now: the node it moves to has taken it (and quiesced it if drained): the old one may let go. */
+  | { type: 'parent.attached'; node: ActorName };
 
 export const clientHandlerId = (client: ActorName) => `notifier:${client}`;
 
 const originOf = (kind: ClientKind): RequestOrigin => (kind === 'nbd' ? 'external-nbd' : 'external-virtio');
 
-export type RequestProgress = '.' | 'i' | 's' | 'c';
+/** `q`: waiting in the BlockBackend's queue (now era). */
+export type RequestProgress = '.' | 'i' | 's' | 'q' | 'c';
 
 const indexCache = new WeakMap<readonly WorkloadRequest[], ReadonlyMap<string, number>>();
 
@@ -94,9 +128,34 @@ export function completedIds(ctx: ExternalClientContext): string[] {
   return ctx.workload.filter((_, i) => ctx.progress[i] === 'c').map((r) => r.id);
 }
 
+/** Requests submitted to a node and not completed: blk->in_flight, which blk_root_drained_poll reads. */
+function inFlight(ctx: ExternalClientContext): number {
+  let count = 0;
+  for (let i = 0; i < ctx.progress.length; i++) if (ctx.progress[i] === 's') count++;
+  return count;
+}
+
+/** now: the BlockBackend's request path (blk_co_do_preadv/pwritev): queued while drained, else on to the node. */
+function submitOrQueue(ctx: ExternalClientContext, out: Emitter, index: number): ExternalClientContext {
+  const req = ctx.workload[index];
+  if (ctx.era === 'now' && ctx.blkQuiesce > 0 && ctx.queuing) {
+    // blk_wait_while_drained: the request waits, and leaves blk->in_flight while it does.
+    out.observe({ type: 'obs.blk', phase: 'queued', node: ctx.node, quiesce: ctx.blkQuiesce, id: req.id });
+    return withProgress({ ...ctx, queued: [...ctx.queued, index] }, index, 'q');
+  }
+  out.send(ctx.node, { type: 'io.submit', id: req.id, origin: originOf(ctx.kind), op: req.op, replyTo: ctx.name, aio: true });
+  return withProgress(ctx, index, 's');
+}
+
+/** The device's handler on its context, as registered at start-up (and re-attached in the now era). */
+function attachHandler(ctx: ExternalClientContext, out: Emitter): void {
+  out.send(ctx.ctx, { type: 'aio.handler.set', id: clientHandlerId(ctx.name), owner: ctx.name, external: ctx.external });
+}
+
 export function externalClientStep(ctx: ExternalClientContext, event: AnyEvent) {
   const out = new Emitter();
   const e = event as ExternalClientEvent;
+  const busyBefore = ctx.era === 'now' && inFlight(ctx) > 0;
   switch (e.type) {
     case 'far.issue': {
       const req = ctx.workload[ctx.nextIndex];
@@ -106,8 +165,9 @@ export function externalClientStep(ctx: ExternalClientContext, event: AnyEvent) 
       }
       out.observe({ type: 'obs.guest', phase: 'issue', id: req.id, op: req.op });
       ctx = withProgress({ ...ctx, nextIndex: ctx.nextIndex + 1, ring: [...ctx.ring, ctx.nextIndex] }, ctx.nextIndex, 'i');
-      // Guest kick (ioeventfd) or bytes on the socket: the handler becomes ready.
-      out.send(ctx.ctx, { type: 'aio.handler.notify', id: clientHandlerId(ctx.name) });
+      // Guest kick (ioeventfd) or bytes on the socket: the handler becomes ready. A detached
+      // handler's eventfd is set all the same; the device reads it once it is attached again.
+      if (!ctx.detached) out.send(ctx.ctx, { type: 'aio.handler.notify', id: clientHandlerId(ctx.name) });
       break;
     }
     case 'aio.dispatch': {
@@ -115,11 +175,7 @@ export function externalClientStep(ctx: ExternalClientContext, event: AnyEvent) 
       const taken = ctx.kind === 'nbd' ? ctx.ring.slice(0, 1) : ctx.ring;
       const rest = ctx.ring.slice(taken.length);
       ctx = { ...ctx, ring: rest };
-      for (const index of taken) {
-        const req = ctx.workload[index];
-        out.send(ctx.node, { type: 'io.submit', id: req.id, origin: originOf(ctx.kind), op: req.op, replyTo: ctx.name, aio: true });
-        ctx = withProgress(ctx, index, 's');
-      }
+      for (const index of taken) ctx = submitOrQueue(ctx, out, index);
       // The socket still holds unread requests: it stays readable.
       if (rest.length > 0) out.send(ctx.ctx, { type: 'aio.handler.notify', id: clientHandlerId(ctx.name) });
       out.send(e.ctx, { type: 'aio.callback.done' });
@@ -130,8 +186,57 @@ export function externalClientStep(ctx: ExternalClientContext, event: AnyEvent) 
       break;
     case 'blk.retarget':
       // bdrv_append: the device's BlockBackend now points at the overlay; later requests go there.
-      if (ctx.node === e.from) ctx = { ...ctx, node: e.to };
+      if (ctx.node !== e.from) break;
+      ctx = { ...ctx, node: e.to };
+      if (ctx.era === 'now') {
+        // bdrv_replace_child_noperm: the new node quiesces the BlockBackend (if it is drained)
+        // before the old node lets it go, so it never runs unquiesced in between.
+        out.send(e.to, { type: 'parent.attach', parent: ctx.name, busy: inFlight(ctx) > 0, ack: true });
+        ctx = { ...ctx, leaving: e.from };
+      }
       break;
+    case 'parent.attached':
+      if (ctx.leaving) out.send(ctx.leaving, { type: 'parent.detach', parent: ctx.name });
+      ctx = { ...ctx, leaving: null };
+      break;
+    case 'parent.drained_begin':
+      // blk_root_drained_begin: on 0->1 the device's drained_begin.
+      ctx = { ...ctx, blkQuiesce: ctx.blkQuiesce + 1 };
+      out.observe({ type: 'obs.blk', phase: 'quiesce', node: e.node, quiesce: ctx.blkQuiesce });
+      out.observe({ type: 'obs.counter', counter: 'blkQuiesce', value: ctx.blkQuiesce });
+      if (ctx.blkQuiesce === 1 && ctx.drainedCallbacks && !ctx.detached) {
+        out.send(ctx.ctx, { type: 'aio.handler.remove', id: clientHandlerId(ctx.name) });
+        ctx = { ...ctx, detached: true };
+      }
+      if (e.replyTo) out.send(e.replyTo, { type: 'parent.drained.done', parent: ctx.name });
+      break;
+    case 'parent.drained_end': {
+      if (ctx.blkQuiesce === 0) {
+        out.observe({ type: 'obs.error', message: `${ctx.name}: drained_end on a BlockBackend that is not drained (not drained)` });
+        if (e.replyTo) out.send(e.replyTo, { type: 'parent.drained.done', parent: ctx.name });
+        break;
+      }
+      // blk_root_drained_end: on 1->0 the device's drained_end, then the queued requests restart.
+      ctx = { ...ctx, blkQuiesce: ctx.blkQuiesce - 1 };
+      out.observe({ type: 'obs.blk', phase: 'resume', node: e.node, quiesce: ctx.blkQuiesce, ...(e.detach ? { detached: true } : {}) });
+      out.observe({ type: 'obs.counter', counter: 'blkQuiesce', value: ctx.blkQuiesce });
+      if (ctx.blkQuiesce === 0) {
+        if (ctx.detached) {
+          // virtio_queue_aio_attach_host_notifier: the eventfd set meanwhile is read at the next poll.
+          attachHandler(ctx, out);
+          if (ctx.ring.length > 0) out.send(ctx.ctx, { type: 'aio.handler.notify', id: clientHandlerId(ctx.name) });
+          ctx = { ...ctx, detached: false };
+        }
+        const queued = ctx.queued;
+        ctx = { ...ctx, queued: [] };
+        for (const index of queued) {
+          out.observe({ type: 'obs.blk', phase: 'restarted', node: ctx.node, quiesce: 0, id: ctx.workload[index].id });
+          ctx = submitOrQueue(ctx, out, index);
+        }
+      }
+      if (e.replyTo) out.send(e.replyTo, { type: 'parent.drained.done', parent: ctx.name });
+      break;
+    }
     case 'io.complete':
     {
       // The completion reaches the far side (virtio interrupt / NBD reply); dependants may now be issued.
@@ -145,6 +250,11 @@ export function externalClientStep(ctx: ExternalClientContext, event: AnyEvent) 
       ctx = withProgress(ctx, index, 'c');
       break;
     }
+  }
+  if (ctx.era === 'now') {
+    // blk_root_drained_poll: the node draining asks whether this BlockBackend is still busy.
+    const busyAfter = inFlight(ctx) > 0;
+    if (busyAfter !== busyBefore) out.send(ctx.node, { type: 'parent.busy', parent: ctx.name, busy: busyAfter });
   }
   return { context: ctx, emitted: out.emitted };
 }
@@ -160,7 +270,7 @@ export const externalClientMachine = setup({
     registerHandler: applyStep((ctx: ExternalClientContext) => {
       const out = new Emitter();
       // aio_set_event_notifier / aio_set_fd_handler with is_external (patches 3 and 4).
-      out.send(ctx.ctx, { type: 'aio.handler.set', id: clientHandlerId(ctx.name), owner: ctx.name, external: ctx.external });
+      attachHandler(ctx, out);
       // The far side's own schedule: one alarm per distinct instant of the workload.
       const instants = [...new Set(ctx.workload.map((r) => r.at).filter((at): at is number => at !== undefined && at > 0))];
       for (const at of instants.sort((a, b) => a - b)) out.alarm(`${ctx.name}/at${at}`, 'realtime', at, { type: 'far.tick', at });
@@ -181,6 +291,13 @@ export const externalClientMachine = setup({
     ring: [],
     progress: '.'.repeat(input.workload?.length ?? 0),
     reachedAt: 0,
+    era: input.era ?? '2015',
+    blkQuiesce: 0,
+    queued: [],
+    detached: false,
+    drainedCallbacks: input.drainedCallbacks ?? true,
+    queuing: input.queuing ?? true,
+    leaving: null,
   }),
   entry: 'registerHandler',
   initial: 'attached',
@@ -192,6 +309,9 @@ export const externalClientMachine = setup({
         'blk.retarget': { actions: 'applyEvent' },
         'aio.dispatch': { actions: 'applyEvent' },
         'io.complete': { actions: 'applyEvent' },
+        'parent.drained_begin': { actions: 'applyEvent' },
+        'parent.drained_end': { actions: 'applyEvent' },
+        'parent.attached': { actions: 'applyEvent' },
       },
     },
   },

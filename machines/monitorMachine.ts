@@ -19,7 +19,7 @@ export type MonitorCommand = Timing &
     | { do: 'drained_begin'; node: ActorName; ctx: ActorName }
     | { do: 'drained_end'; node: ActorName; ctx: ActorName }
     | { do: 'drain'; node: ActorName; ctx: ActorName }
-    | { do: 'drain_all'; nodes: readonly { node: ActorName; ctx: ActorName }[] }
+    | { do: 'drain_all'; nodes: readonly { node: ActorName; ctx: ActorName }[]; era?: '2015' | 'now' }
     | { do: 'poll'; ctx: ActorName; blocking: boolean }
     | { do: 'stop' | 'cont' }
     | { do: 'transaction'; txn: ActorName }
@@ -70,7 +70,7 @@ export function commandOps(cmd: MonitorCommand, self: ActorName, thread: ThreadN
     case 'drain':
       return underLock(cmd.ctx, host, call(cmd.node, 'drain.run', 'drain.done'), cmd.do);
     case 'drain_all':
-      return drainAllOps(cmd.nodes, host, cmd.do);
+      return drainAllOps(cmd.nodes, host, cmd.do, cmd.era);
     case 'poll':
       return underLock(cmd.ctx, host, call(cmd.ctx, 'aio.poll', 'aio.poll.done', { blocking: cmd.blocking }), cmd.do);
     case 'stop':

@@ -127,9 +127,23 @@ export function underLock(ctx: ActorName, host: { self: ActorName; thread: Threa
   ];
 }
 
-/** bdrv_drain_all (2015): bdrv_drain of every node in turn, each under its context's lock. */
-export function drainAllOps(allNodes: readonly { node: ActorName; ctx: ActorName }[], host: { self: ActorName; thread: ThreadName }, label: string): SyncOp[] {
-  return allNodes.flatMap(({ node, ctx }) =>
-    underLock(ctx, host, [{ kind: 'call', label, to: node, event: { type: 'drain.run', thread: host.thread, replyTo: host.self }, awaits: 'drain.done' }], label),
-  );
+/**
+ * bdrv_drain_all. 2015: bdrv_drain of every node in turn, each under its context's lock. now
+ * (bdrv_drain_all_begin, then bdrv_drain_all_end): a section over every node, every node
+ * drained before any is ended. (U) QEMU quiesces every node first and polls once for all of
+ * them; the model's drained_begin polls each node as it quiesces it, which leaves every node
+ * quiet and quiesced at the same point.
+ */
+export function drainAllOps(
+  allNodes: readonly { node: ActorName; ctx: ActorName }[],
+  host: { self: ActorName; thread: ThreadName },
+  label: string,
+  era: '2015' | 'now' = '2015',
+): SyncOp[] {
+  const call = (node: ActorName, ctx: ActorName, type: string, awaits: string) =>
+    underLock(ctx, host, [{ kind: 'call', label, to: node, event: { type, thread: host.thread, replyTo: host.self }, awaits }], label);
+  if (era === 'now') {
+    return [...allNodes.flatMap(({ node, ctx }) => call(node, ctx, 'drain.begin', 'drain.begin.done')), ...allNodes.flatMap(({ node, ctx }) => call(node, ctx, 'drain.end', 'drain.end.done'))];
+  }
+  return allNodes.flatMap(({ node, ctx }) => call(node, ctx, 'drain.run', 'drain.done'));
 }

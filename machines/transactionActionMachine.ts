@@ -71,8 +71,6 @@ export interface TransactionActionContext extends TransactionActionInput {
   acquired: boolean;
   /** bdrv_drained_begin happened in prepare (clean ends the section iff set). */
   drained: boolean;
-  /** now: the overlay was quiesced with the drained node it is appended to (clean ends it iff set). */
-  overlayDrained: boolean;
   created: boolean;
   jobStarted: boolean;
   jobCompleted: boolean;
@@ -169,10 +167,6 @@ export function phaseProgram(ctx: Ctx, phase: TxnPhase): SyncOp[] {
     case 'clean': {
       const ops: SyncOp[] = [];
       if (ctx.drained) ops.push(drainCall(ctx, 'drainedEnd', ctx.node!, 'end'));
-      // (U) The model ends the overlay's quiesce here, also after an abort undid the append; QEMU
-      // ends it with the old node's drained_end (it is the old node's parent), or when
-      // bdrv_replace_node detaches it.
-      if (ctx.overlayDrained) ops.push(drainCall(ctx, 'drainedEnd', ctx.overlay!.node, 'end'));
       if (ctx.acquired) ops.push({ kind: 'send', label: 'release', to: ctx.ctx!, event: { type: 'aio.release', thread: ctx.thread } });
       return ops;
     }
@@ -191,14 +185,14 @@ function prepareOps(ctx: Ctx, device: string): SyncOp[] {
       ops.push(io(ctx, 'flush', ctx.node, ctx.ctx!, 'flush'));
       if (!overlay.creatable) return [...ops, fail('createOverlay', actionErrors.cannotCreate(overlay.path))];
       ops.push(io(ctx, 'createOverlay', overlay.file, overlay.fileCtx, 'write'), io(ctx, 'openOverlay', overlay.node, overlay.fileCtx, 'read'));
+      // bdrv_append in prepare (now). The overlay becomes a parent of the drained node, which
+      // quiesces it at once (bdrv_replace_child_noperm), and the device's BlockBackend moves to
+      // the quiesced overlay: the old node's drained_end in clean ends both.
       if (ctx.era === 'now') {
-        // bdrv_append in prepare. A node appended above a drained node is quiesced with it
-        // (bdrv_replace_child_noperm passes the child's quiesce counter to the new parent): the
-        // model drains the overlay just before the append, so nothing reaches it in between.
-        if (ctx.drains) {
-          ops.push(drainCall(ctx, 'append', overlay.node, 'begin'), local('append', 'overlayDrained'));
-        }
-        ops.push(local('append', 'append'));
+        ops.push(
+          { kind: 'call', label: 'append', to: ctx.node, event: { type: 'parent.attach', parent: overlay.node, busy: false, ack: true, replyTo: ctx.name }, awaits: 'parent.attached' },
+          local('append', 'append'),
+        );
       }
       return ops;
     }
@@ -266,12 +260,12 @@ function applyLocal(ctx: Ctx, op: Extract<SyncOp, { kind: 'local' }>, out: Emitt
       return { ctx: { ...ctx, acquired: true }, failed: false };
     case 'drained':
       return { ctx: { ...ctx, drained: true }, failed: false };
-    case 'overlayDrained':
-      return { ctx: { ...ctx, overlayDrained: true }, failed: false };
     case 'undoAppend': {
       const overlay = ctx.overlay!;
       out.observe({ type: 'obs.artifact', action: ctx.name, kind: 'overlay', op: 'removed' });
       for (const client in ctx.clients) out.send(client, { type: 'blk.retarget', from: overlay.node, to: ctx.node! });
+      // bdrv_replace_node back, and the overlay lets go of its backing node (it leaves that node's quiesce).
+      out.send(ctx.node!, { type: 'parent.detach', parent: overlay.node });
       return { ctx: { ...ctx, appended: false }, failed: false };
     }
     case 'created':
@@ -403,7 +397,7 @@ function mirrorRegion(states: readonly string[], guard: 'isPhaseState' | 'isOper
   );
 }
 
-const replies = ['aio.acquired', 'aio.poll.done', 'io.complete', 'drain.begin.done', 'drain.end.done', 'drain.done', 'job.started', 'job.completed'];
+const replies = ['aio.acquired', 'aio.poll.done', 'io.complete', 'drain.begin.done', 'drain.end.done', 'drain.done', 'job.started', 'job.completed', 'parent.attached'];
 
 export const transactionActionMachine = setup({
   types: {
@@ -428,7 +422,6 @@ export const transactionActionMachine = setup({
     program: emptyProgram,
     acquired: false,
     drained: false,
-    overlayDrained: false,
     created: false,
     jobStarted: false,
     jobCompleted: false,

@@ -92,7 +92,7 @@ export function transactionStep(ctx: Ctx, event: AnyEvent): { context: Ctx; emit
   if (event.type === 'txn.run') {
     out.observe({ type: 'obs.txn', txn: ctx.name, phase: 'transaction', index: -1, result: 'start' });
     ctx = { ...ctx, replyTo: event.replyTo as ActorName, thread: event.thread as ThreadName, stage: 'drainAll', program: { ops: [], waiting: null } };
-    ctx = { ...ctx, program: { ops: drainAllOps(ctx.allNodes, { self: ctx.name, thread: ctx.thread }, 'drainAll'), waiting: null } };
+    ctx = { ...ctx, program: { ops: drainAllOps(ctx.allNodes, { self: ctx.name, thread: ctx.thread }, 'drainAll', ctx.era), waiting: null } };
     ctx = runDrainAll(ctx, out);
   } else if (event.type === 'txn.phase.done') {
     const index = event.index as number;
@@ -149,7 +149,7 @@ export const transactionMachine = setup({
     error: null,
   }),
   initial: 'idle',
-  on: Object.fromEntries(['txn.phase.done', 'aio.acquired', 'drain.done'].map((t) => [t, { actions: 'applyEvent' }])),
+  on: Object.fromEntries(['txn.phase.done', 'aio.acquired', 'drain.done', 'drain.begin.done', 'drain.end.done'].map((t) => [t, { actions: 'applyEvent' }])),
   states: Object.fromEntries(
     STAGES.map((stage) => [
       stage,

@@ -90,8 +90,8 @@ export function traceDiagram(lines: readonly TraceLine[], options: TraceDiagramO
         break;
       case '@trace.drain': {
         if (!shown(e.node)) break;
-        if (e.phase === 'begin') drained.add(e.node);
-        if (e.phase === 'end' && e.quiesce === 0) drained.delete(e.node);
+        if (e.phase === 'begin' || e.phase === 'parent.begin') drained.add(e.node);
+        if ((e.phase === 'end' || e.phase === 'parent.end') && e.quiesce === 0) drained.delete(e.node);
         if (only.has('drains') && (e.phase === 'begin' || e.phase === 'end' || e.phase === 'begin.returned')) {
           const what = e.phase === 'begin' ? `bdrv_drained_begin (quiesce ${e.quiesce})` : e.phase === 'end' ? `bdrv_drained_end (quiesce ${e.quiesce})` : 'drained_begin returned: quiet';
           if (e.phase !== 'begin.returned' && from && isActor(from) && from !== e.node && shown(from)) emit({ step: e.step, actors: [from, e.node], lines: [`${id(from)}->>${id(e.node)}: ${what}`] });
@@ -100,6 +100,12 @@ export function traceDiagram(lines: readonly TraceLine[], options: TraceDiagramO
         bandChange(e.step);
         break;
       }
+      case '@trace.blk':
+        if (only.has('drains') && shown(e.actor)) {
+          const what = e.phase === 'quiesce' || e.phase === 'resume' ? `BlockBackend ${e.phase === 'quiesce' ? 'quiesced' : 'resumed'} (quiesce ${e.quiesce})` : `${labelText(e.id ?? '')} ${e.phase} in the BlockBackend`;
+          emit({ step: e.step, actors: [e.actor], lines: [`Note over ${id(e.actor)}: ${what}`] });
+        }
+        break;
       case '@trace.counter':
         if (only.has('drains') && e.counter === 'externalDisableCount') emit({ step: e.step, actors: [e.actor], lines: [`Note over ${id(e.actor)}: external clients ${e.value === 0 ? 'enabled' : 'disabled'} (count ${e.value})`] });
         break;

@@ -25,6 +25,7 @@ const JUDGED = new Set<TraceEvent['type']>([
   '@trace.io.submit',
   '@trace.io.complete',
   '@trace.drain',
+  '@trace.blk',
   '@trace.error',
   '@trace.txn',
   '@trace.pit',

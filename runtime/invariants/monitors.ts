@@ -6,7 +6,7 @@
  * violation names the invariant, the step, the actors involved, and explains itself in words.
  */
 import type { ActorName } from '../../machines/effects.ts';
-import type { TraceEvent } from '../trace/TraceEvent.ts';
+import type { TraceEvent, TraceEventOf } from '../trace/TraceEvent.ts';
 import { transactionMonitors } from './transactionMonitors.ts';
 import { TxnTracker } from './TxnTracker.ts';
 import { entries } from './entries.ts';
@@ -45,6 +45,8 @@ export class TraceState {
   readonly disableCount = new Map<ActorName, number>();
   readonly quiesce = new Map<ActorName, number>();
   readonly inFlight = new Map<ActorName, number>();
+  /** now era: each BlockBackend's quiesce counter (blk->quiesce_counter), by client actor. */
+  readonly blkQuiesce = new Map<ActorName, number>();
   /** The transactions' phase log (the transaction monitors share it). */
   readonly txns = new TxnTracker();
 
@@ -55,11 +57,17 @@ export class TraceState {
       if (e.counter === 'externalDisableCount') this.disableCount.set(e.actor, e.value);
       else if (e.counter === 'quiesceCounter') this.quiesce.set(e.actor, e.value);
       else if (e.counter === 'inFlight') this.inFlight.set(e.actor, e.value);
+      else if (e.counter === 'blkQuiesce') this.blkQuiesce.set(e.actor, e.value);
     }
   }
 
   key(): unknown {
-    return [entries(this.disableCount), entries(this.quiesce), entries(this.inFlight), this.txns.key()];
+    return [entries(this.disableCount), entries(this.quiesce), entries(this.inFlight), entries(this.blkQuiesce), this.txns.key()];
+  }
+
+  /** The now era: quiescing is per BlockBackend (BlockDevOps), no context is gated. */
+  get now(): boolean {
+    return this.model.era === 'now';
   }
 
   nodesOf(ctx: ActorName): ActorName[] {
@@ -118,6 +126,7 @@ export class GatingMonitor implements InvariantMonitor {
   }
 
   observe(e: TraceEvent, state: TraceState, report: Report): void {
+    if (e.type === '@trace.dispatch' && state.now) return this.observeNow(e, state, report);
     if (e.type !== '@trace.dispatch' || !e.external) return;
     const count = state.countOf(e.actor);
     if (count === 0) return;
@@ -131,6 +140,24 @@ export class GatingMonitor implements InvariantMonitor {
         `so aio_poll must skip every handler registered with is_external=true (aio_node_check). ` +
         `Instead thread ${e.thread} ran ${e.id}, which lets ${e.owner} read a new request from outside the block layer ` +
         `while a drained section believes the context is closed to new I/O.`,
+    });
+  }
+
+  /** now: a device's or export's handler runs only while its BlockBackend is not quiesced. */
+  private observeNow(e: TraceEventOf<'@trace.dispatch'>, state: TraceState, report: Report): void {
+    if (e.kind !== 'handler') return;
+    const quiesce = state.blkQuiesce.get(e.owner) ?? 0;
+    if (quiesce === 0) return;
+    report({
+      step: e.step,
+      time: e.time,
+      actors: [e.actor, e.owner],
+      message: `${e.actor} dispatched ${e.id} of ${e.owner}, whose BlockBackend is quiesced (quiesce=${quiesce})`,
+      explanation:
+        `In the now era nothing is gated by the context: a drained node calls its BlockBackend's drained_begin, which calls ` +
+        `the device's BlockDevOps drained_begin, and the device detaches its handler (virtio_queue_aio_detach_host_notifier; ` +
+        `the NBD export stops reading). ${e.owner}'s handler still ran on thread ${e.thread}: the device did not stop taking ` +
+        `new requests while its node was drained.`,
     });
   }
 }
@@ -178,6 +205,8 @@ export class CounterSanityMonitor implements InvariantMonitor {
         explanation: 'Counters count nested sections; a negative value means more ends than begins.',
       });
     }
+    // now: no context counter; each quiesce transition is the parents' business (I3 reads it).
+    if (state.now) return;
     if (e.counter === 'quiesceCounter') {
       const ctx = state.model.nodeContext[e.actor];
       const previous = state.quiesce.get(e.actor) ?? 0;
@@ -218,7 +247,7 @@ export class CounterSanityMonitor implements InvariantMonitor {
   }
 }
 
-const NESTING_MONITOR_READS: ReadonlySet<TraceEvent['type']> = new Set(['@trace.drain', '@trace.counter', '@trace.dispatch']);
+const NESTING_MONITOR_READS: ReadonlySet<TraceEvent['type']> = new Set(['@trace.drain', '@trace.counter', '@trace.dispatch', '@trace.blk']);
 
 /**
  * I3 nesting: quiesce(bs) = #drainBegin(bs) - #drainEnd(bs), and external stays disabled on a
@@ -237,8 +266,8 @@ export class NestingMonitor implements InvariantMonitor {
   }
 
   observe(e: TraceEvent, state: TraceState, report: Report): void {
-    if (e.type === '@trace.drain' && (e.phase === 'begin' || e.phase === 'end')) {
-      const depth = (this.depth.get(e.node) ?? 0) + (e.phase === 'begin' ? 1 : -1);
+    if (e.type === '@trace.drain' && (e.phase === 'begin' || e.phase === 'end' || e.phase === 'parent.begin' || e.phase === 'parent.end')) {
+      const depth = (this.depth.get(e.node) ?? 0) + (e.phase === 'begin' || e.phase === 'parent.begin' ? 1 : -1);
       this.depth.set(e.node, depth);
       if (depth !== e.quiesce) {
         report({
@@ -264,7 +293,17 @@ export class NestingMonitor implements InvariantMonitor {
           `the counter is per context, so an inner bdrv_drained_end may not reopen the context under an outer one.`,
       });
     };
-    if (e.type === '@trace.counter' && e.counter === 'externalDisableCount' && e.value === 0) {
+    if (e.type === '@trace.blk' && e.phase === 'resume' && !e.detached && e.quiesce === 0 && (state.quiesce.get(e.node) ?? 0) > 0) {
+      report({
+        step: e.step,
+        time: e.time,
+        actors: [e.actor, e.node],
+        message: `${e.actor}: BlockBackend resumed by ${e.node}, which still has quiesce=${state.quiesce.get(e.node)}`,
+        explanation:
+          'In the now era a node calls its parents\' drained_end only on its own quiesce 1->0 (bdrv_do_drained_end), so a ' +
+          'BlockBackend stays quiesced for as long as any drained section of its node is open.',
+      });
+    } else if (e.type === '@trace.counter' && e.counter === 'externalDisableCount' && e.value === 0) {
       closedEarly(e.actor, 'external clients re-enabled');
     } else if (e.type === '@trace.dispatch' && e.external && state.countOf(e.actor) === 0) {
       closedEarly(e.actor, `external handler ${e.id} dispatched`);
@@ -319,7 +358,8 @@ export class QuiescenceMonitor implements InvariantMonitor {
           'driver fires inside the section; here the timer is still armed when the section starts.',
       });
     }
-    const busy = state.subtree(e.node).filter((node) => (state.inFlight.get(node) ?? 0) > 0);
+    // now: children are not drained; bs->in_flight of the node itself counts (its requests to its children included).
+    const busy = (state.now ? [e.node] : state.subtree(e.node)).filter((node) => (state.inFlight.get(node) ?? 0) > 0);
     if (busy.length === 0) return;
     report({
       step: e.step,
@@ -353,10 +393,11 @@ export class AdmissionMonitor implements InvariantMonitor {
     return entries(new Set(this.openSince.keys()));
   }
 
-  observe(e: TraceEvent, _state: TraceState, report: Report): void {
+  observe(e: TraceEvent, state: TraceState, report: Report): void {
     if (e.type === '@trace.drain') {
-      if (e.phase === 'begin' && e.quiesce === 1) this.openSince.set(e.node, e.step);
-      if (e.phase === 'end' && e.quiesce === 0) this.openSince.delete(e.node);
+      // now: a node quiesced as the parent of a drained node (an appended overlay) is in a section too.
+      if ((e.phase === 'begin' || e.phase === 'parent.begin') && e.quiesce === 1) this.openSince.set(e.node, e.step);
+      if ((e.phase === 'end' || e.phase === 'parent.end') && e.quiesce === 0) this.openSince.delete(e.node);
       return;
     }
     if (e.type !== '@trace.io.submit' || !e.origin.startsWith('external')) return;
@@ -370,12 +411,14 @@ export class AdmissionMonitor implements InvariantMonitor {
       explanation:
         `bdrv_drained_begin(${e.node}) at step ${since} promised that no new request from outside the block layer reaches the node ` +
         `until bdrv_drained_end. ${e.id} came from ${e.via}, an external client, so something let its handler run inside the ` +
-        `section: either the context's external gate is off, or the client registered its handler as internal.`,
+        (state.now
+          ? `section: the device kept its handler attached (no BlockDevOps drained_begin) and its BlockBackend did not queue the request (blk_wait_while_drained).`
+          : `section: either the context's external gate is off, or the client registered its handler as internal.`),
     });
   }
 }
 
-const DEFERRAL_MONITOR_READS: ReadonlySet<TraceEvent['type']> = new Set(['@trace.ready', '@trace.counter', '@trace.dispatch']);
+const DEFERRAL_MONITOR_READS: ReadonlySet<TraceEvent['type']> = new Set(['@trace.ready', '@trace.counter', '@trace.dispatch', '@trace.blk']);
 
 /**
  * I7 liveness and deferral: an external handler that became ready while disabled is neither run
@@ -389,12 +432,31 @@ export class DeferralMonitor implements InvariantMonitor {
   readonly title = 'a ready external handler is dispatched after the last enable: never lost, never early';
   /** handler -> its context, and whether it became ready while disabled. */
   private readonly ready = new Map<string, { ctx: ActorName; deferred: boolean; step: number }>();
+  /** now: requests waiting in a BlockBackend's queue, by `client id`, with the step they were queued at. */
+  private readonly queued = new Map<string, { client: ActorName; id: string; step: number }>();
 
   key(): unknown {
-    return entries(new Map([...this.ready].map(([h, r]) => [h, [r.ctx, r.deferred]])));
+    return [entries(new Map([...this.ready].map(([h, r]) => [h, [r.ctx, r.deferred]]))), entries(new Set(this.queued.keys()))];
   }
 
   observe(e: TraceEvent, state: TraceState, report: Report): void {
+    if (e.type === '@trace.blk') {
+      if (e.phase === 'queued') this.queued.set(`${e.actor} ${e.id}`, { client: e.actor, id: e.id ?? '', step: e.step });
+      if (e.phase === 'restarted') {
+        const quiesce = state.blkQuiesce.get(e.actor) ?? 0;
+        if (quiesce > 0) {
+          report({
+            step: e.step,
+            time: e.time,
+            actors: [e.actor],
+            message: `${e.actor}: queued request ${e.id} restarted while its BlockBackend is still quiesced (quiesce=${quiesce})`,
+            explanation: 'blk_root_drained_end restarts the queued requests only when the BlockBackend\'s quiesce counter is back to 0.',
+          });
+        }
+        this.queued.delete(`${e.actor} ${e.id}`);
+      }
+      return;
+    }
     if (e.type === '@trace.ready' && e.external) {
       const known = this.ready.get(e.handler);
       const disabled = state.countOf(e.actor) > 0;
@@ -432,6 +494,14 @@ export class DeferralMonitor implements InvariantMonitor {
         explanation:
           'An external event that arrives while the context is disabled must stay ready and run at the first poll after ' +
           'the last enable (test-aio test_aio_external_client); here it was lost.',
+      });
+    }
+    for (const { client, id, step } of this.queued.values()) {
+      report({
+        ...at,
+        actors: [client],
+        message: `${client}: request ${id}, queued in the BlockBackend at step ${step}, was never restarted`,
+        explanation: 'A request that waits in blk_wait_while_drained must go on once the drained section ends (blk_root_drained_end); here it was lost.',
       });
     }
   }

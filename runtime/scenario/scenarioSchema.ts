@@ -109,6 +109,8 @@ export const scenarioSchema = t.object(
         dataplaneExternal: optional(t.boolean().describe('Patch 4')),
         transactionDrains: optional(t.boolean().describe('Patches 6-10')),
         qedDrainHook: optional(t.boolean().describe('Patches 11-12')),
+        blockBackendQueuing: optional(t.boolean().describe('now era: a drained BlockBackend queues new requests (blk_wait_while_drained)')),
+        deviceDrainedCallbacks: optional(t.boolean().describe("now era: devices and exports implement BlockDevOps drained_begin/end (detach their handler while drained)")),
       }),
     ),
     hostLatency: optional(t.object({ read: optional(t.duration()), write: optional(t.duration()), flush: optional(t.duration()) })),

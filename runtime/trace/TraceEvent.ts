@@ -6,7 +6,7 @@
  * error. Every event carries the step number and the virtual time (REALTIME ns, and VIRTUAL ns
  * for the guest clock) and names actors by their stable names (`ctx:iothread0`, `node:drive0`).
  */
-import type { ActorName, ClockType, RequestOrigin, ThreadName } from '../../machines/effects.ts';
+import type { ActorName, BlkPhase, ClockType, DrainPhase, RequestOrigin, ThreadName } from '../../machines/effects.ts';
 
 interface Stamp {
   step: number;
@@ -27,7 +27,8 @@ export type TraceEvent =
   | (Stamp & { type: '@trace.ready'; handler: string; external: boolean })
   | (Stamp & { type: '@trace.io.submit'; node: ActorName; id: string; origin: RequestOrigin; op: string; via: string })
   | (Stamp & { type: '@trace.io.complete'; node: ActorName; id: string; origin: RequestOrigin })
-  | (Stamp & { type: '@trace.drain'; phase: 'begin' | 'begin.returned' | 'end' | 'run' | 'run.returned'; node: ActorName; quiesce: number })
+  | (Stamp & { type: '@trace.drain'; phase: DrainPhase; node: ActorName; quiesce: number })
+  | (Stamp & { type: '@trace.blk'; phase: BlkPhase; node: ActorName; quiesce: number; id?: string; detached?: boolean })
   | (Stamp & { type: '@trace.command'; phase: 'start' | 'end'; command: string; index: number })
   | (Stamp & { type: '@trace.txn'; txn: ActorName; phase: 'prepare' | 'commit' | 'abort' | 'clean' | 'transaction'; index: number; result: 'start' | 'ok' | 'failed'; error?: string })
   | (Stamp & { type: '@trace.pit'; action: ActorName; index: number; node: ActorName; kind: 'external-snapshot' | 'internal-snapshot' | 'backup' })

@@ -22,6 +22,10 @@ export function timelineLine(e: TraceEvent): TimelineLine | null {
       return e.phase === 'begin.returned' || e.phase === 'run.returned'
         ? line(`drain ${e.phase === 'begin.returned' ? 'begin' : 'run'} returned: quiet`)
         : line(`drain ${e.phase} (quiesce=${e.quiesce})`);
+    case '@trace.blk':
+      return e.phase === 'quiesce' || e.phase === 'resume'
+        ? line(`BlockBackend ${e.phase === 'quiesce' ? 'quiesced' : 'resumed'} (quiesce=${e.quiesce})`)
+        : line(`${e.id} ${e.phase} in the BlockBackend`);
     case '@trace.counter':
       return e.counter === 'externalDisableCount' ? line(`external clients ${e.value === 0 ? 'enabled' : 'disabled'} (count=${e.value})`) : null;
     case '@trace.ready':

@@ -18,6 +18,7 @@ const EVENT_TYPES: ReadonlySet<TraceEventType> = new Set<TraceEventType>([
   '@trace.io.submit',
   '@trace.io.complete',
   '@trace.drain',
+  '@trace.blk',
   '@trace.command',
   '@trace.txn',
   '@trace.pit',

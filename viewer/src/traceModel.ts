@@ -444,6 +444,10 @@ export function describeEvent(e: TraceEvent): string {
       return `${e.id} completes on ${e.node}`;
     case '@trace.drain':
       return `drain ${e.phase} ${e.node} (quiesce ${e.quiesce})`;
+    case '@trace.blk':
+      return e.phase === 'queued' || e.phase === 'restarted'
+        ? `${e.actor}: ${e.id} ${e.phase} in the BlockBackend (${shortName(e.node)})`
+        : `${e.actor}: BlockBackend ${e.phase === 'quiesce' ? 'quiesced' : 'resumed'} by ${shortName(e.node)} (quiesce ${e.quiesce})`;
     case '@trace.command':
       return `QMP ${e.command} ${e.phase}`;
     case '@trace.txn':
