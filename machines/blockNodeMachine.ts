@@ -165,17 +165,19 @@ export type BlockNodeEvent =
   | { type: 'aio.external.enabled'; ctx: ActorName }
   | { type: 'node.notifier.add' | 'node.notifier.remove'; job: ActorName }
   | { type: 'job.before_write.done'; id: string }
-  | { type: 'parent.drained_begin' | 'parent.drained_end'; node: ActorName; replyTo?: ActorName }
+  | { type: 'parent.drained_begin' | 'parent.drained_end'; node: ActorName; replyTo?: ActorName; detach?: boolean }
   | { type: 'parent.drained.done'; parent: ActorName }
   /** ack: answer `parent.attached` (to replyTo, else the parent) once the parent is linked and, if this node is drained, quiesced. */
   | { type: 'parent.attach'; parent: ActorName; busy: boolean; ack?: boolean; replyTo?: ActorName }
-  | { type: 'parent.detach'; parent: ActorName }
+  | { type: 'parent.detach'; parent: ActorName; replyTo?: ActorName }
   | { type: 'parent.busy'; parent: ActorName; busy: boolean };
 
 type Ctx = BlockNodeContext;
 
 export const laioHandlerId = (node: ActorName) => `laio:${node}`;
 export const completionBhId = (node: ActorName) => `bh:complete:${node}`;
+/** now: the bottom half aio_wait_kick schedules to wake a drain waiting in a blocking poll. */
+export const kickBhId = (node: ActorName) => `bh:aio-wait-kick:${node}`;
 
 const isProtocolDriver = (driver: DriverName) => driver === 'file' || driver === 'iscsi' || driver === 'curl' || driver === 'nbd';
 
@@ -456,15 +458,23 @@ function nowStep(ctx: Ctx, e: BlockNodeEvent, out: Emitter): Ctx | null {
       if (e.ack) out.send(e.replyTo ?? e.parent, { type: 'parent.attached', node: ctx.name });
       return ctx;
     case 'parent.detach': {
-      if (!(e.parent in ctx.parentLinks)) return ctx;
-      const { [e.parent]: _gone, ...parentLinks } = ctx.parentLinks;
-      ctx = { ...ctx, parentLinks };
-      // Detached from a drained node: the parent's quiesce from it ends (bdrv_parent_drained_end_single).
-      if (ctx.quiesceCounter > 0) out.send(e.parent, { type: 'parent.drained_end', node: ctx.name, detach: true });
+      const linked = e.parent in ctx.parentLinks;
+      if (linked) {
+        const { [e.parent]: _gone, ...parentLinks } = ctx.parentLinks;
+        ctx = { ...ctx, parentLinks };
+      }
+      // Detached from a drained node: the parent's quiesce from it ends (bdrv_parent_drained_end_single),
+      // and a caller that waits (replyTo) hears from the parent once that has returned.
+      if (linked && ctx.quiesceCounter > 0) out.send(e.parent, { type: 'parent.drained_end', node: ctx.name, detach: true, ...(e.replyTo ? { replyTo: e.replyTo } : {}) });
+      else if (e.replyTo) out.send(e.replyTo, { type: 'parent.drained.done', parent: e.parent });
       return ctx;
     }
     case 'parent.busy':
       if (!(e.parent in ctx.parentLinks) || ctx.parentLinks[e.parent] === e.busy) return ctx;
+      // A parent going idle calls aio_wait_kick (blk_dec_in_flight, bdrv_dec_in_flight): a drain
+      // waiting in a blocking poll wakes up and reads bdrv_drain_poll again. (U) QEMU's kick is a
+      // BH in the main loop, where AIO_WAIT_WHILE waits; the model's drain polls the node's context.
+      if (!e.busy && ctx.drain?.stage === 'polling') out.send(ctx.ctx, { type: 'aio.bh.schedule', id: kickBhId(ctx.name) });
       return { ...ctx, parentLinks: { ...ctx.parentLinks, [e.parent]: e.busy } };
     case 'aio.poll.done': {
       const drain = ctx.drain;
@@ -563,6 +573,8 @@ function sharedStep(ctx: Ctx, e: BlockNodeEvent, out: Emitter): Ctx {
         const timer = ctx.housekeeping[e.id];
         if (timer.firings > 1) out.send(ctx.ctx, { type: 'aio.timer.mod', id: e.id, delay: timer.interval });
         ctx = { ...ctx, housekeeping: { ...ctx.housekeeping, [e.id]: { ...timer, firings: timer.firings - 1 } } };
+      } else if (e.kind === 'bh' && e.id === kickBhId(ctx.name)) {
+        // aio_wait_kick's dummy BH: it only makes the poll return with progress.
       } else if (e.kind === 'bh' && e.id === completionBhId(ctx.name)) {
         // bdrv_co_em_bh: the AIO completion callback of each finished request.
         for (const { id, replyTo, origin } of ctx.completionQueue) out.send(replyTo, { type: 'io.complete', id, node: ctx.name, origin });
@@ -759,6 +771,7 @@ function registerCompletionPath(ctx: Ctx): { context: Ctx; emitted: Emitter['emi
     out.send(ctx.ctx, { type: 'aio.handler.set', id: laioHandlerId(ctx.name), owner: ctx.name, external: false });
   }
   out.send(ctx.ctx, { type: 'aio.bh.new', id: completionBhId(ctx.name), owner: ctx.name });
+  if (ctx.era === 'now') out.send(ctx.ctx, { type: 'aio.bh.new', id: kickBhId(ctx.name), owner: ctx.name });
   if (ctx.qed) out.send(ctx.ctx, { type: 'aio.timer.new', id: qedTimerId(ctx.name), owner: ctx.name, clock: 'virtual' });
   for (const [id, timer] of Object.entries(ctx.housekeeping)) {
     const clock = id.includes('qcow2-cache-clean') ? 'virtual' : 'realtime';

@@ -73,8 +73,8 @@ export interface ExternalClientContext {
   drainedCallbacks: boolean;
   /** now, protection switch: blk_wait_while_drained queues (off: blk_set_disable_request_queuing). */
   queuing: boolean;
-  /** now: the node the BlockBackend is moving away from, until the new one has taken it. */
-  leaving: ActorName | null;
+  /** now: the node the BlockBackend is moving away from, until the new one has taken it, and who waits for the move. */
+  leaving: { node: ActorName; replyTo: ActorName | null } | null;
 }
 
 export interface ExternalClientInput {
@@ -92,7 +92,8 @@ export interface ExternalClientInput {
 export type ExternalClientEvent =
   | { type: 'far.issue'; id: string }
   | { type: 'far.tick'; at: number }
-  | { type: 'blk.retarget'; from: ActorName; to: ActorName }
+  /** bdrv_append / bdrv_replace_node: the BlockBackend moves from one node to another (now: replyTo waits until it has). */
+  | { type: 'blk.retarget'; from: ActorName; to: ActorName; replyTo?: ActorName }
   | { type: 'aio.dispatch'; ctx: ActorName; kind: 'bh' | 'handler' | 'timer'; id: string; thread: ThreadName }
   | { type: 'io.complete'; id: string; node: ActorName; origin: RequestOrigin }
   /** now: a node this BlockBackend is attached through quiesces or resumes it (replyTo: the caller waits; detach: it let go of the BlockBackend). */
@@ -186,17 +187,23 @@ export function externalClientStep(ctx: ExternalClientContext, event: AnyEvent) 
       break;
     case 'blk.retarget':
       // bdrv_append: the device's BlockBackend now points at the overlay; later requests go there.
-      if (ctx.node !== e.from) break;
+      if (ctx.node !== e.from) {
+        if (e.replyTo) out.send(e.replyTo, { type: 'blk.retargeted', client: ctx.name });
+        break;
+      }
       ctx = { ...ctx, node: e.to };
       if (ctx.era === 'now') {
         // bdrv_replace_child_noperm: the new node quiesces the BlockBackend (if it is drained)
         // before the old node lets it go, so it never runs unquiesced in between.
         out.send(e.to, { type: 'parent.attach', parent: ctx.name, busy: inFlight(ctx) > 0, ack: true });
-        ctx = { ...ctx, leaving: e.from };
+        ctx = { ...ctx, leaving: { node: e.from, replyTo: e.replyTo ?? null } };
       }
       break;
     case 'parent.attached':
-      if (ctx.leaving) out.send(ctx.leaving, { type: 'parent.detach', parent: ctx.name });
+      if (ctx.leaving) {
+        out.send(ctx.leaving.node, { type: 'parent.detach', parent: ctx.name });
+        if (ctx.leaving.replyTo) out.send(ctx.leaving.replyTo, { type: 'blk.retargeted', client: ctx.name });
+      }
       ctx = { ...ctx, leaving: null };
       break;
     case 'parent.drained_begin':

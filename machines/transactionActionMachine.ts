@@ -114,6 +114,15 @@ function drainCall(ctx: Ctx, label: string, node: ActorName, which: 'begin' | 'e
   return { kind: 'call', label, to: node, event: { type: `drain.${which}`, thread: ctx.thread, replyTo: ctx.name }, awaits: `drain.${which}.done` };
 }
 
+/**
+ * now: each of the device's BlockBackends moves from one node to the other (bdrv_replace_node),
+ * one after the other, each done before the next (the BlockBackend answers once the new node has
+ * taken it, quiesced if that node is drained, and it has let go of the old one).
+ */
+function retargets(ctx: Ctx, label: string, from: ActorName, to: ActorName): SyncOp[] {
+  return Object.keys(ctx.clients).map((client) => ({ kind: 'call', label, to: client, event: { type: 'blk.retarget', from, to, replyTo: ctx.name }, awaits: 'blk.retargeted' }));
+}
+
 /** aio_context_acquire + bdrv_drained_begin, as the four drained actions open their prepare. */
 function acquireAndDrain(ctx: Ctx): SyncOp[] {
   const ops: SyncOp[] = [
@@ -151,7 +160,15 @@ export function phaseProgram(ctx: Ctx, phase: TxnPhase): SyncOp[] {
       return [local('append', 'append'), ...drainAllOps(ctx.allNodes, { self: ctx.name, thread: ctx.thread }, 'reopenReadOnly'), io(ctx, 'reopenReadOnly', ctx.node!, ctx.ctx!, 'flush')];
     case 'abort':
       // external_snapshot_abort (now): the overlay is replaced by the old node again.
-      if (ctx.kind === 'blockdev-snapshot-sync' && ctx.appended) return [local('undoAppend', 'undoAppend')];
+      if (ctx.kind === 'blockdev-snapshot-sync' && ctx.appended) {
+        // bdrv_replace_node back, then the overlay lets go of its backing node: it leaves that
+        // node's quiesce before abort returns.
+        return [
+          local('undoAppend', 'undoAppend'),
+          ...retargets(ctx, 'undoAppend', ctx.overlay!.node, ctx.node!),
+          { kind: 'call', label: 'undoAppend', to: ctx.node!, event: { type: 'parent.detach', parent: ctx.overlay!.node, replyTo: ctx.name }, awaits: 'parent.drained.done' },
+        ];
+      }
       if (ctx.kind === 'blockdev-snapshot-internal-sync' && ctx.created) {
         // qcow2_snapshot_delete: free the snapshot's clusters, then rewrite the snapshot table.
         return [io(ctx, 'deleteSnapshot', ctx.node!, ctx.ctx!, 'write', '/refcounts'), io(ctx, 'deleteSnapshot', ctx.node!, ctx.ctx!, 'write', '/table'), local('deleteSnapshot', 'deleted')];
@@ -192,6 +209,7 @@ function prepareOps(ctx: Ctx, device: string): SyncOp[] {
         ops.push(
           { kind: 'call', label: 'append', to: ctx.node, event: { type: 'parent.attach', parent: overlay.node, busy: false, ack: true, replyTo: ctx.name }, awaits: 'parent.attached' },
           local('append', 'append'),
+          ...retargets(ctx, 'append', ctx.node, overlay.node),
         );
       }
       return ops;
@@ -263,9 +281,8 @@ function applyLocal(ctx: Ctx, op: Extract<SyncOp, { kind: 'local' }>, out: Emitt
     case 'undoAppend': {
       const overlay = ctx.overlay!;
       out.observe({ type: 'obs.artifact', action: ctx.name, kind: 'overlay', op: 'removed' });
-      for (const client in ctx.clients) out.send(client, { type: 'blk.retarget', from: overlay.node, to: ctx.node! });
-      // bdrv_replace_node back, and the overlay lets go of its backing node (it leaves that node's quiesce).
-      out.send(ctx.node!, { type: 'parent.detach', parent: overlay.node });
+      // now: the BlockBackends move back one by one (`retargets`, the calls after this step).
+      if (ctx.era !== 'now') for (const client in ctx.clients) out.send(client, { type: 'blk.retarget', from: overlay.node, to: ctx.node! });
       return { ctx: { ...ctx, appended: false }, failed: false };
     }
     case 'created':
@@ -286,7 +303,7 @@ function applyLocal(ctx: Ctx, op: Extract<SyncOp, { kind: 'local' }>, out: Emitt
       const overlay = ctx.overlay!;
       out.observe({ type: 'obs.pit', action: ctx.name, index: ctx.index, node: ctx.node!, kind: 'external-snapshot' });
       out.observe({ type: 'obs.artifact', action: ctx.name, kind: 'overlay', op: 'created' });
-      for (const client in ctx.clients) out.send(client, { type: 'blk.retarget', from: ctx.node!, to: overlay.node });
+      if (ctx.era !== 'now') for (const client in ctx.clients) out.send(client, { type: 'blk.retarget', from: ctx.node!, to: overlay.node });
       return { ctx: { ...ctx, appended: true }, failed: false };
     }
     default:
@@ -397,7 +414,7 @@ function mirrorRegion(states: readonly string[], guard: 'isPhaseState' | 'isOper
   );
 }
 
-const replies = ['aio.acquired', 'aio.poll.done', 'io.complete', 'drain.begin.done', 'drain.end.done', 'drain.done', 'job.started', 'job.completed', 'parent.attached'];
+const replies = ['aio.acquired', 'aio.poll.done', 'io.complete', 'drain.begin.done', 'drain.end.done', 'drain.done', 'job.started', 'job.completed', 'parent.attached', 'parent.drained.done', 'blk.retargeted'];
 
 export const transactionActionMachine = setup({
   types: {

@@ -24,8 +24,20 @@ export function reply(run: ScenarioRun): string {
   return monitor.replies.join('; ') || 'none';
 }
 
+/** Without a transaction: which scripted drained sections were open at `step` (`inside drive0`, `no section open`). */
+function sectionAt(trace: readonly TraceEvent[], step: number): string {
+  const open = new Map<string, number>();
+  for (const e of trace) {
+    if (e.step > step) break;
+    if (e.type === '@trace.drain' && (e.phase === 'begin' || e.phase === 'end')) open.set(e.node, e.quiesce);
+  }
+  const nodes = [...open].filter(([, quiesce]) => quiesce > 0).map(([node]) => node.replace(/^node:/, ''));
+  return nodes.length === 0 ? 'no section open' : `inside ${nodes.join(', ')}`;
+}
+
 /** Where the transaction stood at `step`: `in prepare(0)`, `during drain_all`, `after clean`. */
 export function phaseAt(trace: readonly TraceEvent[], step: number): string {
+  if (!trace.some((e) => e.type === '@trace.txn')) return sectionAt(trace, step);
   let phase = 'before the transaction';
   for (const e of trace) {
     if (e.step > step) break;

@@ -303,6 +303,8 @@ export class NestingMonitor implements InvariantMonitor {
           'In the now era a node calls its parents\' drained_end only on its own quiesce 1->0 (bdrv_do_drained_end), so a ' +
           'BlockBackend stays quiesced for as long as any drained section of its node is open.',
       });
+    } else if (state.now) {
+      // now: no context gate; a quiesced node keeps only its own parents quiet (the check above).
     } else if (e.type === '@trace.counter' && e.counter === 'externalDisableCount' && e.value === 0) {
       closedEarly(e.actor, 'external clients re-enabled');
     } else if (e.type === '@trace.dispatch' && e.external && state.countOf(e.actor) === 0) {
@@ -342,7 +344,8 @@ export class QuiescenceMonitor implements InvariantMonitor {
       }
       return;
     }
-    if (e.type === '@trace.drain' && e.phase === 'begin' && this.qedArmed.has(e.node)) this.armedAtBegin.add(e.node);
+    // now: qed's bdrv_drain_begin runs on the quiesce 0->1 only; a nested begin does not call it.
+    if (e.type === '@trace.drain' && e.phase === 'begin' && this.qedArmed.has(e.node) && (!state.now || e.quiesce === 1)) this.armedAtBegin.add(e.node);
     if (e.type !== '@trace.drain' || e.phase !== 'begin.returned') return;
     // Only work pending when the drain began counts: a timer re-armed by a write that completes
     // during the drain's own polling is the residual gap (docs/patches/12-qed-bdrv-drain.md), not a broken hook.

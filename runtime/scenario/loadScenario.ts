@@ -21,16 +21,29 @@ export interface Scenario {
   seed: number;
   strategy: 'fifo' | 'random';
   topology: Topology;
-  expect: NonNullable<ScenarioFile['expect']>;
+  /** The expectations for the era the scenario runs in (`expect` with that era's `eraExpect` over it). */
+  expect: Expectations;
+  /** The file's `expect` and `eraExpect`, for resolving again in another era. */
+  baseExpect?: Expectations;
+  eraExpect?: Partial<Record<Era, Expectations>>;
   /** The era `--era` chose over the file's (the topology already has it); replay lines repeat it. */
   eraOverride?: Era;
   /** With `eraOverride`: the era the file itself says. */
   fileEra?: Era;
 }
 
+export type Expectations = NonNullable<ScenarioFile['expect']>;
+
+/** `expect` for a run in `era`: each field the era's `eraExpect` gives replaces the same field. */
+export function expectationsFor(base: Expectations, byEra: Partial<Record<Era, Expectations>> | undefined, era: Era): Expectations {
+  const over = byEra?.[era];
+  return over ? { ...base, ...over } : base;
+}
+
 /** The scenario in another era: its topology's `era` replaced, and the choice remembered for replay lines. */
 export function withEra(scenario: Scenario, era: Era): Scenario {
-  return { ...scenario, topology: { ...scenario.topology, era }, eraOverride: era, fileEra: scenario.fileEra ?? scenario.topology.era ?? '2015' };
+  const expect = expectationsFor(scenario.baseExpect ?? scenario.expect, scenario.eraExpect, era);
+  return { ...scenario, expect, topology: { ...scenario.topology, era }, eraOverride: era, fileEra: scenario.fileEra ?? scenario.topology.era ?? '2015' };
 }
 
 /** The command that reruns one interleaving of the scenario (with `--era` when it overrode the file). */
@@ -88,7 +101,8 @@ export function parseScenario(text: string, file: string): Scenario {
     seed: checked.seed ?? 0,
     strategy: (checked.strategy as 'fifo' | 'random' | undefined) ?? 'fifo',
     topology: toTopology(checked),
-    expect: checked.expect ?? {},
+    expect: expectationsFor(checked.expect ?? {}, checked.eraExpect, (checked.era as Era | undefined) ?? '2015'),
+    ...(checked.eraExpect ? { baseExpect: checked.expect ?? {}, eraExpect: checked.eraExpect } : {}),
   };
 }
 

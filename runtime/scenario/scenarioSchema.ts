@@ -90,6 +90,16 @@ const step = t.tagged(
 
 const invariantList = t.array(t.enum(INVARIANTS, 'an invariant'));
 
+/** What a run must show: invariants, QMP replies, final states, orders, images. */
+const expectations = t.object({
+  hold: optional(t.either(t.enum(['all'], 'all'), invariantList, 'all or a list of invariants').describe('Invariants that must hold (default: all not listed under violate)')),
+  violate: optional(invariantList.describe('Invariants that must be violated')),
+  replies: optional(t.array(t.string()).describe("The QMP replies to transactions, in order: 'ok' or 'error: <message>'")),
+  final: optional(t.record(t.record(t.scalar()), 'actor: { state or counter: value }')),
+  order: optional(t.array(t.array(t.string())).describe("Pairs [a, b]: a happens before b; 'issue W', 'complete W', 'submit W', 'pit N', 'prepare|commit|abort|clean N', 'fire TEXT', 'command N', 'drained_begin NODE', 'drained_end NODE'")),
+  images: optional(t.record(t.array(name('a request id')), 'action index: writes its image holds')),
+});
+
 export const scenarioSchema = t.object(
   {
     title: required(t.string().describe('One line')),
@@ -120,15 +130,11 @@ export const scenarioSchema = t.object(
     clients: optional(t.array(client)),
     transactions: optional(t.array(t.object({ name: required(name('a transaction name')), actions: required(t.array(action)) }))),
     script: optional(t.array(step)),
-    expect: optional(
-      t.object({
-        hold: optional(t.either(t.enum(['all'], 'all'), invariantList, 'all or a list of invariants').describe('Invariants that must hold (default: all not listed under violate)')),
-        violate: optional(invariantList.describe('Invariants that must be violated')),
-        replies: optional(t.array(t.string()).describe("The QMP replies to transactions, in order: 'ok' or 'error: <message>'")),
-        final: optional(t.record(t.record(t.scalar()), 'actor: { state or counter: value }')),
-        order: optional(t.array(t.array(t.string())).describe("Pairs [a, b]: a happens before b; 'issue W', 'complete W', 'submit W', 'pit N', 'prepare|commit|abort|clean N', 'fire TEXT', 'command N', 'drained_begin NODE', 'drained_end NODE'")),
-        images: optional(t.record(t.array(name('a request id')), 'action index: writes its image holds')),
-      }),
+    expect: optional(expectations),
+    eraExpect: optional(
+      t
+        .object({ '2015': optional(expectations), now: optional(expectations) })
+        .describe("Expectations for a run in one era: each field given here replaces the same field of 'expect' (for a story whose outcome differs between the eras)"),
     ),
   },
   'a scenario (a mapping with title, description, nodes, ...)',
