@@ -209,13 +209,13 @@ describe('drainlab run, explore and replay --era', () => {
   });
 
   it('should give replay lines that carry --era, which replay to the same violation', async () => {
-    const explored = JSON.parse((await cli('explore', 'drained-section-without-gating', '--era', 'now', '--json')).out);
+    const explored = JSON.parse((await cli('explore', 'qed-timer-without-hook', '--era', 'now', '--json')).out);
     expect(explored.era).toBe('now');
-    const line: string = explored.expected.I1.replay;
-    expect(line).toMatch(/^drainlab replay drained-section-without-gating@\S+ --era now$/);
+    const line: string = explored.expected.I6.replay;
+    expect(line).toMatch(/^drainlab replay qed-timer-without-hook@\S+ --era now$/);
     const path = line.split(' ')[2];
     const replayed = JSON.parse((await cli('replay', path, '--era', 'now', '--json')).out);
-    expect(replayed.violations.map((v: { invariant: string }) => v.invariant)).toContain('I1');
+    expect(replayed.violations.map((v: { invariant: string }) => v.invariant)).toContain('I6');
     expect(replayed.era).toBe('now');
   });
 });

@@ -95,7 +95,7 @@ describe('drainlab: bad input (as a process)', () => {
     expect(code).toBe(2);
     expect(err.trim().split('\n')).toEqual([
       `drainlab: ${join(root, 'specs/scenarios/fixtures/two-mistakes.yaml')}:4:29: nodes[0].driver: 'qcw2' is not a driver; expected one of file, raw, qcow2, qed, iscsi, curl, nbd`,
-      `${join(root, 'specs/scenarios/fixtures/two-mistakes.yaml')}:5:1: colour: unknown key 'colour'; expected one of title, description, era, dispatchOrder, seed, strategy, protections, hostLatency, backupChunks, contexts, nodes, clients, transactions, script, expect`,
+      `${join(root, 'specs/scenarios/fixtures/two-mistakes.yaml')}:5:1: colour: unknown key 'colour'; expected one of title, description, era, dispatchOrder, seed, strategy, protections, hostLatency, backupChunks, contexts, nodes, clients, transactions, script, expect, eraExpect`,
     ]);
   });
 });

@@ -1,0 +1,142 @@
+/**
+ * Today's drain (the now era): QEMU's drain tests (tests/unit/test-bdrv-drain.c,
+ * test-block-iothread.c) as scenarios, DOMAIN.md section 3's four interleavings under today's
+ * protections and without them, and the collateral blocking the 2015 context gate had.
+ */
+import { describe, expect, it, vi } from 'vitest';
+import { libraryEntries, resolveScenario } from '../../runtime/cli/scenarioCommands.ts';
+import { explore } from '../../runtime/explore/explore.ts';
+import { runScenario } from '../../runtime/scenario/runScenario.ts';
+import type { Topology } from '../../actors/topology.ts';
+import type { TraceEvent } from '../../runtime/trace/TraceEvent.ts';
+
+vi.setConfig({ testTimeout: 120_000 });
+
+function traceOf(name: string, era?: '2015' | 'now'): TraceEvent[] {
+  const run = runScenario(resolveScenario(name, era));
+  expect(run.met, `${name} meets its expectations`).toBe(true);
+  return (run.result.trace ?? []) as TraceEvent[];
+}
+
+const drainsOf = (trace: readonly TraceEvent[], node: string) =>
+  trace.flatMap((e) => (e.type === '@trace.drain' && e.node === node ? [`${e.phase} ${e.quiesce}`] : []));
+const blkOf = (trace: readonly TraceEvent[], client: string) =>
+  trace.flatMap((e) => (e.type === '@trace.blk' && e.actor === client ? [`${e.phase} ${e.quiesce}`] : []));
+
+describe("today's drain, as QEMU's drain tests check it", () => {
+  const trace = traceOf('now-drain-callbacks-once');
+
+  it("should call the driver's bdrv_drain_begin once, on the quiesce 0->1, and nothing on the backing child", () => {
+    expect(drainsOf(trace, 'node:drive0')).toEqual(['begin 1', 'driver.begin 1', 'begin.returned 1', 'begin 2', 'begin.returned 2', 'end 1', 'end 0']);
+    expect(drainsOf(trace, 'node:base0')).toEqual([]);
+  });
+
+  it('should run the parents\' callbacks once for nested begin/begin/end/end', () => {
+    expect(blkOf(trace, 'client:vblk0')).toEqual(['quiesce 1', 'resume 0']);
+  });
+
+  it('should return from drained_begin with nothing in flight on the node', () => {
+    let inFlight = 0;
+    const atReturn: number[] = [];
+    for (const e of trace) {
+      if (e.type === '@trace.counter' && e.counter === 'inFlight' && e.actor === 'node:drive0') inFlight = e.value;
+      if (e.type === '@trace.drain' && e.node === 'node:drive0' && e.phase === 'begin.returned') atReturn.push(inFlight);
+    }
+    expect(atReturn).toEqual([0, 0]);
+    // W1's need-check work ran inside the first drain, before it returned.
+    const returned = trace.findIndex((e) => e.type === '@trace.drain' && e.phase === 'begin.returned');
+    const needCheck = trace.findIndex((e) => e.type === '@trace.io.submit' && e.origin === 'driver-timer');
+    expect(needCheck).toBeGreaterThan(0);
+    expect(needCheck).toBeLessThan(returned);
+  });
+
+  it('should pause a block job while its node is drained and resume it after', () => {
+    const jobTrace = traceOf('now-drain-pauses-job');
+    const returned = jobTrace.filter((e) => e.type === '@trace.drain' && e.node === 'node:drive0' && e.phase === 'begin.returned').at(-1)!;
+    const ended = jobTrace.filter((e) => e.type === '@trace.drain' && e.node === 'node:drive0' && e.phase === 'end').at(-1)!;
+    const jobStates = jobTrace.filter((e): e is Extract<TraceEvent, { type: '@trace.state' }> => e.type === '@trace.state' && e.actor === 'job:1/0');
+    expect(jobStates.some((e) => e.to === 'paused' && e.step <= returned.step)).toBe(true);
+    expect(jobTrace.some((e) => e.type === '@trace.io.submit' && e.origin === 'job' && e.step > returned.step && e.step < ended.step)).toBe(false);
+    expect(jobStates.some((e) => e.to === 'running' && e.step > ended.step)).toBe(true);
+    expect(jobTrace.some((e) => e.type === '@trace.io.submit' && e.origin === 'job' && e.step > ended.step)).toBe(true);
+  });
+
+  it('should copy through a drained section in 2015, when drained_begin did not pause jobs', () => {
+    const jobTrace = traceOf('now-drain-pauses-job', '2015');
+    const returned = jobTrace.filter((e) => e.type === '@trace.drain' && e.node === 'node:drive0' && e.phase === 'begin.returned').at(-1)!;
+    const ended = jobTrace.filter((e) => e.type === '@trace.drain' && e.node === 'node:drive0' && e.phase === 'end').at(-1)!;
+    expect(jobTrace.some((e) => e.type === '@trace.io.submit' && e.origin === 'job' && e.step > returned.step && e.step < ended.step)).toBe(true);
+  });
+
+  it('should quiesce an overlay appended to a drained node, and keep the device quiesced as it moves to the overlay', () => {
+    const snapshots = traceOf('two-external-snapshots', 'now');
+    const prepare0 = snapshots.find((e) => e.type === '@trace.txn' && e.phase === 'prepare' && e.index === 0 && e.result === 'start')!;
+    const pit = snapshots.find((e) => e.type === '@trace.pit' && e.index === 0)!;
+    // The overlay becomes drive0's parent just before the append: quiesced by drive0, not drained itself.
+    expect(drainsOf(snapshots.filter((e) => e.step >= prepare0.step && e.step <= pit.step), 'node:overlay0')).toEqual(['parent.begin 1']);
+    // From the append to the end of the drive0's section the device's BlockBackend never resumes.
+    const cleanEnd = snapshots.find((e) => e.type === '@trace.txn' && e.phase === 'clean' && e.index === 0 && e.result === 'ok')!;
+    const between = snapshots.filter((e) => e.type === '@trace.counter' && e.counter === 'blkQuiesce' && e.actor === 'client:vblk0' && e.step > pit.step && e.step < cleanEnd.step);
+    expect(between.map((e) => (e as { value: number }).value)).toEqual([2, 1, 0]);
+    expect(between.at(-1)!.step).toBeGreaterThan(snapshots.find((e) => e.type === '@trace.drain' && e.node === 'node:drive0' && e.phase === 'end' && e.quiesce === 0 && e.step > pit.step)!.step);
+  });
+
+  it('should take the overlay out of the drained section when abort undoes the append', () => {
+    const undone = traceOf('now-era-snapshot-abort');
+    const abort0 = undone.find((e) => e.type === '@trace.txn' && e.phase === 'abort' && e.index === 0 && e.result === 'start')!;
+    const clean0 = undone.find((e) => e.type === '@trace.txn' && e.phase === 'clean' && e.index === 0 && e.result === 'start')!;
+    const overlayEnd = undone.find((e) => e.type === '@trace.drain' && e.node === 'node:overlay0' && e.phase === 'parent.end' && e.quiesce === 0 && e.step > abort0.step)!;
+    expect(overlayEnd.step).toBeLessThan(clean0.step);
+  });
+});
+
+describe("DOMAIN.md section 3 in the now era: holds with today's protections, breaks without", () => {
+  const inNow = (name: string, protections: Topology['protections'] = {}): Topology => {
+    const topology = resolveScenario(name, 'now').topology;
+    return { ...topology, protections: { ...topology.protections, ...protections } };
+  };
+  const unprotected = { deviceDrainedCallbacks: false, blockBackendQueuing: false };
+  const cases: [string, Topology['protections'], string][] = [
+    ['two-external-snapshots', unprotected, 'I10'],
+    ['backup-and-snapshot-over-nbd', unprotected, 'I10'],
+    ['two-internal-snapshots', unprotected, 'I10'],
+    ['qed-timer-with-hook', { qedDrainHook: false }, 'I6'],
+  ];
+
+  it.each(cases)('should prove %s in the now era', (name) => {
+    const result = explore(inNow(name), { maxStates: 500_000 });
+    expect(result.counterexample?.violations.map((v) => `${v.invariant}: ${v.message}`) ?? result.counterexample?.unfinished).toBeUndefined();
+    expect(result.verdict).toBe('proved');
+  });
+
+  it.each(cases)('should break %s with the now-era switch off', (name, protections, invariant) => {
+    const result = explore(inNow(name, protections), { maxStates: 500_000, mustHold: [invariant] });
+    expect(result.verdict).toBe('violated');
+    expect(result.counterexample?.violations.map((v) => v.invariant)).toContain(invariant);
+  });
+});
+
+describe('collateral blocking', () => {
+  const order = (trace: readonly TraceEvent[]) => {
+    const submitB1 = trace.find((e) => e.type === '@trace.io.submit' && e.id === 'B1')!.step;
+    const end = trace.find((e) => e.type === '@trace.drain' && e.node === 'node:drive0' && e.phase === 'end')!.step;
+    return submitB1 < end ? 'B1 inside the section' : 'B1 after drained_end';
+  };
+  it("should hold the neighbour device's request until drained_end in 2015", () => {
+    expect(order(traceOf('collateral-blocking', '2015'))).toBe('B1 after drained_end');
+  });
+  it('should let the neighbour device serve during the section in the now era', () => {
+    expect(order(traceOf('collateral-blocking', 'now'))).toBe('B1 inside the section');
+  });
+});
+
+describe('the library in the now era, under the explorer', () => {
+  const holding = libraryEntries()
+    .map((e) => resolveScenario(e.name))
+    .filter((s) => !s.name.startsWith('reference-') && (s.expect.violate ?? []).length === 0 && s.topology.era !== 'now');
+  it.each(holding.map((s) => [s.name]))('should prove %s in the now era too', (name) => {
+    const result = explore(resolveScenario(name, 'now').topology, { maxStates: 500_000 });
+    expect(result.counterexample?.violations.map((v) => `${v.invariant}: ${v.message}`) ?? result.counterexample?.unfinished).toBeUndefined();
+    expect(result.verdict).toBe('proved');
+  });
+});
