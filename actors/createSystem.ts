@@ -132,7 +132,9 @@ export function createActorSpecs(topology: Topology): ActorSpec[] {
         node: nodeActor(client.node),
         ctx: ctxActor(ctx),
         external: client.kind === 'nbd' ? protections.nbdExternal : protections.dataplaneExternal,
-        ...(era === 'now' ? { era, drainedCallbacks: protections.deviceDrainedCallbacks, queuing: protections.blockBackendQueuing } : {}),
+        // blk_exp_add: an export's BlockBackend never queues (blk_set_disable_request_queuing); the
+        // NBD export quiesces through its drained callbacks alone.
+        ...(era === 'now' ? { era, drainedCallbacks: protections.deviceDrainedCallbacks, queuing: protections.blockBackendQueuing && client.kind !== 'nbd' } : {}),
         workload: client.workload.map((r) => (r.when ? { ...r, when: toTrigger(r.when) } : r)),
       },
       offerReads: unique(client.workload.flatMap((r) => [...(r.after ?? []).flatMap(completedReads), ...(r.when ? triggerReads(toTrigger(r.when)) : [])])),

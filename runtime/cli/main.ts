@@ -43,9 +43,10 @@ Options:
   --seed N          the seed (default: the scenario's, else 0)
   --seeds A..B      run every seed from A to B (random strategy), with progress and a summary
   --strategy S      fifo or random (default: the scenario's)
-  --era E           2015 or now: run in this era instead of the file's (now: commit, abort
-                    and clean in reverse order, the external snapshot appended in prepare;
-                    drain itself is still 2015's, see docs/model.md#eras)
+  --era E           2015 or now: run in this era instead of the file's (now: today's drain,
+                    through parents' drained callbacks and BlockBackends, no context gate;
+                    LIFO commit/abort/clean; the external snapshot appended in prepare;
+                    see docs/model.md#eras)
   --json            a machine-readable report instead of the timeline
   --trace FILE      write the full trace as NDJSON ('drainlab view FILE' shows it)
   --inspect FILE    write the run as XState inspection events (@xstate.actor, @xstate.event,
@@ -182,7 +183,7 @@ Runs the scenario in two eras with the same seed and strategy, and shows them si
 the transaction's phases in order, where each point in time was taken, when each device or
 export request was admitted and how long after the guest issued it, what each image holds,
 the QMP replies and every invariant's verdict; then what differs and which verdicts are the
-same. The now era is partial (docs/model.md#eras): drain itself is 2015's in both.
+same. The now era is today's drain (docs/model.md#eras): who is blocked changes with it.
 
 Options:
   --era E           an era for a column, 2015 or now, given twice (default: 2015, then now)

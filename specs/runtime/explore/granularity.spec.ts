@@ -22,7 +22,12 @@ const mustHoldOf = (name: string) => {
 };
 const isReference = (name: string) => name.startsWith('reference-');
 /** As libraryExplore.spec.ts: too deep for breadth first at message granularity within the suite. */
-const BEYOND_THE_SUITE = new Set(['backup-and-snapshot-over-nbd-without-drains', 'blockdev-backup-and-snapshot-over-nbd-without-drains']);
+/**
+ * Too deep for one message per step within the suite: I10 is judged when the transaction ends,
+ * past 2,000,000 states breadth first (now-era-snapshots-without-queuing: bounded at depth 311,
+ * 15.7 s, with I1 and I5 found); libraryExplore.spec finds each at thread granularity.
+ */
+const BEYOND_THE_SUITE = new Set(['backup-and-snapshot-over-nbd-without-drains', 'blockdev-backup-and-snapshot-over-nbd-without-drains', 'now-era-snapshots-without-queuing']);
 const holding = [
   ...scenarios.filter((s) => (s.expect.violate ?? []).length === 0 && !isReference(s.name!)).map((s) => s.name!),
   'reference-nbd1-qed1',
