@@ -135,3 +135,42 @@ describe('checkInvariants: the monitors as an RxJS operator', () => {
     expect(completed).toBe(true);
   });
 });
+
+describe('the now-era readings', () => {
+  const now = { ...model, era: 'now' as const };
+  function checkNow(rows: Row[], finish = true): string[] {
+    const checker = new InvariantChecker(now);
+    rows.forEach(([actor, type, fields], i) => checker.observe({ step: i + 1, time: 0, vtime: 0, actor, type, ...fields } as TraceEvent));
+    if (finish) checker.finish();
+    return checker.violations.map((v) => `${v.invariant}@${v.step}`);
+  }
+  const blk = (phase: string, quiesce: number, extra: Record<string, unknown> = {}): Row[] => [
+    ['client:c', '@trace.blk', { phase, node: 'node:d0', quiesce, ...extra }],
+    ...(phase === 'quiesce' || phase === 'resume' ? [['client:c', '@trace.counter', { counter: 'blkQuiesce', value: quiesce }] as Row] : []),
+  ];
+
+  it('should hold a section in which the device stays detached and no context counter moves (I1, I2, I3)', () => {
+    expect(checkNow([ready(), dispatch(), ...begin('node:d0', 1), ...blk('quiesce', 1), ...end('node:d0', 0), ...blk('resume', 0), ready(), dispatch()])).toEqual([]);
+  });
+  it('should break I1 when a device runs while its BlockBackend is quiesced', () => {
+    expect(checkNow([...begin('node:d0', 1), ...blk('quiesce', 1), ready(), dispatch()], false)).toContain('I1@6');
+  });
+  it('should break I3 when a BlockBackend resumes while its node is still drained', () => {
+    expect(checkNow([...begin('node:d0', 1), ...blk('quiesce', 1), ...blk('resume', 0)], false)).toContain('I3@5');
+  });
+  it('should not break I3 when the BlockBackend was detached from the drained node', () => {
+    expect(checkNow([...begin('node:d0', 1), ...blk('quiesce', 1), ...blk('resume', 0, { detached: true })], false)).toEqual([]);
+  });
+  it('should count a parent quiesce in I3 (begins minus ends)', () => {
+    expect(checkNow([['node:d0', '@trace.drain', { phase: 'parent.begin', node: 'node:d0', quiesce: 1 }], ...begin('node:d0', 2), ...end('node:d0', 1)], false)).toEqual([]);
+  });
+  it('should break I5 for a request admitted into a node quiesced as a parent', () => {
+    expect(checkNow([['node:d0', '@trace.drain', { phase: 'parent.begin', node: 'node:d0', quiesce: 1 }], submit('W1')], false)).toContain('I5@2');
+  });
+  it('should break I7 when a request queued in a BlockBackend is never restarted', () => {
+    expect(checkNow([...begin('node:d0', 1), ...blk('quiesce', 1), ...blk('queued', 1, { id: 'W1' }), ...end('node:d0', 0), ...blk('resume', 0)])).toContain('I7@9');
+  });
+  it('should hold I7 when the queued request restarts after the BlockBackend resumed', () => {
+    expect(checkNow([...begin('node:d0', 1), ...blk('quiesce', 1), ...blk('queued', 1, { id: 'W1' }), ...end('node:d0', 0), ...blk('resume', 0), ...blk('restarted', 0, { id: 'W1' }), submit('W1'), complete('W1')])).toEqual([]);
+  });
+});
