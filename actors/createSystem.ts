@@ -267,6 +267,9 @@ function toMonitorAction(cmd: ScriptCommand, topology: Topology): MonitorCommand
     return ctxActor(spec.ctx);
   };
   switch (cmd.do) {
+    case 'drain_all_begin':
+    case 'drain_all_end':
+      return { do: cmd.do, at: cmd.at, nodes: topology.nodes.map((n) => ({ node: nodeActor(n.name), ctx: ctxActor(n.ctx) })), ...(topology.era === 'now' ? { era: 'now' as const } : {}) };
     case 'drain_all':
       return { do: 'drain_all', at: cmd.at, nodes: topology.nodes.map((n) => ({ node: nodeActor(n.name), ctx: ctxActor(n.ctx) })), ...(topology.era === 'now' ? { era: 'now' as const } : {}) };
     case 'poll':

@@ -60,6 +60,8 @@ export type ScriptCommand = Timing &
   (
     | { do: 'drained_begin' | 'drained_end' | 'drain'; node: string }
     | { do: 'drain_all' }
+    /** now: bdrv_drain_all_begin / bdrv_drain_all_end, a section over every node (2015 had only the one-shot bdrv_drain_all). */
+    | { do: 'drain_all_begin' | 'drain_all_end' }
     | { do: 'poll'; ctx: string; blocking?: boolean }
     | { do: 'stop' | 'cont' }
     | { do: 'transaction'; txn: string }

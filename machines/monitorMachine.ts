@@ -9,7 +9,7 @@
  */
 import { setup } from 'xstate';
 import { applyStep, describeTrigger, Emitter, type ActorName, type AnyEvent, type ThreadName, type Trigger } from './effects.ts';
-import { drainAllOps, emptyProgram, feedProgram, runProgram, underLock, type Program, type ProgramHost, type SyncOp } from './syncProgram.ts';
+import { drainAllOps, drainAllSectionOps, emptyProgram, feedProgram, runProgram, underLock, type Program, type ProgramHost, type SyncOp } from './syncProgram.ts';
 
 /** Every command may wait for a time (`at`, REALTIME ns) and for a condition (`when`). */
 type Timing = { at?: number; when?: Trigger };
@@ -20,6 +20,7 @@ export type MonitorCommand = Timing &
     | { do: 'drained_end'; node: ActorName; ctx: ActorName }
     | { do: 'drain'; node: ActorName; ctx: ActorName }
     | { do: 'drain_all'; nodes: readonly { node: ActorName; ctx: ActorName }[]; era?: '2015' | 'now' }
+    | { do: 'drain_all_begin' | 'drain_all_end'; nodes: readonly { node: ActorName; ctx: ActorName }[]; era?: '2015' | 'now' }
     | { do: 'poll'; ctx: ActorName; blocking: boolean }
     | { do: 'stop' | 'cont' }
     | { do: 'transaction'; txn: ActorName }
@@ -71,6 +72,11 @@ export function commandOps(cmd: MonitorCommand, self: ActorName, thread: ThreadN
       return underLock(cmd.ctx, host, call(cmd.node, 'drain.run', 'drain.done'), cmd.do);
     case 'drain_all':
       return drainAllOps(cmd.nodes, host, cmd.do, cmd.era);
+    case 'drain_all_begin':
+    case 'drain_all_end':
+      // 2015 had no such section: its begin is the one-shot bdrv_drain_all, its end nothing.
+      if (cmd.era !== 'now') return cmd.do === 'drain_all_begin' ? drainAllOps(cmd.nodes, host, cmd.do) : [];
+      return drainAllSectionOps(cmd.nodes, host, cmd.do, cmd.do === 'drain_all_begin' ? 'begin' : 'end');
     case 'poll':
       return underLock(cmd.ctx, host, call(cmd.ctx, 'aio.poll', 'aio.poll.done', { blocking: cmd.blocking }), cmd.do);
     case 'stop':
@@ -90,6 +96,10 @@ function describeAction(cmd: MonitorCommand): string {
   switch (cmd.do) {
     case 'drain_all':
       return 'bdrv_drain_all';
+    case 'drain_all_begin':
+      return cmd.era === 'now' ? 'bdrv_drain_all_begin' : 'bdrv_drain_all (2015: no section)';
+    case 'drain_all_end':
+      return cmd.era === 'now' ? 'bdrv_drain_all_end' : 'nothing (2015: no drain_all section)';
     case 'poll':
       return `aio_poll(${cmd.ctx}, blocking=${cmd.blocking})`;
     case 'drained_begin':

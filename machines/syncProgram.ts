@@ -140,10 +140,20 @@ export function drainAllOps(
   label: string,
   era: '2015' | 'now' = '2015',
 ): SyncOp[] {
-  const call = (node: ActorName, ctx: ActorName, type: string, awaits: string) =>
-    underLock(ctx, host, [{ kind: 'call', label, to: node, event: { type, thread: host.thread, replyTo: host.self }, awaits }], label);
-  if (era === 'now') {
-    return [...allNodes.flatMap(({ node, ctx }) => call(node, ctx, 'drain.begin', 'drain.begin.done')), ...allNodes.flatMap(({ node, ctx }) => call(node, ctx, 'drain.end', 'drain.end.done'))];
-  }
-  return allNodes.flatMap(({ node, ctx }) => call(node, ctx, 'drain.run', 'drain.done'));
+  if (era === 'now') return [...drainAllSectionOps(allNodes, host, label, 'begin'), ...drainAllSectionOps(allNodes, host, label, 'end')];
+  return allNodes.flatMap(({ node, ctx }) => nodeCall(node, ctx, host, label, 'drain.run', 'drain.done'));
+}
+
+/**
+ * now: bdrv_drain_all_begin (every node drained) or bdrv_drain_all_end (every node ended).
+ * bdrv_new starts a node created inside the section with the section's quiesce
+ * (bdrv_drain_all_count); the model's nodes all exist from start-up, so the section quiesces
+ * a node still to be created (an overlay) as well, which is what that count gives it.
+ */
+export function drainAllSectionOps(allNodes: readonly { node: ActorName; ctx: ActorName }[], host: { self: ActorName; thread: ThreadName }, label: string, which: 'begin' | 'end'): SyncOp[] {
+  return allNodes.flatMap(({ node, ctx }) => nodeCall(node, ctx, host, label, `drain.${which}`, `drain.${which}.done`));
+}
+
+function nodeCall(node: ActorName, ctx: ActorName, host: { self: ActorName; thread: ThreadName }, label: string, type: string, awaits: string): SyncOp[] {
+  return underLock(ctx, host, [{ kind: 'call', label, to: node, event: { type, thread: host.thread, replyTo: host.self }, awaits }], label);
 }

@@ -80,6 +80,8 @@ const step = t.tagged(
     drained_end: onNode,
     drain: onNode,
     drain_all: t.object({ do: required(t.string()), at, when }),
+    drain_all_begin: t.object({ do: required(t.string()), at, when }),
+    drain_all_end: t.object({ do: required(t.string()), at, when }),
     poll: t.object({ do: required(t.string()), ctx: required(name('a context name')), blocking: optional(t.boolean()), at, when }),
     stop: t.object({ do: required(t.string()), at, when }),
     cont: t.object({ do: required(t.string()), at, when }),

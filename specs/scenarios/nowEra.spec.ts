@@ -81,6 +81,22 @@ describe("today's drain, as QEMU's drain tests check it", () => {
     expect(between.at(-1)!.step).toBeGreaterThan(snapshots.find((e) => e.type === '@trace.drain' && e.node === 'node:drive0' && e.phase === 'end' && e.quiesce === 0 && e.step > pit.step)!.step);
   });
 
+  it('should keep a node created inside a drain_all section quiesced until the section ends', () => {
+    const section = traceOf('now-drain-all-new-node');
+    const opened = section.find((e) => e.type === '@trace.io.submit' && e.node === 'node:overlay0' && e.id.endsWith('/openOverlay'))!;
+    const ended = section.find((e) => e.type === '@trace.command' && e.phase === 'start' && e.index === 2)!;
+    let quiesce = 0;
+    const whileAlive: number[] = [];
+    for (const e of section) {
+      if (e.type === '@trace.counter' && e.counter === 'quiesceCounter' && e.actor === 'node:overlay0') quiesce = e.value;
+      if (e.step >= opened.step && e.step < ended.step) whileAlive.push(quiesce);
+    }
+    expect(Math.min(...whileAlive)).toBeGreaterThan(0);
+    const submitted = section.find((e) => e.type === '@trace.io.submit' && e.id === 'Wx')!;
+    expect(submitted).toMatchObject({ node: 'node:overlay0' });
+    expect(submitted.step).toBeGreaterThan(ended.step);
+  });
+
   it('should take the overlay out of the drained section when abort undoes the append', () => {
     const undone = traceOf('now-era-snapshot-abort');
     const abort0 = undone.find((e) => e.type === '@trace.txn' && e.phase === 'abort' && e.index === 0 && e.result === 'start')!;
