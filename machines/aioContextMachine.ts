@@ -32,8 +32,6 @@ export interface AioTimer {
   /** Absolute deadline in ns on `clock` when it was given as one (timer_mod); null for a relative arm or when not armed. */
   deadline: number | null;
   armed: boolean;
-  /** Bumped by every timer_mod / timer_del, so an alarm that went off for an older arming is ignored. */
-  generation: number;
   /** The deadline passed (the engine said so); the next poll's timer phase runs it. */
   expired: boolean;
 }
@@ -117,7 +115,8 @@ export type AioContextEvent =
   /** timer_mod: an absolute `deadline`, or a `delay` from now (the owner does not read the clock). */
   | { type: 'aio.timer.mod'; id: string; deadline?: number; delay?: number }
   | { type: 'aio.timer.del'; id: string }
-  | { type: 'aio.timer.expired'; id: string; generation: number }
+  /** The deadline of the timer's current arming passed (a firing for an older arming never arrives: the engine takes it back). */
+  | { type: 'aio.timer.expired'; id: string }
   | { type: 'aio.external.disable' }
   | { type: 'aio.external.enable'; replyTo?: ActorName }
   | { type: 'aio.poll'; blocking: boolean; thread: ThreadName; replyTo: ActorName }
@@ -396,7 +395,7 @@ export function aioContextStep(ctx: Ctx, event: AnyEvent): Result {
       break;
     }
     case 'aio.timer.new':
-      ctx = { ...ctx, timers: { ...ctx.timers, [e.id]: { owner: e.owner, clock: e.clock, deadline: null, armed: false, generation: 0, expired: false } } };
+      ctx = { ...ctx, timers: { ...ctx.timers, [e.id]: { owner: e.owner, clock: e.clock, deadline: null, armed: false, expired: false } } };
       break;
     case 'aio.timer.mod': {
       const t = ctx.timers[e.id];
@@ -404,9 +403,8 @@ export function aioContextStep(ctx: Ctx, event: AnyEvent): Result {
         out.observe({ type: 'obs.error', message: `${ctx.name}: timer_mod on unknown timer '${e.id}'` });
         break;
       }
-      const generation = t.generation + 1;
-      ctx = { ...ctx, timers: { ...ctx.timers, [e.id]: { ...t, deadline: e.deadline ?? null, armed: true, generation, expired: false } }, expiredOrder: notExpired(ctx, e.id) };
-      const expired = { type: 'aio.timer.expired', id: e.id, generation };
+      ctx = { ...ctx, timers: { ...ctx.timers, [e.id]: { ...t, deadline: e.deadline ?? null, armed: true, expired: false } }, expiredOrder: notExpired(ctx, e.id) };
+      const expired = { type: 'aio.timer.expired', id: e.id };
       if (e.deadline !== undefined) out.alarm(`${ctx.name}/${e.id}`, t.clock, e.deadline, expired);
       else out.alarmIn(`${ctx.name}/${e.id}`, t.clock, e.delay ?? 0, expired);
       break;
@@ -414,14 +412,15 @@ export function aioContextStep(ctx: Ctx, event: AnyEvent): Result {
     case 'aio.timer.del': {
       const t = ctx.timers[e.id];
       if (!t) break;
-      ctx = { ...ctx, timers: { ...ctx.timers, [e.id]: { ...t, deadline: null, armed: false, generation: t.generation + 1, expired: false } }, expiredOrder: notExpired(ctx, e.id) };
+      ctx = { ...ctx, timers: { ...ctx.timers, [e.id]: { ...t, deadline: null, armed: false, expired: false } }, expiredOrder: notExpired(ctx, e.id) };
       out.clearAlarm(`${ctx.name}/${e.id}`);
       break;
     }
     case 'aio.timer.expired': {
       const t = ctx.timers[e.id];
-      // A stale alarm (the timer was re-armed or deleted after it went off) is ignored.
-      if (!t || !t.armed || t.generation !== e.generation) break;
+      // Only a firing of the current arming arrives (the engine takes back superseded ones); a
+      // timer no longer armed ignores it all the same.
+      if (!t || !t.armed) break;
       ctx = { ...ctx, timers: { ...ctx.timers, [e.id]: { ...t, expired: true } }, expiredOrder: [...notExpired(ctx, e.id), e.id] };
       break;
     }

@@ -802,6 +802,7 @@ export class Engine {
   }
 
   private setAlarm(draft: Draft, actor: ActorName, id: string, clock: Alarm['clock'], deadline: number, event: AnyEvent): void {
+    this.takeBackFiring(draft, actor, id);
     const alarms = draft.alarms.filter((a) => a.id !== id);
     const now = clock === 'realtime' ? draft.time.realtime : draft.time.virtual;
     const tracesAlarms = this.traced('@trace.alarm');
@@ -810,7 +811,7 @@ export class Engine {
       // Already due: the alarm goes off at once.
       draft.alarms = alarms;
       if (tracesAlarms) this.trace(draft, actor, '@trace.alarm', { phase: 'fire', id, clock, deadline });
-      this.appendToMailbox(draft, this.actorIndex.get(actor)!, this.envelope(draft, 'clock', event));
+      this.appendToMailbox(draft, this.actorIndex.get(actor)!, this.alarmEnvelope(draft, event, id));
       return;
     }
     const alarm: Alarm = { id, clock, deadline, target: actor, event, seq: draft.seq++ };
@@ -820,6 +821,7 @@ export class Engine {
   }
 
   private clearAlarm(draft: Draft, actor: ActorName, id: string): void {
+    this.takeBackFiring(draft, actor, id);
     const existing = draft.alarms.find((a) => a.id === id);
     if (!existing) return;
     draft.alarms = draft.alarms.filter((a) => a.id !== id);
@@ -838,7 +840,31 @@ export class Engine {
       const target = this.actorIndex.get(alarm.target)!;
       this.sent(target);
       if (this.traced('@trace.alarm')) this.trace(draft, alarm.target, '@trace.alarm', { phase: 'fire', id: alarm.id, clock: alarm.clock, deadline: alarm.deadline });
-      this.appendToMailbox(draft, target, this.envelope(draft, 'clock', alarm.event));
+      this.appendToMailbox(draft, target, this.alarmEnvelope(draft, alarm.event, alarm.id));
+    }
+  }
+
+  /** A firing of alarm `id`, tagged so that setting or clearing the alarm again takes it back. */
+  private alarmEnvelope(draft: Draft, event: AnyEvent, id: string): Envelope {
+    const envelope = this.envelope(draft, 'clock', event);
+    return { ...envelope, alarm: id };
+  }
+
+  /**
+   * An alarm set or cleared again supersedes its firing not yet delivered (QEMU's timer_mod and
+   * timer_del act on the timer list, and aio_poll runs a timer only if its current deadline has
+   * passed): the firing leaves the mailbox. Otherwise the machine would have to tell a stale
+   * firing from a fresh one, and a count of armings would tell apart states that behave alike.
+   */
+  private takeBackFiring(draft: Draft, actor: ActorName, id: string): void {
+    const at = this.actorIndex.get(actor)!;
+    let mailbox = draft.mailboxes[at];
+    for (let i = mailbox.size - 1; i >= 0; i--) {
+      const envelope = mailbox.envelopeAt(i);
+      if (envelope.alarm !== id) continue;
+      mailbox = mailbox.without(envelope.seq);
+      this.ownMailboxes(draft);
+      draft.mailboxes[at] = mailbox;
     }
   }
 

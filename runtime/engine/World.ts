@@ -19,6 +19,12 @@ export interface Envelope {
    * (`Engine.sendingThread`); absent otherwise. Machines never see it.
    */
   readonly thread?: string;
+  /**
+   * The alarm whose firing this is (an envelope from the clock). Setting or clearing that alarm
+   * again takes it back out of the mailbox: a new timer_mod or a timer_del supersedes a firing
+   * not yet seen. Machines never see it, and it is no part of the hash.
+   */
+  readonly alarm?: string;
 }
 
 /** An entry of the engine's timer heap: at `deadline` on `clock`, `event` goes to `target`. */

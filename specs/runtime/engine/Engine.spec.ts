@@ -10,7 +10,9 @@ import { toNdjson } from '../../../runtime/trace/NdjsonWriter.ts';
 import type { TraceEvent } from '../../../runtime/trace/TraceEvent.ts';
 import { randomWorkload } from '../../helpers/workloads.ts';
 import { completedIds, type ExternalClientContext } from '../../../machines/externalClientMachine.ts';
-import { snapshotOf, type Step, type World } from '../../../runtime/engine/World.ts';
+import { mailboxOf, snapshotOf, type Step, type World } from '../../../runtime/engine/World.ts';
+import { setup } from 'xstate';
+import { applyStep, Emitter } from '../../../machines/effects.ts';
 
 function traceText(seed: number, strategy: 'fifo' | 'random' | { replay: string } = 'random'): { text: string; replayPath: string } {
   const result = simulate(randomWorkload(), { seed, strategy, collectTrace: true });
@@ -306,5 +308,43 @@ describe('Mailbox: one envelope or more', () => {
     const envelope = { seq: 4, from: 'x:a', event: { type: 'm' } };
     expect(NO_MAIL.append(envelope).digest).toBe(new Mailbox([envelope]).digest);
     expect(NO_MAIL.append(envelope).digest).not.toBe(NO_MAIL.append({ ...envelope, event: { type: 'n' } }).digest);
+  });
+});
+
+describe('Engine: alarms', () => {
+  // Sets alarm `a` twice in one step: due at once (it fires into its own mailbox), then again
+  // later; or sets it due at once and clears it.
+  const twice = (second: 'set' | 'clear') =>
+    setup({ actions: { arm: applyStep((ctx: object) => {
+      const out = new Emitter();
+      out.alarm('a', 'realtime', 0, { type: 'fired', arming: 1 });
+      if (second === 'set') out.alarmIn('a', 'realtime', 1000, { type: 'fired', arming: 2 });
+      else out.clearAlarm('a');
+      return { context: ctx, emitted: out.emitted };
+    }) as never } }).createMachine({ context: {}, entry: 'arm', on: { fired: {} } });
+  const engineOf = (second: 'set' | 'clear') => new Engine([{ name: 'timer:a', kind: 'test', logic: twice(second), input: {} }]);
+  const firings = (engine: Engine, world: World) => mailboxOf(world, 'timer:a').map((e) => (e.event as { arming: number }).arming);
+
+  it('should take back a firing not yet delivered when its alarm is set again (timer_mod supersedes it)', () => {
+    const engine = engineOf('set');
+    expect(firings(engine, engine.initial)).toEqual([]);
+    expect(engine.initial.alarms.map((a) => (a.event as { arming: number }).arming)).toEqual([2]);
+  });
+
+  it('should take back a firing not yet delivered when its alarm is cleared (timer_del)', () => {
+    const engine = engineOf('clear');
+    expect(firings(engine, engine.initial)).toEqual([]);
+    expect(engine.initial.alarms).toEqual([]);
+  });
+
+  it('should keep the firing of an alarm nobody set again', () => {
+    const once = setup({ actions: { arm: applyStep((ctx: object) => {
+      const out = new Emitter();
+      out.alarm('a', 'realtime', 0, { type: 'fired', arming: 1 });
+      out.alarmIn('b', 'realtime', 1000, { type: 'fired', arming: 2 });
+      return { context: ctx, emitted: out.emitted };
+    }) as never } }).createMachine({ context: {}, entry: 'arm', on: { fired: {} } });
+    const engine = new Engine([{ name: 'timer:a', kind: 'test', logic: once, input: {} }]);
+    expect(firings(engine, engine.initial)).toEqual([1]);
   });
 });
