@@ -323,12 +323,12 @@ describe('Engine: alarms', () => {
       return { context: ctx, emitted: out.emitted };
     }) as never } }).createMachine({ context: {}, entry: 'arm', on: { fired: {} } });
   const engineOf = (second: 'set' | 'clear') => new Engine([{ name: 'timer:a', kind: 'test', logic: twice(second), input: {} }]);
-  const firings = (engine: Engine, world: World) => mailboxOf(world, 'timer:a').map((e) => (e.event as { arming: number }).arming);
+  const firings = (engine: Engine, world: World) => mailboxOf(world, 'timer:a').map((e) => (e.event as unknown as { arming: number }).arming);
 
   it('should take back a firing not yet delivered when its alarm is set again (timer_mod supersedes it)', () => {
     const engine = engineOf('set');
     expect(firings(engine, engine.initial)).toEqual([]);
-    expect(engine.initial.alarms.map((a) => (a.event as { arming: number }).arming)).toEqual([2]);
+    expect(engine.initial.alarms.map((a) => (a.event as unknown as { arming: number }).arming)).toEqual([2]);
   });
 
   it('should take back a firing not yet delivered when its alarm is cleared (timer_del)', () => {
