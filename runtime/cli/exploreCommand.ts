@@ -88,7 +88,11 @@ export function exploreCommand(options: ExploreCommandOptions, io: Output): numb
   io.out(
     `hashes only are stored (${Math.round(result.bytesPerState)} bytes per state with its parent link): the chance that two states shared one is ${result.collisionProbability.toExponential(1)}`,
   );
-  for (const [id, ce] of Object.entries(result.expected)) io.out(`expected violation ${id}: shortest interleaving ${ce!.step} steps, replay ${replayCommandLine(scenario, ce!.replayPath)}`);
+  for (const [id, ce] of Object.entries(result.expected)) {
+    const found = result.foundAfter?.[id];
+    const when = found ? `, found after ${found.seconds.toFixed(1)} s (${found.states.toLocaleString('en-US')} states)` : '';
+    io.out(`expected violation ${id}: shortest interleaving ${ce!.step} steps${when}, replay ${replayCommandLine(scenario, ce!.replayPath)}`);
+  }
   // The first shortest interleaving of each expected violation, in words (several may share one).
   const explained = new Set<string>();
   for (const ce of Object.values(result.expected)) {
@@ -131,6 +135,8 @@ function summarize(result: ExploreResult, scenario: Scenario, macroSteps = false
     bytesPerState: Math.round(result.bytesPerState),
     counterexample: result.counterexample ? describe(result.counterexample) : null,
     expected: Object.fromEntries(Object.entries(result.expected).map(([id, ce]) => [id, describe(ce!)])),
+    // Wall-clock time, apart from the counterexamples so that their reports stay comparable across runs.
+    foundAfter: result.foundAfter ?? {},
   };
 }
 

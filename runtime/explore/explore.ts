@@ -121,6 +121,11 @@ export interface ExploreResult {
   seconds: number;
   /** Why exploration stopped early, for `bounded`. */
   bound?: string;
+  /**
+   * For each expected violation found: when, in seconds since the exploration began and in
+   * states stored (the time to that verdict; the exploration goes on to prove nothing else breaks).
+   */
+  foundAfter?: Partial<Record<string, { seconds: number; states: number }>>;
   /** The shortest counterexample to an invariant expected to hold (for `violated`). */
   counterexample?: Counterexample;
   /** For each expected violation, the shortest interleaving that shows it. */
@@ -300,6 +305,7 @@ function search<W, R>(topology: Topology, expander: Expander, options: ExploreOp
   let depth = 0;
   const expected: ExploreResult['expected'] = {};
   let expectedFound = 0;
+  const foundAfter: Partial<Record<string, { seconds: number; states: number }>> = {};
 
   const pathTo = (id: number, last?: number): number[] => {
     const path: number[] = last === undefined ? [] : [last];
@@ -332,6 +338,7 @@ function search<W, R>(topology: Topology, expander: Expander, options: ExploreOp
     depth,
     seconds: elapsed() / 1000,
     expected,
+    foundAfter,
     collisionProbability: (visited.size * visited.size) / 2 ** 54,
     bytesPerState: visited.bytes().perState,
     symmetry: { on: expander.symmetry !== null, classes: expander.symmetryClasses.classes, reason: expander.symmetryClasses.reason },
@@ -344,6 +351,7 @@ function search<W, R>(topology: Topology, expander: Expander, options: ExploreOp
     for (const v of fresh) {
       if (expectedViolations.has(v.invariant) && !expected[v.invariant]) {
         expected[v.invariant] = counterexample(id, last, [v], unfinished);
+        foundAfter[v.invariant] = { seconds: elapsed() / 1000, states: visited.size };
         expectedFound++;
       }
     }

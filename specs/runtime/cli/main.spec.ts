@@ -132,7 +132,7 @@ describe('drainlab explore', () => {
     const { code, out } = await cli('explore', 'drained-section-without-gating', '--granularity', 'message');
     expect(code).toBe(0);
     expect(out).toContain('verdict: proved');
-    expect(out).toMatch(/expected violation I1: shortest interleaving 22 steps, replay drainlab replay drained-section-without-gating@\S+/);
+    expect(out).toMatch(/expected violation I1: shortest interleaving 22 steps, found after [\d.]+ s \([\d,]+ states\), replay drainlab replay drained-section-without-gating@\S+/);
     expect(out).toContain('counterexample (22 steps): I1 at step 22');
     expect(out).toContain('why it matters: aio_disable_external(ctx:iothread0)');
     expect(out).toMatch(/hashes only are stored \(\d+ bytes per state with its parent link\)/);
@@ -140,12 +140,20 @@ describe('drainlab explore', () => {
     expect(out.trim().split('\n').at(-1)).toBe('expectations met');
   });
 
+  it('should say when each expected violation was found, no later than the verdict', async () => {
+    const report = JSON.parse((await cli('explore', 'two-external-snapshots-without-drains', '--json')).out);
+    const found = report.foundAfter.I10;
+    expect(found.states).toBeGreaterThan(0);
+    expect(found.states).toBeLessThanOrEqual(report.states);
+    expect(found.seconds).toBeLessThanOrEqual(report.seconds);
+  });
+
   it('should explore a thread call chain per step by default, and say so', async () => {
     const { code, out } = await cli('explore', 'drained-section-without-gating');
     expect(code).toBe(0);
     expect(out).toContain("granularity: thread (a step is a QEMU thread's call chain until it waits");
     expect(out).toContain('reductions: sleep sets on, persistent singletons off');
-    const steps = Number(/expected violation I1: shortest interleaving (\d+) steps, replay drainlab replay drained-section-without-gating@\S+/.exec(out)![1]);
+    const steps = Number(/expected violation I1: shortest interleaving (\d+) steps, found after [^,]+, replay drainlab replay drained-section-without-gating@\S+/.exec(out)![1]);
     expect(steps).toBeGreaterThanOrEqual(22);
     expect(out.trim().split('\n').at(-1)).toBe('expectations met');
   });
@@ -180,7 +188,12 @@ describe('drainlab explore', () => {
     const dir = mkdtempSync(join(tmpdir(), 'drainlab-'));
     const one = await cli('explore', 'drained-section-without-gating', '--json', '--granularity', 'message', '--trace', join(dir, 'one.ndjson'));
     const two = await cli('explore', 'drained-section-without-gating', '--json', '--granularity', 'message', '--workers', '2', '--trace', join(dir, 'two.ndjson'));
-    const strip = (text: string) => ({ ...JSON.parse(text), seconds: 0 });
+    // Wall-clock times differ; the states at which each violation was found do not.
+    const strip = (text: string) => {
+      const report = JSON.parse(text);
+      const foundAfter = Object.fromEntries(Object.entries(report.foundAfter as Record<string, { states: number }>).map(([id, f]) => [id, f.states]));
+      return { ...report, seconds: 0, foundAfter };
+    };
     expect(strip(two.out)).toEqual(strip(one.out));
     expect(JSON.parse(one.out).expected.I1.steps).toBe(22);
     const trace = readFileSync(join(dir, 'one.ndjson'), 'utf8').trim().split('\n').map((l) => JSON.parse(l));
