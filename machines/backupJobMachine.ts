@@ -14,10 +14,11 @@
  * -> backup_do_cow); chunks copied that way are skipped by the loop. A write's chunk is a hash
  * of its id (the model has no offsets).
  *
- * In the `now` era the job is a parent of its source node (block_job_add_bdrv, BdrvChildClass
- * child_job): a drain of the source pauses it (child_job_drained_begin -> job_pause), it
- * reports itself busy until its request in flight is done (child_job_drained_poll), and it
- * resumes at the drain's end (job_resume). It pauses at its pause points, between requests
+ * In the `now` era the job is a parent of its source and of its target (backup_job_create calls
+ * block_job_add_bdrv for both; BdrvChildClass child_job): a drain of either pauses it
+ * (child_job_drained_begin -> job_pause), it reports itself busy to both until its request in
+ * flight is done (child_job_drained_poll), and it resumes when the last drain of its nodes ends
+ * (job_resume). Copy-before-write for a guest write is not the loop and goes on while paused. It pauses at its pause points, between requests
  * (job_pause_point); a cancelled job does not pause. A job created inside a drained section
  * starts paused.
  */
@@ -43,8 +44,10 @@ export interface BackupJobContext {
   completed: boolean;
   owner: ActorName | null;
   era: Era;
-  /** now: drains of the source under way (job->pause_count from drained sections). */
+  /** now: drains of its nodes under way (job->pause_count from drained sections). */
   pauseCount: number;
+  /** now: nodes that have not yet linked the job as their parent; the coroutine's first run waits for them. */
+  attaching: number;
   /** now: the loop stopped at a pause point; `r` the next chunk's read is where it resumes. */
   pausedAt: 'r' | null;
 }
@@ -118,6 +121,11 @@ function finish(ctx: BackupJobContext, out: Emitter): BackupJobContext {
   return { ...ctx, inFlight: null };
 }
 
+/** The nodes the job is a parent of (block_job_add_bdrv): its source, and its target. */
+function jobNodes(ctx: BackupJobContext): ActorName[] {
+  return ctx.target === ctx.source ? [ctx.source] : [ctx.source, ctx.target];
+}
+
 /** child_job_drained_poll: the job is busy until it reaches a pause point. */
 function jobBusy(ctx: BackupJobContext): boolean {
   return ctx.inFlight !== null || ctx.cow.some((held) => held.phase !== 'wait');
@@ -133,8 +141,10 @@ export function backupJobStep(ctx: BackupJobContext, event: AnyEvent) {
       ctx = { ...ctx, owner: e.replyTo };
       out.send(ctx.source, { type: 'node.notifier.add', job: ctx.name });
       if (ctx.era === 'now') {
-        // block_job_add_bdrv: the job becomes a parent of its source; a drained source pauses it first.
-        out.send(ctx.source, { type: 'parent.attach', parent: ctx.name, busy: false, ack: true });
+        // block_job_add_bdrv: the job becomes a parent of its source and its target; a drained one pauses it first.
+        const nodes = jobNodes(ctx);
+        for (const node of nodes) out.send(node, { type: 'parent.attach', parent: ctx.name, busy: false, ack: true });
+        ctx = { ...ctx, attaching: nodes.length };
         out.send(e.replyTo, { type: 'job.started', job: ctx.name });
         break;
       }
@@ -142,7 +152,9 @@ export function backupJobStep(ctx: BackupJobContext, event: AnyEvent) {
       ctx = ctx.chunks > 0 ? issue(ctx, out, 'r') : finish(ctx, out);
       break;
     case 'parent.attached':
-      // The coroutine's first run: straight to its first pause point if the source is drained.
+      ctx = { ...ctx, attaching: ctx.attaching - 1 };
+      if (ctx.attaching > 0) break;
+      // The coroutine's first run: straight to its first pause point if one of its nodes is drained.
       ctx = ctx.chunks > 0 ? issue(ctx, out, 'r') : finish(ctx, out);
       break;
     case 'parent.drained_begin':
@@ -191,8 +203,8 @@ export function backupJobStep(ctx: BackupJobContext, event: AnyEvent) {
     case 'aio.dispatch':
       ctx = { ...ctx, completed: true };
       out.send(ctx.source, { type: 'node.notifier.remove', job: ctx.name });
-      // block_job_remove_all_bdrv: the job is no parent of its source any more.
-      if (ctx.era === 'now') out.send(ctx.source, { type: 'parent.detach', parent: ctx.name });
+      // block_job_remove_all_bdrv: the job is no parent of its nodes any more.
+      if (ctx.era === 'now') for (const node of jobNodes(ctx)) out.send(node, { type: 'parent.detach', parent: ctx.name });
       // Writes still held are let through: there is nothing left to copy for.
       for (const held of ctx.cow) if (held.phase === 'wait') out.send(held.replyTo, { type: 'job.before_write.done', id: held.write });
       ctx = { ...ctx, cow: ctx.cow.filter((held) => held.phase !== 'wait') };
@@ -202,7 +214,7 @@ export function backupJobStep(ctx: BackupJobContext, event: AnyEvent) {
   }
   if (ctx.era === 'now' && !ctx.completed) {
     const busyAfter = jobBusy(ctx);
-    if (busyAfter !== busyBefore) out.send(ctx.source, { type: 'parent.busy', parent: ctx.name, busy: busyAfter });
+    if (busyAfter !== busyBefore) for (const node of jobNodes(ctx)) out.send(node, { type: 'parent.busy', parent: ctx.name, busy: busyAfter });
   }
   return { context: ctx, emitted: out.emitted };
 }
@@ -256,6 +268,7 @@ export const backupJobMachine = setup({
     owner: null,
     era: input.era ?? '2015',
     pauseCount: 0,
+    attaching: 0,
     pausedAt: null,
   }),
   entry: 'registerCompletionBh',

@@ -68,6 +68,26 @@ describe("today's drain, as QEMU's drain tests check it", () => {
     expect(jobTrace.some((e) => e.type === '@trace.io.submit' && e.origin === 'job' && e.step > returned.step && e.step < ended.step)).toBe(true);
   });
 
+  it('should pause a job when its target is drained, and resume it when the target\'s section ends', () => {
+    const jobTrace = traceOf('now-drain-target-pauses-job');
+    const returned = jobTrace.filter((e) => e.type === '@trace.drain' && e.node === 'node:target0' && e.phase === 'begin.returned').at(-1)!;
+    const ended = jobTrace.filter((e) => e.type === '@trace.drain' && e.node === 'node:target0' && e.phase === 'end').at(-1)!;
+    const jobStates = jobTrace.filter((e): e is Extract<TraceEvent, { type: '@trace.state' }> => e.type === '@trace.state' && e.actor === 'job:1/0');
+    // The copy loop's own requests (r<chunk>, w<chunk>); copy-before-write for the guest's write is not the loop.
+    const loopRequest = (e: TraceEvent) => e.type === '@trace.io.submit' && e.origin === 'job' && /\/[rw]\d+$/.test(e.id);
+    expect(jobStates.some((e) => e.to === 'paused' && e.step <= returned.step)).toBe(true);
+    expect(jobTrace.some((e) => loopRequest(e) && e.step > returned.step && e.step < ended.step)).toBe(false);
+    expect(jobStates.some((e) => e.to === 'running' && e.step > ended.step)).toBe(true);
+    expect(jobTrace.some((e) => loopRequest(e) && e.step > ended.step)).toBe(true);
+  });
+
+  it("should copy through a drained section of the target in 2015, when the job was nobody's parent", () => {
+    const jobTrace = traceOf('now-drain-target-pauses-job', '2015');
+    const returned = jobTrace.filter((e) => e.type === '@trace.drain' && e.node === 'node:target0' && e.phase === 'begin.returned').at(-1)!;
+    const ended = jobTrace.filter((e) => e.type === '@trace.drain' && e.node === 'node:target0' && e.phase === 'end').at(-1)!;
+    expect(jobTrace.some((e) => e.type === '@trace.io.submit' && e.origin === 'job' && e.step > returned.step && e.step < ended.step)).toBe(true);
+  });
+
   it('should quiesce an overlay appended to a drained node, and keep the device quiesced as it moves to the overlay', () => {
     const snapshots = traceOf('two-external-snapshots', 'now');
     const prepare0 = snapshots.find((e) => e.type === '@trace.txn' && e.phase === 'prepare' && e.index === 0 && e.result === 'start')!;
