@@ -1,13 +1,14 @@
 /**
  * Builds the actors of a topology: a context and its home loop per AioContext (the main context
- * always exists), a block node per node, an external client per client, host storage, and the
- * QMP monitor on the main thread.
+ * always exists), a block node per node, an external client per client, a SCSI bus per
+ * virtio-scsi HBA the clients name, host storage, and the QMP monitor on the main thread.
  */
 import { aioContextMachine } from '../machines/aioContextMachine.ts';
 import { blockNodeMachine } from '../machines/blockNodeMachine.ts';
 import { eventLoopMachine } from '../machines/eventLoopMachine.ts';
 import { externalClientMachine, externalClientOffers, type ExternalClientContext } from '../machines/externalClientMachine.ts';
 import { hostStorageMachine, hostStorageOffers, type HostStorageContext } from '../machines/hostStorageMachine.ts';
+import { scsiBusMachine } from '../machines/scsiBusMachine.ts';
 import { monitorMachine, monitorOffers, type MonitorCommand, type MonitorContext } from '../machines/monitorMachine.ts';
 import type { Trigger } from '../machines/effects.ts';
 import type { TransactionActionContext } from '../machines/transactionActionMachine.ts';
@@ -32,6 +33,7 @@ import {
   MAIN_CONTEXT,
   MONITOR_ACTOR,
   nodeActor,
+  scsiBusActor,
   type ScriptCommand,
   type Topology,
 } from './topology.ts';
@@ -135,6 +137,8 @@ export function createActorSpecs(topology: Topology): ActorSpec[] {
         // blk_exp_add: an export's BlockBackend never queues (blk_set_disable_request_queuing); the
         // NBD export quiesces through its drained callbacks alone.
         ...(era === 'now' ? { era, drainedCallbacks: protections.deviceDrainedCallbacks, queuing: protections.blockBackendQueuing && client.kind !== 'nbd' } : {}),
+        // now: a virtio-scsi disk's drained callbacks go through its HBA's bus (scsi_device_drained_begin/end).
+        ...(era === 'now' && client.bus !== undefined ? { bus: scsiBusActor(client.bus) } : {}),
         workload: client.workload.map((r) => (r.when ? { ...r, when: toTrigger(r.when) } : r)),
       },
       offerReads: unique(client.workload.flatMap((r) => [...(r.after ?? []).flatMap(completedReads), ...(r.when ? triggerReads(toTrigger(r.when)) : [])])),
@@ -144,6 +148,21 @@ export function createActorSpecs(topology: Topology): ActorSpec[] {
           (id) => isCompleted(view, id),
           (trigger) => holds(view, trigger),
         ),
+    });
+  }
+  // One SCSI bus per virtio-scsi HBA the clients name, with its disks (in both eras; only the now era calls it).
+  const buses = unique(topology.clients.flatMap((c) => (c.bus !== undefined ? [c.bus] : [])));
+  for (const bus of buses) {
+    const disks = topology.clients.filter((c) => c.bus === bus);
+    const notScsi = disks.find((c) => c.kind !== 'virtio-scsi');
+    if (notScsi) throw new ScenarioError(`client '${notScsi.name}': only a virtio-scsi disk sits on a SCSI bus ('${bus}'); it is ${notScsi.kind}`);
+    const contextsOfBus = unique(disks.map((c) => nodeCtx.get(c.node)));
+    if (contextsOfBus.length > 1) throw new ScenarioError(`bus '${bus}': its disks are on nodes of contexts ${contextsOfBus.join(' and ')}; the disks of one virtio-scsi HBA share its IOThread`);
+    specs.push({
+      name: scsiBusActor(bus),
+      kind: 'scsi-bus',
+      logic: scsiBusMachine,
+      input: { name: scsiBusActor(bus), disks: disks.map((c) => clientActor(c.name)), era },
     });
   }
   for (const txn of topology.transactions ?? []) specs.push(...transactionSpecs(txn, topology, protections));
@@ -280,6 +299,10 @@ function toMonitorAction(cmd: ScriptCommand, topology: Topology): MonitorCommand
     case 'transaction':
       if (!(topology.transactions ?? []).some((t) => t.name === cmd.txn)) throw new ScenarioError(`script: no transaction named '${cmd.txn}'`);
       return { do: 'transaction', txn: txnActor(cmd.txn), at: cmd.at };
+    case 'drained_begin':
+    case 'drained_end':
+      // A coroutine caller bounces only in the now era: 2015's drain had no coroutine variant (bdrv_co_drain came in 2016).
+      return { do: cmd.do, node: nodeActor(cmd.node), ctx: ctxOf(cmd.node), at: cmd.at, ...(cmd.coroutine && topology.era === 'now' ? { coroutine: true } : {}) };
     default:
       return { do: cmd.do, node: nodeActor(cmd.node), ctx: ctxOf(cmd.node), at: cmd.at };
   }

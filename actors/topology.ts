@@ -47,6 +47,12 @@ export interface ClientSpec {
   name: string;
   kind: ClientKind;
   node: string;
+  /**
+   * virtio-scsi only: the SCSI bus (the virtio-scsi HBA) the disk (a scsi-hd device) sits on.
+   * Clients naming the same bus are the disks of one HBA; in the now era they share its drain
+   * counter (scsi_device_drained_begin/end, `bus:NAME`). Absent: an HBA of its own, as before.
+   */
+  bus?: string;
   /** Requests in program order; a `when` names its transaction by its topology name. */
   workload: readonly (Omit<WorkloadRequest, 'when'> & { when?: TriggerSpec })[];
 }
@@ -58,7 +64,12 @@ type Timing = { at?: number; when?: TriggerSpec };
 
 export type ScriptCommand = Timing &
   (
-    | { do: 'drained_begin' | 'drained_end' | 'drain'; node: string }
+    /**
+     * coroutine: the caller is a coroutine (a coroutine QMP command, as block_resize is): in the
+     * now era bdrv_drained_begin/end bounce to a BH in the main loop (bdrv_co_yield_to_drain).
+     */
+    | { do: 'drained_begin' | 'drained_end'; node: string; coroutine?: boolean }
+    | { do: 'drain'; node: string }
     | { do: 'drain_all' }
     /** now: bdrv_drain_all_begin / bdrv_drain_all_end, a section over every node (2015 had only the one-shot bdrv_drain_all). */
     | { do: 'drain_all_begin' | 'drain_all_end' }
@@ -131,6 +142,8 @@ export const ctxActor = (name: string) => `ctx:${name}`;
 export const loopActor = (name: string) => `loop:${name}`;
 export const nodeActor = (name: string) => `node:${name}`;
 export const clientActor = (name: string) => `client:${name}`;
+/** A virtio-scsi HBA's SCSI bus (hw/scsi/scsi-bus.c), shared by the disks that name it. */
+export const scsiBusActor = (name: string) => `bus:${name}`;
 export const txnActor = (name: string) => `txn:${name}`;
 export const actionActor = (txn: string, index: number) => `txn:${txn}/action:${index}`;
 export const jobActor = (txn: string, index: number) => `job:${txn}/${index}`;

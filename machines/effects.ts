@@ -98,7 +98,8 @@ export type Observation =
   | { type: 'obs.drain'; phase: DrainPhase; node: ActorName; quiesce: number }
   /** now era: a BlockBackend (the client actor) quiesced or resumed through `node`, a request queued in it or restarted. */
   | { type: 'obs.blk'; phase: BlkPhase; node: ActorName; quiesce: number; id?: string; detached?: boolean }
-  | { type: 'obs.command'; phase: 'start' | 'end'; command: string; index: number }
+  /** yield / resume: a coroutine command yields to the main loop while its drain bounces to a BH (bdrv_co_yield_to_drain). */
+  | { type: 'obs.command'; phase: 'start' | 'yield' | 'resume' | 'end'; command: string; index: number }
   | { type: 'obs.txn'; txn: ActorName; phase: 'prepare' | 'commit' | 'abort' | 'clean' | 'transaction'; index: number; result: 'start' | 'ok' | 'failed'; error?: string }
   | { type: 'obs.pit'; action: ActorName; index: number; node: ActorName; kind: 'external-snapshot' | 'internal-snapshot' | 'backup' }
   | { type: 'obs.guest'; phase: 'issue' | 'complete'; id: string; op: 'read' | 'write' | 'flush' }

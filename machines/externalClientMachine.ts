@@ -23,9 +23,18 @@
  * (blk_wait_while_drained) unless queuing is off; blk_root_drained_end on 1->0 re-attaches the
  * handler (drained_end) and restarts the queue. The BlockBackend reports itself busy while a
  * request it submitted is not complete (blk_root_drained_poll reads blk->in_flight).
+ *
+ * A virtio-scsi disk on a shared SCSI bus (`bus`, machines/scsiBusMachine.ts) does not detach
+ * its own handler: its drained_begin (scsi_disk_drained_begin -> scsi_device_drained_begin)
+ * calls the bus, whose 0->1 detaches every disk's handler (virtio_scsi_drained_begin), and the
+ * BlockBackend answers its node only once the bus has returned; its drained_end
+ * (scsi_device_drained_end) calls the bus again, whose 1->0 attaches them all, and then the
+ * BlockBackend restarts its own queue. Meanwhile (`waitingForBus`) the BlockBackend takes no
+ * other drained call.
  */
 import { setup } from 'xstate';
 import { applyStep, Emitter, type ActorName, type AnyEvent, type RequestOrigin, type ThreadName, type Trigger } from './effects.ts';
+import type { ScsiDiskEvent } from './scsiBusMachine.ts';
 import type { Era } from './transactionMachine.ts';
 
 export type ClientKind = 'nbd' | 'virtio-blk' | 'virtio-scsi';
@@ -75,6 +84,10 @@ export interface ExternalClientContext {
   queuing: boolean;
   /** now: the node the BlockBackend is moving away from, until the new one has taken it, and who waits for the move. */
   leaving: { node: ActorName; replyTo: ActorName | null } | null;
+  /** now, virtio-scsi: the SCSI bus this disk sits on (its HBA), whose drain counter its drained callbacks go through; null: none. */
+  bus: ActorName | null;
+  /** now: a drained_begin (end) waiting for the bus's scsi_device_drained_begin (end) to return, and whom to answer then. */
+  busCall: { which: 'begin' | 'end'; replyTo: ActorName | null } | null;
 }
 
 export interface ExternalClientInput {
@@ -87,6 +100,8 @@ export interface ExternalClientInput {
   era?: Era;
   drainedCallbacks?: boolean;
   queuing?: boolean;
+  /** now, virtio-scsi: the SCSI bus actor the disk sits on. */
+  bus?: ActorName;
 }
 
 export type ExternalClientEvent =
@@ -99,7 +114,9 @@ export type ExternalClientEvent =
   /** now: a node this BlockBackend is attached through quiesces or resumes it (replyTo: the caller waits; detach: it let go of the BlockBackend). */
   | { type: 'parent.drained_begin' | 'parent.drained_end'; node: ActorName; replyTo?: ActorName; detach?: boolean }
   /** now: the node it moves to has taken it (and quiesced it if drained): the old one may let go. */
-  | { type: 'parent.attached'; node: ActorName };
+  | { type: 'parent.attached'; node: ActorName }
+  /** now, virtio-scsi: the bus detaches or attaches this disk's handler, or answers its call (machines/scsiBusMachine.ts). */
+  | ScsiDiskEvent;
 
 export const clientHandlerId = (client: ActorName) => `notifier:${client}`;
 
@@ -151,6 +168,39 @@ function submitOrQueue(ctx: ExternalClientContext, out: Emitter, index: number):
 /** The device's handler on its context, as registered at start-up (and re-attached in the now era). */
 function attachHandler(ctx: ExternalClientContext, out: Emitter): void {
   out.send(ctx.ctx, { type: 'aio.handler.set', id: clientHandlerId(ctx.name), owner: ctx.name, external: ctx.external });
+}
+
+/** now: virtio_queue_aio_detach_host_notifier: kicks from now on stay in the eventfd, unread. */
+function detachHandler(ctx: ExternalClientContext, out: Emitter): ExternalClientContext {
+  if (ctx.detached) return ctx;
+  out.send(ctx.ctx, { type: 'aio.handler.remove', id: clientHandlerId(ctx.name) });
+  return { ...ctx, detached: true };
+}
+
+/**
+ * now: the handler goes back and is kicked at once, whatever came meanwhile: virtio's
+ * virtio_queue_aio_attach_host_notifier sets the host notifier itself (event_notifier_set, for
+ * the kicks ignored while detached), and nbd_drained_end re-enters the receive coroutine
+ * (nbd_client_receive_next_request). A kick with nothing to read is a dispatch that submits
+ * nothing; without it, a readiness left over from a kick whose request an earlier dispatch
+ * already took would never be dispatched (I7 would say it was lost).
+ */
+function reattachHandler(ctx: ExternalClientContext, out: Emitter): ExternalClientContext {
+  if (!ctx.detached) return ctx;
+  attachHandler(ctx, out);
+  out.send(ctx.ctx, { type: 'aio.handler.notify', id: clientHandlerId(ctx.name) });
+  return { ...ctx, detached: false };
+}
+
+/** blk_root_drained_end, after the device's drained_end: the requests queued in blk_wait_while_drained go on. */
+function restartQueued(ctx: ExternalClientContext, out: Emitter): ExternalClientContext {
+  const queued = ctx.queued;
+  ctx = { ...ctx, queued: [] };
+  for (const index of queued) {
+    out.observe({ type: 'obs.blk', phase: 'restarted', node: ctx.node, quiesce: 0, id: ctx.workload[index].id });
+    ctx = submitOrQueue(ctx, out, index);
+  }
+  return ctx;
 }
 
 export function externalClientStep(ctx: ExternalClientContext, event: AnyEvent) {
@@ -211,10 +261,15 @@ export function externalClientStep(ctx: ExternalClientContext, event: AnyEvent) 
       ctx = { ...ctx, blkQuiesce: ctx.blkQuiesce + 1 };
       out.observe({ type: 'obs.blk', phase: 'quiesce', node: e.node, quiesce: ctx.blkQuiesce });
       out.observe({ type: 'obs.counter', counter: 'blkQuiesce', value: ctx.blkQuiesce });
-      if (ctx.blkQuiesce === 1 && ctx.drainedCallbacks && !ctx.detached) {
-        out.send(ctx.ctx, { type: 'aio.handler.remove', id: clientHandlerId(ctx.name) });
-        ctx = { ...ctx, detached: true };
+      if (ctx.blkQuiesce === 1 && ctx.drainedCallbacks && ctx.bus) {
+        // scsi_disk_drained_begin -> scsi_device_drained_begin: the bus counts, and on its 0->1
+        // virtio_scsi_drained_begin detaches every disk's handler, this one's included. The node's
+        // call returns only once the bus's has (scsi.drained.done): no window before the detach.
+        out.send(ctx.bus, { type: 'scsi.drained_begin', disk: ctx.name, replyTo: ctx.name });
+        ctx = { ...ctx, busCall: { which: 'begin', replyTo: e.replyTo ?? null } };
+        break;
       }
+      if (ctx.blkQuiesce === 1 && ctx.drainedCallbacks) ctx = detachHandler(ctx, out);
       if (e.replyTo) out.send(e.replyTo, { type: 'parent.drained.done', parent: ctx.name });
       break;
     case 'parent.drained_end': {
@@ -227,21 +282,38 @@ export function externalClientStep(ctx: ExternalClientContext, event: AnyEvent) 
       ctx = { ...ctx, blkQuiesce: ctx.blkQuiesce - 1 };
       out.observe({ type: 'obs.blk', phase: 'resume', node: e.node, quiesce: ctx.blkQuiesce, ...(e.detach ? { detached: true } : {}) });
       out.observe({ type: 'obs.counter', counter: 'blkQuiesce', value: ctx.blkQuiesce });
-      if (ctx.blkQuiesce === 0) {
-        if (ctx.detached) {
-          // virtio_queue_aio_attach_host_notifier: the eventfd set meanwhile is read at the next poll.
-          attachHandler(ctx, out);
-          if (ctx.ring.length > 0) out.send(ctx.ctx, { type: 'aio.handler.notify', id: clientHandlerId(ctx.name) });
-          ctx = { ...ctx, detached: false };
-        }
-        const queued = ctx.queued;
-        ctx = { ...ctx, queued: [] };
-        for (const index of queued) {
-          out.observe({ type: 'obs.blk', phase: 'restarted', node: ctx.node, quiesce: 0, id: ctx.workload[index].id });
-          ctx = submitOrQueue(ctx, out, index);
-        }
+      if (ctx.blkQuiesce === 0 && ctx.drainedCallbacks && ctx.bus) {
+        // scsi_disk_drained_end -> scsi_device_drained_end: on the bus's 1->0
+        // virtio_scsi_drained_end attaches every disk's handler again; the queue restarts once
+        // the bus has returned (scsi.drained.done).
+        out.send(ctx.bus, { type: 'scsi.drained_end', disk: ctx.name, replyTo: ctx.name });
+        ctx = { ...ctx, busCall: { which: 'end', replyTo: e.replyTo ?? null } };
+        break;
       }
+      if (ctx.blkQuiesce === 0) ctx = restartQueued(reattachHandler(ctx, out), out);
       if (e.replyTo) out.send(e.replyTo, { type: 'parent.drained.done', parent: ctx.name });
+      break;
+    }
+    case 'scsi.notifiers.detach':
+      // virtio_scsi_drained_begin reaches this disk's virtqueue (whichever disk's drain started it).
+      ctx = detachHandler(ctx, out);
+      out.send(e.bus, { type: 'scsi.notifiers.done', disk: ctx.name });
+      break;
+    case 'scsi.notifiers.attach':
+      // virtio_scsi_drained_end: attached again, and the kicks that came meanwhile are read.
+      ctx = reattachHandler(ctx, out);
+      out.send(e.bus, { type: 'scsi.notifiers.done', disk: ctx.name });
+      break;
+    case 'scsi.drained.done': {
+      // The bus call returned: the BlockBackend's drained_begin (drained_end) goes on.
+      const call = ctx.busCall;
+      if (!call) {
+        out.observe({ type: 'obs.error', message: `${ctx.name}: ${e.bus} answered a call this disk did not make` });
+        break;
+      }
+      ctx = { ...ctx, busCall: null };
+      if (call.which === 'end' && ctx.blkQuiesce === 0) ctx = restartQueued(ctx, out);
+      if (call.replyTo) out.send(call.replyTo, { type: 'parent.drained.done', parent: ctx.name });
       break;
     }
     case 'io.complete':
@@ -284,6 +356,10 @@ export const externalClientMachine = setup({
       return { context: ctx, emitted: out.emitted };
     }) as any,
   },
+  guards: {
+    isCallingBus: ({ context }) => context.busCall !== null,
+    isNotCallingBus: ({ context }) => context.busCall === null,
+  },
 }).createMachine({
   id: 'externalClient',
   description: 'NBD server connection or virtio dataplane notifier: an external handler that submits new requests',
@@ -305,11 +381,15 @@ export const externalClientMachine = setup({
     drainedCallbacks: input.drainedCallbacks ?? true,
     queuing: input.queuing ?? true,
     leaving: null,
+    bus: input.bus ?? null,
+    busCall: null,
   }),
   entry: 'registerHandler',
   initial: 'attached',
   states: {
     attached: {
+      description: 'The device takes requests from the far side and submits (or, quiesced, queues) them',
+      always: [{ guard: 'isCallingBus', target: 'waitingForBus' }],
       on: {
         'far.issue': { actions: 'applyEvent' },
         'far.tick': { actions: 'applyEvent' },
@@ -319,6 +399,23 @@ export const externalClientMachine = setup({
         'parent.drained_begin': { actions: 'applyEvent' },
         'parent.drained_end': { actions: 'applyEvent' },
         'parent.attached': { actions: 'applyEvent' },
+        'scsi.notifiers.detach': { actions: 'applyEvent' },
+        'scsi.notifiers.attach': { actions: 'applyEvent' },
+        'scsi.drained.done': { actions: 'applyEvent' },
+      },
+    },
+    waitingForBus: {
+      description:
+        "now, virtio-scsi: blk_root_drained_begin or blk_root_drained_end waits for scsi_device_drained_begin or scsi_device_drained_end to return; the device still serves its guest, and no other drained call is taken",
+      always: [{ guard: 'isNotCallingBus', target: 'attached' }],
+      on: {
+        'far.issue': { actions: 'applyEvent' },
+        'far.tick': { actions: 'applyEvent' },
+        'aio.dispatch': { actions: 'applyEvent' },
+        'io.complete': { actions: 'applyEvent' },
+        'scsi.notifiers.detach': { actions: 'applyEvent' },
+        'scsi.notifiers.attach': { actions: 'applyEvent' },
+        'scsi.drained.done': { actions: 'applyEvent' },
       },
     },
   },

@@ -2,6 +2,7 @@
 export { aioContextMachine, type AioContextContext, type AioContextEvent } from './aioContextMachine.ts';
 export { blockNodeMachine, type BlockNodeContext, type BlockNodeEvent, type DriverName } from './blockNodeMachine.ts';
 export { externalClientMachine, type ExternalClientContext, type ClientKind, type WorkloadRequest } from './externalClientMachine.ts';
+export { scsiBusMachine, type ScsiBusContext } from './scsiBusMachine.ts';
 export { hostStorageMachine, type HostStorageContext } from './hostStorageMachine.ts';
 export { eventLoopMachine } from './eventLoopMachine.ts';
 export { monitorMachine, type MonitorCommand, type MonitorContext } from './monitorMachine.ts';

@@ -16,8 +16,9 @@ type Timing = { at?: number; when?: Trigger };
 
 export type MonitorCommand = Timing &
   (
-    | { do: 'drained_begin'; node: ActorName; ctx: ActorName }
-    | { do: 'drained_end'; node: ActorName; ctx: ActorName }
+    /** coroutine (now era only): the command runs in a coroutine, and the drain bounces to a BH (bdrv_co_yield_to_drain). */
+    | { do: 'drained_begin'; node: ActorName; ctx: ActorName; coroutine?: boolean }
+    | { do: 'drained_end'; node: ActorName; ctx: ActorName; coroutine?: boolean }
     | { do: 'drain'; node: ActorName; ctx: ActorName }
     | { do: 'drain_all'; nodes: readonly { node: ActorName; ctx: ActorName }[]; era?: '2015' | 'now' }
     | { do: 'drain_all_begin' | 'drain_all_end'; nodes: readonly { node: ActorName; ctx: ActorName }[]; era?: '2015' | 'now' }
@@ -42,6 +43,11 @@ export interface MonitorContext {
   /** For a command with `when`: its time has come (`at`), and whether it was sent. */
   timeReached: boolean;
   sent: boolean;
+  /**
+   * A coroutine command yielded in bdrv_co_yield_to_drain: its dispatch has returned and the
+   * main loop runs on; the drain runs when the main loop dispatches the bounce BH.
+   */
+  yielded: boolean;
 }
 
 export type MonitorEvent =
@@ -56,6 +62,12 @@ export type MonitorEvent =
   | { type: 'txn.result'; txn: ActorName; ok: boolean; error: string | null };
 
 export const monitorHandlerId = (monitor: ActorName) => `qmp:${monitor}`;
+
+/** The one-shot BH bdrv_co_yield_to_drain schedules in the main loop (bdrv_co_drain_bh_cb). */
+export const coDrainBhId = (monitor: ActorName) => `bh:co-drain:${monitor}`;
+
+/** Whether a command's drain bounces: a coroutine caller in the now era (createSystem keeps `coroutine` for the now era only). */
+const bounces = (cmd: MonitorCommand | undefined): boolean => (cmd?.do === 'drained_begin' || cmd?.do === 'drained_end') && cmd.coroutine === true;
 
 /** A command as the calls it makes, each inside aio_context_acquire/release of its context. */
 export function commandOps(cmd: MonitorCommand, self: ActorName, thread: ThreadName): SyncOp[] {
@@ -103,9 +115,9 @@ function describeAction(cmd: MonitorCommand): string {
     case 'poll':
       return `aio_poll(${cmd.ctx}, blocking=${cmd.blocking})`;
     case 'drained_begin':
-      return `bdrv_drained_begin(${cmd.node})`;
+      return `bdrv_drained_begin(${cmd.node})${cmd.coroutine ? ' in a coroutine' : ''}`;
     case 'drained_end':
-      return `bdrv_drained_end(${cmd.node})`;
+      return `bdrv_drained_end(${cmd.node})${cmd.coroutine ? ' in a coroutine' : ''}`;
     case 'drain':
       return `bdrv_drain(${cmd.node})`;
     case 'stop':
@@ -162,7 +174,24 @@ export function monitorStep(ctx: MonitorContext, event: AnyEvent) {
       break;
     case 'aio.dispatch': {
       const cmd = ctx.script[ctx.pc];
+      if (e.id === coDrainBhId(ctx.name)) {
+        // bdrv_co_drain_bh_cb: the drain runs in the BH, outside any coroutine, and its polls
+        // nest in the main loop's aio_poll; then aio_co_wake resumes the command (runCommand).
+        out.observe({ type: 'obs.command', phase: 'resume', command: describeCommand(cmd), index: ctx.pc });
+        ctx = { ...ctx, yielded: false, thread: e.thread, program: { ops: commandOps(cmd, ctx.name, e.thread), waiting: null }, dispatchedBy: e.ctx };
+        ctx = runCommand(ctx, out);
+        break;
+      }
       out.observe({ type: 'obs.command', phase: 'start', command: describeCommand(cmd), index: ctx.pc });
+      if (bounces(cmd)) {
+        // bdrv_co_yield_to_drain: schedule the drain as a one-shot BH in the main loop and
+        // yield; the coroutine's yield ends the QMP dispatch, and the main loop runs on.
+        out.send(ctx.mainCtx, { type: 'aio.bh.schedule', id: coDrainBhId(ctx.name) });
+        out.observe({ type: 'obs.command', phase: 'yield', command: describeCommand(cmd), index: ctx.pc });
+        out.send(e.ctx, { type: 'aio.callback.done' });
+        ctx = { ...ctx, yielded: true };
+        break;
+      }
       if (cmd.do === 'stop' || cmd.do === 'cont') out.setVmRunning(cmd.do === 'cont');
       ctx = { ...ctx, thread: e.thread, program: { ops: commandOps(cmd, ctx.name, e.thread), waiting: null }, dispatchedBy: e.ctx };
       ctx = runCommand(ctx, out);
@@ -194,13 +223,15 @@ export const monitorMachine = setup({
     registerMonitor: applyStep((ctx: MonitorContext) => {
       const out = new Emitter();
       out.send(ctx.mainCtx, { type: 'aio.handler.set', id: monitorHandlerId(ctx.name), owner: ctx.name, external: false });
+      if (ctx.script.some(bounces)) out.send(ctx.mainCtx, { type: 'aio.bh.new', id: coDrainBhId(ctx.name), owner: ctx.name });
       return { context: armNext(ctx, out), emitted: out.emitted };
     }) as any,
   },
   guards: {
     isRunningCommand: ({ context }) => context.dispatchedBy !== null,
     isScriptOver: ({ context }) => context.pc >= context.script.length,
-    isCommandOver: ({ context }) => context.dispatchedBy === null,
+    isCommandOver: ({ context }) => context.dispatchedBy === null && !context.yielded,
+    isYielded: ({ context }) => context.yielded,
   },
 }).createMachine({
   id: 'monitor',
@@ -217,6 +248,7 @@ export const monitorMachine = setup({
     replies: [],
     timeReached: false,
     sent: false,
+    yielded: false,
   }),
   entry: 'registerMonitor',
   initial: 'waiting',
@@ -232,7 +264,10 @@ export const monitorMachine = setup({
     },
     running: {
       description: 'A command runs inside the main loop dispatch, waiting for the answer to its current call',
-      always: [{ guard: 'isCommandOver', target: 'waiting' }],
+      always: [
+        { guard: 'isYielded', target: 'yielded' },
+        { guard: 'isCommandOver', target: 'waiting' },
+      ],
       on: {
         'script.wake': { actions: 'applyEvent' },
         'script.time': { actions: 'applyEvent' },
@@ -242,6 +277,14 @@ export const monitorMachine = setup({
         'drain.end.done': { actions: 'applyEvent' },
         'drain.done': { actions: 'applyEvent' },
         'txn.result': { actions: 'applyEvent' },
+      },
+    },
+    yielded: {
+      description: 'A coroutine command yielded in bdrv_co_yield_to_drain; its drain waits for the main loop to run the bounce BH',
+      on: {
+        'script.wake': { actions: 'applyEvent' },
+        'script.time': { actions: 'applyEvent' },
+        'aio.dispatch': { target: 'running', actions: 'applyEvent' },
       },
     },
     finished: { description: 'Every scripted command ran' },

@@ -131,7 +131,7 @@ export function traceDiagram(lines: readonly TraceLine[], options: TraceDiagramO
         }
         break;
       case '@trace.command':
-        if (only.has('phases')) emit({ step: e.step, actors: [e.actor], lines: [`Note over ${id(e.actor)}: QMP ${labelText(e.command)}${e.phase === 'end' ? ' returned' : ''}`] });
+        if (only.has('phases')) emit({ step: e.step, actors: [e.actor], lines: [`Note over ${id(e.actor)}: QMP ${labelText(e.command)}${e.phase === 'end' ? ' returned' : e.phase === 'yield' ? ' yields to a BH' : e.phase === 'resume' ? ' resumed in the BH' : ''}`] });
         break;
       case '@trace.txn':
         if (only.has('phases') && e.phase !== 'transaction' && e.result !== 'ok') {

@@ -106,7 +106,10 @@ export function symmetryClasses(topology: Topology): SymmetryClasses {
   for (const command of topology.script ?? []) nameTrigger(command.when);
   // A client takes part only if nothing singles it out: no request of its is waited for, none
   // waits, and its ids are renamable.
-  const renamable = (client: ClientSpec) => !client.workload.some((r) => named.has(r.id) || (r.after?.length ?? 0) > 0 || !RENAMABLE_ID.test(r.id));
+  // A disk on a SCSI bus stays out too: the bus actor names its disks and walks them in one
+  // order (detach and attach of every disk's handler), which a renaming would not follow.
+  const renamable = (client: ClientSpec) =>
+    client.bus === undefined && !client.workload.some((r) => named.has(r.id) || (r.after?.length ?? 0) > 0 || !RENAMABLE_ID.test(r.id));
   const trees = interchangeableTrees(topology, renamable);
   const inTrees = new Set(trees.flat().flatMap((m) => m.clients));
   const byShape = new Map<string, SymmetryMember[]>();

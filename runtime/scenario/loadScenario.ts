@@ -226,6 +226,28 @@ function checkReferences(file: ScenarioFile, cx: CheckContext): void {
     }
   });
 
+  // A SCSI bus is a virtio-scsi HBA: only virtio-scsi disks sit on one, and its virtqueues are
+  // served by one IOThread, so every disk on it must be on a node of that context.
+  const busFirst = new Map<string, { index: number; ctx: string | undefined }>();
+  (s.clients ?? []).forEach((c, i) => {
+    if (c.bus === undefined) return;
+    const path = `clients[${i}].bus`;
+    if (c.kind !== undefined && c.kind !== 'virtio-scsi') {
+      cx.reportAt(path, `${path}: only a virtio-scsi disk sits on a SCSI bus; '${c.name}' is ${c.kind} (drop 'bus', or make it kind: virtio-scsi)`);
+      return;
+    }
+    const ctx = c.node !== undefined && nodes.has(c.node) ? (nodes.get(c.node)!.ctx ?? 'main') : undefined;
+    const first = busFirst.get(c.bus);
+    if (!first) busFirst.set(c.bus, { index: i, ctx });
+    else if (first.ctx !== undefined && ctx !== undefined && first.ctx !== ctx) {
+      const other = s.clients![first.index];
+      cx.reportAt(
+        path,
+        `${path}: bus '${c.bus}' is one virtio-scsi HBA, served by one IOThread: '${other.name}' (clients[${first.index}]) is on node '${other.node}' in context '${first.ctx}', but '${c.name}' is on node '${c.node}' in context '${ctx}'`,
+      );
+    }
+  });
+
   const requestIds = new Map<string, string>();
   (s.clients ?? []).forEach((c, i) => {
     nodeRef(c.node, `clients[${i}].node`);
@@ -328,6 +350,7 @@ function toTopology(s: ScenarioFile): Topology {
       name: c.name,
       kind: c.kind as 'nbd' | 'virtio-blk' | 'virtio-scsi',
       node: c.node,
+      ...(c.bus !== undefined ? { bus: c.bus } : {}),
       workload: (c.requests ?? []).map((r) => ({
         id: r.id,
         op: r.op as 'read' | 'write' | 'flush',

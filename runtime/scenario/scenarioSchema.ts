@@ -53,6 +53,11 @@ const client = t
     name: required(name('a client name')),
     kind: required(t.enum(['nbd', 'virtio-blk', 'virtio-scsi'], 'a client kind')),
     node: required(name('a node name')),
+    bus: optional(
+      name('a bus name').describe(
+        'virtio-scsi only: the SCSI bus (virtio-scsi HBA) this disk sits on; disks naming the same bus share its IOThread and, in the now era, its drain counter (a drain of one disk stops the whole HBA)',
+      ),
+    ),
     requests: optional(t.array(request).describe('What the guest or NBD client issues, in program order')),
   })
   .describe('An external client: an NBD server connection or a virtio dataplane notifier');
@@ -73,11 +78,15 @@ const action = t.tagged(
 const at = optional(t.duration().describe('When the command reaches the monitor (REALTIME)'));
 const when = optional(trigger.describe('The command reaches the monitor only once this holds'));
 const onNode = t.object({ do: required(t.string()), node: required(name('a node name')), at, when });
+const coroutine = optional(
+  t.boolean().describe('The caller runs in a coroutine (a coroutine QMP command, such as block_resize): in the now era the drain bounces to a bottom half in the main loop (bdrv_co_yield_to_drain); in 2015 it runs in place'),
+);
+const drainedOnNode = t.object({ do: required(t.string()), node: required(name('a node name')), coroutine, at, when });
 const step = t.tagged(
   'do',
   {
-    drained_begin: onNode,
-    drained_end: onNode,
+    drained_begin: drainedOnNode,
+    drained_end: drainedOnNode,
     drain: onNode,
     drain_all: t.object({ do: required(t.string()), at, when }),
     drain_all_begin: t.object({ do: required(t.string()), at, when }),

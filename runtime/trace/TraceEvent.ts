@@ -29,7 +29,7 @@ export type TraceEvent =
   | (Stamp & { type: '@trace.io.complete'; node: ActorName; id: string; origin: RequestOrigin })
   | (Stamp & { type: '@trace.drain'; phase: DrainPhase; node: ActorName; quiesce: number })
   | (Stamp & { type: '@trace.blk'; phase: BlkPhase; node: ActorName; quiesce: number; id?: string; detached?: boolean })
-  | (Stamp & { type: '@trace.command'; phase: 'start' | 'end'; command: string; index: number })
+  | (Stamp & { type: '@trace.command'; phase: 'start' | 'yield' | 'resume' | 'end'; command: string; index: number })
   | (Stamp & { type: '@trace.txn'; txn: ActorName; phase: 'prepare' | 'commit' | 'abort' | 'clean' | 'transaction'; index: number; result: 'start' | 'ok' | 'failed'; error?: string })
   | (Stamp & { type: '@trace.pit'; action: ActorName; index: number; node: ActorName; kind: 'external-snapshot' | 'internal-snapshot' | 'backup' })
   | (Stamp & { type: '@trace.guest'; phase: 'issue' | 'complete'; id: string; op: 'read' | 'write' | 'flush' })

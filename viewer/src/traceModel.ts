@@ -110,7 +110,8 @@ export function groupOf(kind: string, name: string): ActorGroup {
   if (k.includes('context') || name.startsWith('ctx:')) return 'contexts';
   if (k.includes('loop') || name.startsWith('loop:')) return 'loops';
   if (k.includes('node') || name.startsWith('node:')) return 'nodes';
-  if (k.includes('client') || name.startsWith('client:') || k.includes('nbd')) return 'clients';
+  // A virtio-scsi HBA's bus (`bus:NAME`) sits with its disks.
+  if (k.includes('client') || name.startsWith('client:') || k.includes('nbd') || name.startsWith('bus:')) return 'clients';
   if (k.includes('host') || name.startsWith('host:')) return 'host';
   if (k.includes('monitor') || name.startsWith('monitor:')) return 'monitor';
   return 'other';

@@ -34,8 +34,17 @@ const timeless = (result: ExploreResult) => ({
  * 15.7 s, with I1 and I5 found); libraryExplore.spec finds each at thread granularity.
  */
 const BEYOND_THE_SUITE = new Set(['backup-and-snapshot-over-nbd-without-drains', 'blockdev-backup-and-snapshot-over-nbd-without-drains', 'now-era-snapshots-without-queuing']);
+/**
+ * Holding scenarios with more states than the suite's budget at message granularity (each still
+ * proved at thread granularity by libraryExplore.spec): a backup job that is a parent of its
+ * source and its target, paused and resumed by a section, multiplies the interleavings of its
+ * callbacks' messages (now-drain-pauses-job: bounded at 2,000,000 states, 17.7 s;
+ * now-drain-target-pauses-job: proved in 1,822,495 states, 15.6 s, against 670 and 652 states
+ * at thread granularity).
+ */
+const HOLDING_BEYOND_THE_SUITE = new Set(['now-drain-pauses-job', 'now-drain-target-pauses-job']);
 const holding = [
-  ...scenarios.filter((s) => (s.expect.violate ?? []).length === 0 && !isReference(s.name!)).map((s) => s.name!),
+  ...scenarios.filter((s) => (s.expect.violate ?? []).length === 0 && !isReference(s.name!) && !HOLDING_BEYOND_THE_SUITE.has(s.name!)).map((s) => s.name!),
   'reference-nbd1-qed1',
   'reference-nbd1-qed2',
 ];
