@@ -30,6 +30,8 @@ interface EraView {
   replies: string;
   phases: string;
   points: { label: string; value: string }[];
+  /** Each scripted drained_begin/end: where its drain ran (in the QMP dispatch, or bounced to a main-loop BH). */
+  drains: { label: string; value: string }[];
   requests: { label: string; value: string }[];
   images: { label: string; value: string }[];
   invariants: { id: string; value: string }[];
@@ -61,6 +63,7 @@ export function compareCommand(options: CompareOptions, io: Output): number {
   const [phasesA, phasesB] = [phaseLines(a), phaseLines(b)];
   for (let i = 0; i < Math.max(phasesA.length, phasesB.length); i++) row(i === 0 ? 'phases, in order' : '', phasesA[i] ?? '', phasesB[i] ?? '');
   for (const [label, left, right] of pair(a.points, b.points)) row(label, left, right);
+  for (const [label, left, right] of pair(a.drains, b.drains)) row(label, left, right);
   for (const [label, left, right] of pair(a.requests, b.requests)) row(label, left, right);
   for (const [label, left, right] of pair(a.images, b.images)) row(label, left, right);
   io.out('');
@@ -87,6 +90,7 @@ function viewOf(era: Era, run: ScenarioRun): EraView {
     replies: reply(run),
     phases: phaseOrder(trace),
     points: pointsInTime(trace),
+    drains: scriptedDrains(trace),
     requests: externalRequests(trace),
     images: run.result.images.map((image) => ({ label: `image ${image.index} (${image.node.replace('node:', '')})`, value: `holds [${image.holds.join(', ')}]` })),
     invariants: INVARIANTS.map((id) => {
@@ -112,7 +116,7 @@ function differencesOf(a: EraView, b: EraView): string[] {
   if (a.met !== b.met) out.push('expectations');
   if (a.replies !== b.replies) out.push('QMP reply');
   if (a.phases !== b.phases) out.push('phase order');
-  for (const rows of [[a.points, b.points], [a.requests, b.requests], [a.images, b.images]] as const) {
+  for (const rows of [[a.points, b.points], [a.drains, b.drains], [a.requests, b.requests], [a.images, b.images]] as const) {
     for (const [label, left, right] of pair(rows[0], rows[1])) if (left !== right) out.push(label);
   }
   for (const id of INVARIANTS) {
@@ -138,6 +142,22 @@ function phaseOrder(trace: readonly TraceEvent[]): string {
 
 function pointsInTime(trace: readonly TraceEvent[]): EraView['points'] {
   return trace.flatMap((e) => (e.type === '@trace.pit' ? [{ label: `point in time ${e.index}`, value: `${phaseAt(trace, e.step)}, ${ms(e.time)}` }] : []));
+}
+
+/**
+ * Each scripted bdrv_drained_begin/end: in the QMP dispatch, or (a coroutine command in the now
+ * era) bounced to a bottom half the main loop runs after the dispatch returned
+ * (bdrv_co_yield_to_drain).
+ */
+function scriptedDrains(trace: readonly TraceEvent[]): EraView['drains'] {
+  const out: EraView['drains'] = [];
+  for (const e of trace) {
+    if (e.type !== '@trace.command' || e.phase !== 'start' || !e.command.startsWith('bdrv_drained_')) continue;
+    const bounced = trace.some((y) => y.type === '@trace.command' && y.index === e.index && y.phase === 'yield');
+    const which = e.command.startsWith('bdrv_drained_begin') ? 'begin' : 'end';
+    out.push({ label: `command ${e.index} (${which})`, value: bounced ? 'drains in a main-loop BH' : 'drains in its dispatch' });
+  }
+  return out;
 }
 
 /**

@@ -33,6 +33,15 @@ describe('drainlab compare', () => {
     expect(report.differences).toEqual(['phase order', 'point in time 0', 'point in time 1']);
   });
 
+  it("should show where a coroutine command's drain ran: in its dispatch in 2015, in a main-loop BH now", async () => {
+    const report = JSON.parse((await cli('compare', 'now-drain-from-a-coroutine', '--json')).out);
+    expect(report.eras.map((e: { drains: { value: string }[] }) => e.drains.map((d) => d.value))).toEqual([
+      ['drains in its dispatch', 'drains in its dispatch'],
+      ['drains in a main-loop BH', 'drains in a main-loop BH'],
+    ]);
+    expect(report.differences).toEqual(['command 0 (begin)', 'command 1 (end)']);
+  });
+
   it('should say which invariant moved and exit 1 when one era misses the expectations', async () => {
     const { code, out } = await cli('compare', 'two-external-snapshots-without-drains', '--json');
     const report = JSON.parse(out);
