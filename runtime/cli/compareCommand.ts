@@ -1,7 +1,7 @@
 /**
  * `drainlab compare SCENARIO --era 2015 --era now`: the same scenario, seed and strategy run in
  * two eras, side by side in 80 columns: the transaction's phase order, where each point in time
- * was taken, when each external request was admitted and how long it was held back, what each
+ * was taken, where each scripted drain ran, when each external request was admitted and how long it was held back, what each
  * image holds, the QMP replies, and each invariant's verdict; then which of those differ.
  */
 import type { Era } from '../../machines/transactionMachine.ts';

@@ -180,7 +180,8 @@ const COMPARE_HELP = `Usage: drainlab compare <file|name> [--era A --era B] [--s
                         [--json]
 
 Runs the scenario in two eras with the same seed and strategy, and shows them side by side:
-the transaction's phases in order, where each point in time was taken, when each device or
+the transaction's phases in order, where each point in time was taken, where each scripted
+drained_begin/end ran (in its QMP dispatch, or bounced to a main-loop BH), when each device or
 export request was admitted and how long after the guest issued it, what each image holds,
 the QMP replies and every invariant's verdict; then what differs and which verdicts are the
 same. The now era is today's drain (docs/model.md#eras): who is blocked changes with it.
