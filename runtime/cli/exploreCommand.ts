@@ -57,6 +57,12 @@ export function exploreCommand(options: ExploreCommandOptions, io: Output): numb
           : `states ${p.states} (${Math.round(p.states / Math.max(p.seconds, 0.001))}/s), depth ${p.depth}, queue ${p.queue}`,
         false,
       ),
+    // Said at once: the counterexample is there long before the proof that nothing else breaks.
+    onExpectedFound: (found) =>
+      io.progress?.(
+        `found ${found.invariant} after ${found.seconds.toFixed(1)} s (${found.states.toLocaleString('en-US')} states): a shortest interleaving of ${found.counterexample.step} steps; exploring on to the verdict`,
+        true,
+      ),
   });
   const missing = expectedViolations.filter((id) => !result.expected[id]);
   const met = result.verdict === 'proved' && missing.length === 0;

@@ -65,7 +65,9 @@ const EXPLORE_HELP = `Usage: drainlab explore <file|name> [--max-depth N] [--max
 Explores every interleaving breadth first and checks every invariant on every transition.
 Verdict: proved (the whole space was explored), violated (with a shortest counterexample and
 its replay line), or bounded (what was covered). A scenario that expects a violation is met
-when every expected violation occurs in some interleaving and nothing else breaks.
+when every expected violation occurs in some interleaving and nothing else breaks; each one
+is said as soon as it is found (with its length and the time it took), and the report gives
+that time apart from the verdict's.
 
 Options:
   --max-depth N     stop expanding at this depth

@@ -90,6 +90,11 @@ export interface ExploreOptions {
   takenAsLocal?: ReadonlySet<string>;
   /** Called about every 2,000 states. */
   onProgress?: (progress: ExploreProgress) => void;
+  /**
+   * Called as each expected violation is first found, with its shortest counterexample: a user
+   * waiting for the counterexample has it then, while the exploration goes on to the verdict.
+   */
+  onExpectedFound?: (found: { invariant: string; counterexample: Counterexample; seconds: number; states: number }) => void;
 }
 
 export interface ExploreProgress {
@@ -353,6 +358,7 @@ function search<W, R>(topology: Topology, expander: Expander, options: ExploreOp
         expected[v.invariant] = counterexample(id, last, [v], unfinished);
         foundAfter[v.invariant] = { seconds: elapsed() / 1000, states: visited.size };
         expectedFound++;
+        options.onExpectedFound?.({ invariant: v.invariant, counterexample: expected[v.invariant]!, ...foundAfter[v.invariant]! });
       }
     }
     const unexpected = fresh.filter((v) => breaks(v.invariant));
