@@ -63,7 +63,8 @@ export function compareCommand(options: CompareOptions, io: Output): number {
   const [phasesA, phasesB] = [phaseLines(a), phaseLines(b)];
   for (let i = 0; i < Math.max(phasesA.length, phasesB.length); i++) row(i === 0 ? 'phases, in order' : '', phasesA[i] ?? '', phasesB[i] ?? '');
   for (const [label, left, right] of pair(a.points, b.points)) row(label, left, right);
-  for (const [label, left, right] of pair(a.drains, b.drains)) row(label, left, right);
+  // Where each drain ran matters once one bounced; otherwise every row would read the same.
+  if ([...a.drains, ...b.drains].some((d) => d.value !== IN_DISPATCH)) for (const [label, left, right] of pair(a.drains, b.drains)) row(label, left, right);
   for (const [label, left, right] of pair(a.requests, b.requests)) row(label, left, right);
   for (const [label, left, right] of pair(a.images, b.images)) row(label, left, right);
   io.out('');
@@ -144,6 +145,8 @@ function pointsInTime(trace: readonly TraceEvent[]): EraView['points'] {
   return trace.flatMap((e) => (e.type === '@trace.pit' ? [{ label: `point in time ${e.index}`, value: `${phaseAt(trace, e.step)}, ${ms(e.time)}` }] : []));
 }
 
+const IN_DISPATCH = 'drains in its dispatch';
+
 /**
  * Each scripted bdrv_drained_begin/end: in the QMP dispatch, or (a coroutine command in the now
  * era) bounced to a bottom half the main loop runs after the dispatch returned
@@ -155,7 +158,7 @@ function scriptedDrains(trace: readonly TraceEvent[]): EraView['drains'] {
     if (e.type !== '@trace.command' || e.phase !== 'start' || !e.command.startsWith('bdrv_drained_')) continue;
     const bounced = trace.some((y) => y.type === '@trace.command' && y.index === e.index && y.phase === 'yield');
     const which = e.command.startsWith('bdrv_drained_begin') ? 'begin' : 'end';
-    out.push({ label: `command ${e.index} (${which})`, value: bounced ? 'drains in a main-loop BH' : 'drains in its dispatch' });
+    out.push({ label: `command ${e.index} (${which})`, value: bounced ? 'drains in a main-loop BH' : IN_DISPATCH });
   }
   return out;
 }

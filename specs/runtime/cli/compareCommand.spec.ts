@@ -42,6 +42,12 @@ describe('drainlab compare', () => {
     expect(report.differences).toEqual(['command 0 (begin)', 'command 1 (end)']);
   });
 
+  it('should leave out the drain rows when every drain ran in its dispatch in both eras', async () => {
+    const { out } = await cli('compare', 'now-scsi-bus-drains-once');
+    expect(out).not.toMatch(/^command \d/m);
+    expect(out).toMatch(/^B1 admitted\s+no section open \(\+0\.50 ms\)\s+inside drive0 \(\+0\.00 ms\)$/m);
+  });
+
   it('should say which invariant moved and exit 1 when one era misses the expectations', async () => {
     const { code, out } = await cli('compare', 'two-external-snapshots-without-drains', '--json');
     const report = JSON.parse(out);
