@@ -59,6 +59,23 @@ describe('InvariantChecker: copy on write', () => {
     expect(copy.key()).toBe(copyKey);
   });
 
+  it("should keep a copy's observations out of its original, and the original's out of the copy, over the library's traces", () => {
+    // Each monitor's key and the trace state's computed afresh: the checker's cached keys would hide a shared container.
+    const fresh = (checker: InvariantChecker) =>
+      canonicalJson([(checker as unknown as { state: TraceState }).state.key(), checker.monitors.map((m) => m.key())]);
+    for (const { model, trace } of libraryTraces()) {
+      const checker = new InvariantChecker(model);
+      for (const e of trace) {
+        const copy = checker.clone();
+        const before = fresh(checker);
+        copy.observe(e);
+        expect(fresh(checker)).toBe(before);
+        checker.observe(e);
+        expect(fresh(copy)).toBe(fresh(checker));
+      }
+    }
+  });
+
   it('should judge a trace the same whether it is observed by one checker or by a chain of copies', () => {
     for (const { model, trace } of libraryTraces().slice(0, 12)) {
       const whole = new InvariantChecker(model);
