@@ -17,8 +17,9 @@ export function timelineLine(e: TraceEvent): TimelineLine | null {
   const line = (text: string): TimelineLine => ({ step: e.step, time: e.time, actor: e.actor, text });
   switch (e.type) {
     case '@trace.command':
-      if (e.phase === 'yield') return line(`coroutine yields, drain bounced to a main-loop BH (bdrv_co_yield_to_drain): ${e.command}`);
-      if (e.phase === 'resume') return line(`main loop runs the drain's BH (bdrv_co_drain_bh_cb): ${e.command}`);
+      // Short enough for the timeline's column: what happened first, the functions after.
+      if (e.phase === 'yield') return line(`yields: drain bounced to a main-loop BH (bdrv_co_yield_to_drain, ${e.command})`);
+      if (e.phase === 'resume') return line(`BH drains, then resumes (bdrv_co_drain_bh_cb, ${e.command})`);
       return line(e.phase === 'start' ? `QMP ${e.command}` : `QMP ${e.command} returned`);
     case '@trace.drain':
       return e.phase === 'begin.returned' || e.phase === 'run.returned'
