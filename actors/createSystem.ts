@@ -299,12 +299,11 @@ function toMonitorAction(cmd: ScriptCommand, topology: Topology): MonitorCommand
     case 'transaction':
       if (!(topology.transactions ?? []).some((t) => t.name === cmd.txn)) throw new ScenarioError(`script: no transaction named '${cmd.txn}'`);
       return { do: 'transaction', txn: txnActor(cmd.txn), at: cmd.at };
-    case 'drained_begin':
-    case 'drained_end':
+    default: {
       // A coroutine caller bounces only in the now era: 2015's drain had no coroutine variant (bdrv_co_drain came in 2016).
-      return { do: cmd.do, node: nodeActor(cmd.node), ctx: ctxOf(cmd.node), at: cmd.at, ...(cmd.coroutine && topology.era === 'now' ? { coroutine: true } : {}) };
-    default:
-      return { do: cmd.do, node: nodeActor(cmd.node), ctx: ctxOf(cmd.node), at: cmd.at };
+      const bounces = cmd.do !== 'drain' && cmd.coroutine === true && topology.era === 'now';
+      return { do: cmd.do, node: nodeActor(cmd.node), ctx: ctxOf(cmd.node), at: cmd.at, ...(bounces ? { coroutine: true } : {}) };
+    }
   }
 }
 

@@ -338,6 +338,17 @@ export function externalClientStep(ctx: ExternalClientContext, event: AnyEvent) 
   return { context: ctx, emitted: out.emitted };
 }
 
+/** What the device does in every state: serve its guest, and do as its SCSI bus says. */
+const servesGuestAndBus = {
+  'far.issue': { actions: 'applyEvent' },
+  'far.tick': { actions: 'applyEvent' },
+  'aio.dispatch': { actions: 'applyEvent' },
+  'io.complete': { actions: 'applyEvent' },
+  'scsi.notifiers.detach': { actions: 'applyEvent' },
+  'scsi.notifiers.attach': { actions: 'applyEvent' },
+  'scsi.drained.done': { actions: 'applyEvent' },
+} as const;
+
 export const externalClientMachine = setup({
   types: {
     context: {} as ExternalClientContext,
@@ -391,32 +402,18 @@ export const externalClientMachine = setup({
       description: 'The device takes requests from the far side and submits (or, quiesced, queues) them',
       always: [{ guard: 'isCallingBus', target: 'waitingForBus' }],
       on: {
-        'far.issue': { actions: 'applyEvent' },
-        'far.tick': { actions: 'applyEvent' },
+        ...servesGuestAndBus,
         'blk.retarget': { actions: 'applyEvent' },
-        'aio.dispatch': { actions: 'applyEvent' },
-        'io.complete': { actions: 'applyEvent' },
         'parent.drained_begin': { actions: 'applyEvent' },
         'parent.drained_end': { actions: 'applyEvent' },
         'parent.attached': { actions: 'applyEvent' },
-        'scsi.notifiers.detach': { actions: 'applyEvent' },
-        'scsi.notifiers.attach': { actions: 'applyEvent' },
-        'scsi.drained.done': { actions: 'applyEvent' },
       },
     },
     waitingForBus: {
       description:
         "now, virtio-scsi: blk_root_drained_begin or blk_root_drained_end waits for scsi_device_drained_begin or scsi_device_drained_end to return; the device still serves its guest, and no other drained call is taken",
       always: [{ guard: 'isNotCallingBus', target: 'attached' }],
-      on: {
-        'far.issue': { actions: 'applyEvent' },
-        'far.tick': { actions: 'applyEvent' },
-        'aio.dispatch': { actions: 'applyEvent' },
-        'io.complete': { actions: 'applyEvent' },
-        'scsi.notifiers.detach': { actions: 'applyEvent' },
-        'scsi.notifiers.attach': { actions: 'applyEvent' },
-        'scsi.drained.done': { actions: 'applyEvent' },
-      },
+      on: servesGuestAndBus,
     },
   },
 });

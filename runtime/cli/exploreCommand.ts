@@ -3,7 +3,7 @@
  * violated, bounded), and for a violation the shortest counterexample as a replay line, an
  * NDJSON trace and the steps that matter.
  */
-import { explore, type Counterexample, type ExploreResult } from '../explore/explore.ts';
+import { explore, type Counterexample, type ExploreResult, type FoundAt } from '../explore/explore.ts';
 import { runScenario, type ScenarioRun } from '../scenario/runScenario.ts';
 import { closeSync, unlinkSync } from 'node:fs';
 import { openForWriting } from '../trace/NdjsonWriter.ts';
@@ -60,7 +60,7 @@ export function exploreCommand(options: ExploreCommandOptions, io: Output): numb
     // Said at once: the counterexample is there long before the proof that nothing else breaks.
     onExpectedFound: (found) =>
       io.progress?.(
-        `found ${found.invariant} after ${found.seconds.toFixed(1)} s (${found.states.toLocaleString('en-US')} states): a shortest interleaving of ${found.counterexample.step} steps; exploring on to the verdict`,
+        `found ${found.invariant} after ${foundAtText(found)}: a shortest interleaving of ${found.counterexample.step} steps; exploring on to the verdict`,
         true,
       ),
   });
@@ -96,7 +96,7 @@ export function exploreCommand(options: ExploreCommandOptions, io: Output): numb
   );
   for (const [id, ce] of Object.entries(result.expected)) {
     const found = result.foundAfter?.[id];
-    const when = found ? `, found after ${found.seconds.toFixed(1)} s (${found.states.toLocaleString('en-US')} states)` : '';
+    const when = found ? `, found after ${foundAtText(found)}` : '';
     io.out(`expected violation ${id}: shortest interleaving ${ce!.step} steps${when}, replay ${replayCommandLine(scenario, ce!.replayPath)}`);
   }
   // The first shortest interleaving of each expected violation, in words (several may share one).
@@ -120,6 +120,11 @@ function reductionsOf(options: ExploreCommandOptions, result: ExploreResult): { 
 
 function firstExpected(result: ExploreResult): Counterexample | undefined {
   return Object.values(result.expected)[0];
+}
+
+/** `1.2 s (8,611 states)`: when a counterexample was found. */
+function foundAtText(found: FoundAt): string {
+  return `${found.seconds.toFixed(1)} s (${found.states.toLocaleString('en-US')} states)`;
 }
 
 function summarize(result: ExploreResult, scenario: Scenario, macroSteps = false) {

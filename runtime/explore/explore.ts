@@ -94,7 +94,13 @@ export interface ExploreOptions {
    * Called as each expected violation is first found, with its shortest counterexample: a user
    * waiting for the counterexample has it then, while the exploration goes on to the verdict.
    */
-  onExpectedFound?: (found: { invariant: string; counterexample: Counterexample; seconds: number; states: number }) => void;
+  onExpectedFound?: (found: FoundAt & { invariant: string; counterexample: Counterexample }) => void;
+}
+
+/** When a counterexample was found: seconds since the exploration began, and states stored by then. */
+export interface FoundAt {
+  seconds: number;
+  states: number;
 }
 
 export interface ExploreProgress {
@@ -130,7 +136,7 @@ export interface ExploreResult {
    * For each expected violation found: when, in seconds since the exploration began and in
    * states stored (the time to that verdict; the exploration goes on to prove nothing else breaks).
    */
-  foundAfter?: Partial<Record<string, { seconds: number; states: number }>>;
+  foundAfter?: Partial<Record<string, FoundAt>>;
   /** The shortest counterexample to an invariant expected to hold (for `violated`). */
   counterexample?: Counterexample;
   /** For each expected violation, the shortest interleaving that shows it. */
@@ -310,7 +316,7 @@ function search<W, R>(topology: Topology, expander: Expander, options: ExploreOp
   let depth = 0;
   const expected: ExploreResult['expected'] = {};
   let expectedFound = 0;
-  const foundAfter: Partial<Record<string, { seconds: number; states: number }>> = {};
+  const foundAfter: Partial<Record<string, FoundAt>> = {};
 
   const pathTo = (id: number, last?: number): number[] => {
     const path: number[] = last === undefined ? [] : [last];
