@@ -15,7 +15,7 @@ import type { TraceEvent } from '../trace/TraceEvent.ts';
 import type { Step, World } from '../engine/World.ts';
 import { NOTHING_ASLEEP, type Footprint } from './sleepSets.ts';
 import { Symmetry, symmetryClasses, type SymmetryClasses } from './symmetry.ts';
-import { type Granularity, pinnedThreadsOf, STARTUP, type PinnedThreads, ThreadStepper } from './threadSteps.ts';
+import { type Granularity, homeThreadsOf, pinnedThreadsOf, STARTUP, type PinnedThreads, ThreadStepper } from './threadSteps.ts';
 
 export interface ExpandedStep<W> {
   /** The step's index among the state's enabled steps. */
@@ -132,7 +132,7 @@ export class Expander {
       symmetry && this.symmetryClasses.classes.length > 0
         ? new Symmetry(this.symmetryClasses.members, this.engine.actorNames, (world) => world.time.realtime >= this.horizon)
         : null;
-    this.threads = granularity === 'thread' ? new ThreadStepper(this.engine, pinned!, takenAsLocal) : null;
+    this.threads = granularity === 'thread' ? new ThreadStepper(this.engine, pinned!, homeThreadsOf(specs), takenAsLocal) : null;
   }
 
   worldHash(world: World, parent?: World, changed?: readonly number[]): number {

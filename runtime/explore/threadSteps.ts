@@ -41,11 +41,16 @@
  *    waits: a blocking aio_poll with nothing ready is parked, an aio.acquire of a lock another
  *    thread holds is parked, a call whose reply comes from another thread: no message of the
  *    chain is left to deliver.
- * 5. A thread that releases a context's lock ends its macro step there: in QEMU 2015 the
- *    IOThread waits for the lock (RFifoLock, first come first served) and runs as soon as it is
- *    released, before the releasing thread can take it again, and the environment may have acted
- *    meanwhile (an NBD request arriving between the transaction's bdrv_drain_all and a
- *    drained_begin is admitted by the IOThread: qed's residual gap needs it).
+ * 5. A thread that releases a context's lock another thread may take ends its macro step there:
+ *    in QEMU 2015 the IOThread waits for the lock (RFifoLock, first come first served) and runs
+ *    as soon as it is released, before the releasing thread can take it again, and the
+ *    environment may have acted meanwhile (an NBD request arriving between the transaction's
+ *    bdrv_drain_all and a drained_begin is admitted by the IOThread: qed's residual gap needs
+ *    it). Another thread may take it when the context is another thread's home (its event loop
+ *    polls it: iothread_run), or when another thread's acquire or poll of it is parked there or
+ *    waits in its mailbox. The main thread releasing the main context's lock with no other thread
+ *    in sight hands nothing over (bdrv_drain_all's aio_context_acquire/release of each main-loop
+ *    node): the chain goes on, as the main thread does in QEMU.
  *
  * What this leaves out, on purpose: the environment acting in the middle of a chain. A thread
  * reads what the environment did only in aio_poll, and a chain's blocking poll waits for it (a
@@ -86,6 +91,15 @@ export function pinnedThreadsOf(specs: readonly ActorSpec[]): PinnedThreads {
   });
 }
 
+/**
+ * By actor index, for each context: the thread of the event loop that polls it (rule 5 of
+ * `ThreadStepper`); null for every other actor.
+ */
+export function homeThreadsOf(specs: readonly ActorSpec[]): PinnedThreads {
+  const homes = new Map(specs.filter((s) => s.kind === 'event-loop').map((s) => [(s.input as { ctx: string }).ctx, (s.input as { thread: ThreadName }).thread]));
+  return specs.map((s) => (s.kind === 'aio-context' ? (homes.get(s.name) ?? null) : null));
+}
+
 /** A macro step: the world it ends in and, per message it delivered, that message's index among its state's enabled steps. */
 export interface MacroStep {
   world: World;
@@ -120,6 +134,8 @@ export class ThreadStepper {
   constructor(
     private readonly engine: Engine,
     readonly pinned: PinnedThreads,
+    /** By actor index: the thread whose event loop polls that context, for contexts (rule 5); null for other actors. */
+    private readonly homeThreads: PinnedThreads,
     /**
      * For specs only (a mutation): messages of these types continue their sender's chain, whichever
      * thread they are for; with aio.release, a released lock does not end the chain (rule 5).
@@ -194,12 +210,31 @@ export class ThreadStepper {
       const next = this.chainDelivery(list, listed, thread, changed);
       if (next < 0) break;
       // Rule 5: the thread released a context's lock: another thread waiting for it runs now.
-      if (step.kind === 'deliver' && step.envelope.event.type === 'aio.release' && thread !== STARTUP && this.releaseEndsChain) break;
+      if (step.kind === 'deliver' && step.envelope.event.type === 'aio.release' && thread !== STARTUP && this.releaseEndsChain && this.anotherThreadMayTake(current, step.at, thread)) break;
       indexes.push(next);
       enabledCounts.push(listed);
       step = list[next];
     }
     return { world: current, indexes, enabledCounts, changed: [...changed].sort((a, b) => a - b), alarms, time, sends: [...sends].sort((a, b) => a - b) };
+  }
+
+  /**
+   * Rule 5: whether a thread other than `thread` may take the lock of the context at `at` now
+   * that `thread` released it: the context is another thread's home, or another thread's
+   * acquire or poll of it is parked in it or waits in its mailbox.
+   */
+  private anotherThreadMayTake(world: World, at: number, thread: string): boolean {
+    const home = this.homeThreads[at];
+    if (home !== null && home !== thread) return true;
+    const part = world.parts[at];
+    const parked = (part.snapshot.context as { parked?: readonly { thread: string }[] }).parked ?? [];
+    if (parked.some((request) => request.thread !== thread)) return true;
+    const mailbox = world.mailboxes[at];
+    for (let i = 0; i < mailbox.size; i++) {
+      const requester = mailbox.envelopeAt(i).event.thread;
+      if (typeof requester === 'string' && requester !== thread) return true;
+    }
+    return false;
   }
 
   /**
