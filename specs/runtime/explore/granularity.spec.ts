@@ -9,7 +9,7 @@ import { createActorSpecs } from '../../../actors/createSystem.ts';
 import type { Topology } from '../../../actors/topology.ts';
 import { libraryEntries, resolveScenario } from '../../../runtime/cli/scenarioCommands.ts';
 import { explore, type ExploreOptions, type ExploreResult } from '../../../runtime/explore/explore.ts';
-import { pinnedThreadsOf } from '../../../runtime/explore/threadSteps.ts';
+import { homeThreadsOf, pinnedThreadsOf } from '../../../runtime/explore/threadSteps.ts';
 import { simulate } from '../../../runtime/simulate.ts';
 import { smallConfiguration } from '../../helpers/library.ts';
 
@@ -167,6 +167,15 @@ describe('thread granularity: a mutation the specs catch', () => {
 });
 
 describe('the thread map', () => {
+  it("should give each context its event loop's thread as home, and no home to every other actor (rule 5 reads it)", () => {
+    const specs = createActorSpecs(smallConfiguration('reference-nbd1-qed1'));
+    const homes = homeThreadsOf(specs);
+    const byName = Object.fromEntries(specs.map((s, i) => [s.name, homes[i]]));
+    expect(byName['ctx:main']).toBe('main');
+    expect(byName['ctx:iothread0']).toBe('iothread0');
+    for (const s of specs) if (s.kind !== 'aio-context') expect(byName[s.name], s.name).toBeNull();
+  });
+
   it('should put each loop on its own thread, the monitor and transactions on main, and let every other actor run on its caller', () => {
     // A map that put the IOThread's loop on main would deliver the main thread's messages to
     // it, and its replies, inside the sender's chain. (The library's violations do not notice
