@@ -72,7 +72,8 @@ that time apart from the verdict's.
 Options:
   --max-depth N     stop expanding at this depth
   --max-states N    stop after storing this many states (default 1000000)
-  --time-limit S    stop after S seconds
+  --time-limit S    stop after S seconds (the search also stops, bounded, when the heap
+                    passes 90% of node's limit: NODE_OPTIONS=--max-old-space-size=MB)
   --reduce          partial-order reduction: local, invisible steps are taken alone; same
                     verdict, fewer states, a counterexample may be a few steps longer
   --no-sleep-sets   take every enabled step at every state; with --granularity message,

@@ -22,6 +22,7 @@ import { encodeReplayPath } from '../scheduler/ReplayPath.ts';
 import { modelMapOf } from '../simulate.ts';
 import type { TraceEvent } from '../trace/TraceEvent.ts';
 import { Expander, type ExpandedStep, type Expansion } from './Expander.ts';
+import { oldGenerationLimit, oldGenerationUsed } from './heapLimit.ts';
 import { StateStore } from './StateStore.ts';
 import type { HeldRef } from './exploreWorker.ts';
 import { WireCodec } from './wireWorld.ts';
@@ -34,6 +35,13 @@ export interface ExploreOptions {
   maxDepth?: number;
   maxStates?: number;
   timeLimitSeconds?: number;
+  /**
+   * The old generation's bytes the search may fill before it stops, bounded (default: 90% of
+   * node's limit, `--max-old-space-size`; see heapLimit.ts): past that limit V8 aborts the
+   * process with a fatal error and the search's figures are lost; a bounded verdict keeps them
+   * and says what to raise.
+   */
+  heapLimitBytes?: number;
   /** Invariants whose violation is expected (the scenario's `violate`): recorded, not stopping. */
   expectedViolations?: readonly string[];
   /** Invariants that must hold (the scenario's `hold`); default: every one not expected to be violated. Others are not judged. */
@@ -268,10 +276,20 @@ interface Expanding<W, R> {
  * store, the state ids and the first violation found are the same however the expansion was
  * shared out.
  */
+/** The share of node's old-generation limit the search fills before it stops (the rest is V8's headroom for a collection). */
+const HEAP_FILL = 0.9;
+
+const megabytes = (bytes: number) => Math.round(bytes / 1e6).toLocaleString('en-US');
+
+function heapBound(used: number, limit: number): string {
+  return `heap ${megabytes(used)} MB, past the ${megabytes(limit)} MB this search may fill (raise node's limit with NODE_OPTIONS=--max-old-space-size=MB, or lower --max-states)`;
+}
+
 function search<W, R>(topology: Topology, expander: Expander, options: ExploreOptions, expanding: Expanding<W, R>, initial: W): ExploreResult {
   const maxDepth = options.maxDepth ?? Infinity;
   const maxStates = options.maxStates ?? 1_000_000;
   const timeLimit = (options.timeLimitSeconds ?? Infinity) * 1000;
+  const heapLimit = options.heapLimitBytes ?? HEAP_FILL * oldGenerationLimit();
   const expectedViolations = new Set(options.expectedViolations ?? []);
   const reduce = options.reduce ?? false;
   const sleepSets = options.sleepSets ?? true;
@@ -461,6 +479,8 @@ function search<W, R>(topology: Topology, expander: Expander, options: ExploreOp
     if (visited.size % 2000 === 0) {
       options.onProgress?.({ states: visited.size, transitions, depth, queue: next.size, seconds: elapsed() / 1000 });
       if (elapsed() > timeLimit) return result('bounded', { bound: `time limit of ${options.timeLimitSeconds} s reached` });
+      const heapUsed = oldGenerationUsed();
+      if (heapUsed > heapLimit) return result('bounded', { bound: heapBound(heapUsed, heapLimit) });
     }
     return null;
   };

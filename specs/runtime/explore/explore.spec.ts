@@ -28,6 +28,18 @@ describe('explore: proving', () => {
     expect(result.bound).toBe('500 states stored (--max-states)');
     expect(result.states).toBe(500);
   });
+
+  it("should say bounded, naming the heap and what to raise, when the heap passes its limit (rather than let V8 abort the process)", () => {
+    const result = explore(libraryTopology('drained-section-dataplane'), { maxStates: 100_000, heapLimitBytes: 1 });
+    expect(result.verdict).toBe('bounded');
+    expect(result.bound).toMatch(/^heap [\d,]+ MB, past the 0 MB this search may fill \(raise node's limit with NODE_OPTIONS=--max-old-space-size=MB, or lower --max-states\)$/);
+    expect(result.states).toBe(2000);
+  });
+
+  it('should leave a search that stays under the default heap limit unbounded', () => {
+    const result = explore(libraryTopology('drained-section-dataplane'), { maxStates: 100_000 });
+    expect(result.verdict).toBe('proved');
+  });
 });
 
 describe('explore: counterexamples', () => {
