@@ -268,14 +268,6 @@ interface Expanding<W, R> {
   settle?(round: R): void;
 }
 
-/**
- * The breadth-first search itself, over worlds of any representation `W` (the engine's worlds
- * in one thread, references to the worlds workers hold with workers). A level's states go out in rounds, the next round
- * submitted before the current one is merged; successors are merged in the order of the
- * rounds and of each state's enabled steps, exactly as one thread meets them, so the visited
- * store, the state ids and the first violation found are the same however the expansion was
- * shared out.
- */
 /** The share of node's old-generation limit the search fills before it stops (the rest is V8's headroom for a collection). */
 const HEAP_FILL = 0.9;
 
@@ -285,6 +277,14 @@ function heapBound(used: number, limit: number): string {
   return `heap ${megabytes(used)} MB, past the ${megabytes(limit)} MB this search may fill (raise node's limit with NODE_OPTIONS=--max-old-space-size=MB, or lower --max-states)`;
 }
 
+/**
+ * The breadth-first search itself, over worlds of any representation `W` (the engine's worlds
+ * in one thread, references to the worlds workers hold with workers). A level's states go out in rounds, the next round
+ * submitted before the current one is merged; successors are merged in the order of the
+ * rounds and of each state's enabled steps, exactly as one thread meets them, so the visited
+ * store, the state ids and the first violation found are the same however the expansion was
+ * shared out.
+ */
 function search<W, R>(topology: Topology, expander: Expander, options: ExploreOptions, expanding: Expanding<W, R>, initial: W): ExploreResult {
   const maxDepth = options.maxDepth ?? Infinity;
   const maxStates = options.maxStates ?? 1_000_000;

@@ -62,6 +62,7 @@
  */
 import type { ActorSpec, Engine } from '../engine/Engine.ts';
 import type { Step, World } from '../engine/World.ts';
+import type { AioContextContext } from '../../machines/aioContextMachine.ts';
 import type { ThreadName } from '../../machines/effects.ts';
 
 export type Granularity = 'message' | 'thread';
@@ -226,8 +227,8 @@ export class ThreadStepper {
   private anotherThreadMayTake(world: World, at: number, thread: string): boolean {
     const home = this.homeThreads[at];
     if (home !== null && home !== thread) return true;
-    const part = world.parts[at];
-    const parked = (part.snapshot.context as { parked?: readonly { thread: string }[] }).parked ?? [];
+    // Only contexts receive aio.release.
+    const { parked } = world.parts[at].snapshot.context as AioContextContext;
     if (parked.some((request) => request.thread !== thread)) return true;
     const mailbox = world.mailboxes[at];
     for (let i = 0; i < mailbox.size; i++) {

@@ -167,10 +167,12 @@ describe('thread granularity: a mutation the specs catch', () => {
 });
 
 describe('the thread map', () => {
+  /** A per-actor-index map of `specs`, by actor name. */
+  const byActorName = <T>(specs: readonly { name: string }[], map: readonly T[]) => Object.fromEntries(specs.map((s, i) => [s.name, map[i]]));
+
   it("should give each context its event loop's thread as home, and no home to every other actor (rule 5 reads it)", () => {
     const specs = createActorSpecs(smallConfiguration('reference-nbd1-qed1'));
-    const homes = homeThreadsOf(specs);
-    const byName = Object.fromEntries(specs.map((s, i) => [s.name, homes[i]]));
+    const byName = byActorName(specs, homeThreadsOf(specs));
     expect(byName['ctx:main']).toBe('main');
     expect(byName['ctx:iothread0']).toBe('iothread0');
     for (const s of specs) if (s.kind !== 'aio-context') expect(byName[s.name], s.name).toBeNull();
@@ -181,8 +183,7 @@ describe('the thread map', () => {
     // it, and its replies, inside the sender's chain. (The library's violations do not notice
     // such a map, nor a map that puts every actor on main: see the report of issue 17.)
     const specs = createActorSpecs(smallConfiguration('two-external-snapshots-without-drains'));
-    const pinned = pinnedThreadsOf(specs);
-    const byName = Object.fromEntries(specs.map((s, i) => [s.name, pinned[i]]));
+    const byName = byActorName(specs, pinnedThreadsOf(specs));
     expect(byName['loop:main']).toBe('main');
     expect(byName['loop:iothread0']).toBe('iothread0');
     expect(byName['monitor:qmp']).toBe('main');
